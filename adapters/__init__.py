@@ -1,0 +1,14 @@
+"""Channel adapters, one module per channel. ``register_adapters`` is called only by create_app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import website
+
+ADAPTERS = [website]
+
+
+def register_adapters(app: Flask) -> None:
+    for adapter in ADAPTERS:
+        app.register_blueprint(adapter.bp)

@@ -1,0 +1,146 @@
+"""The identity provider. ``create_app`` is the only place an application is built."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as config_module
+from .errors import ConfigurationError
+from .extensions import babel
+from .extensions import csrf
+from .extensions import db
+from .extensions import migrate
+from .keyring import decode_master_key
+from .keyring import keyring_from_master
+from .keyring import load_or_create_dev_master
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=os.environ.get("IDP_INSTANCE_PATH") or str(ROOT / "instance"),
+    )
+    app.config.from_object(config_module.DefaultConfig)
+    if os.environ.get("IDP_CONFIG_FILE"):
+        app.config.from_pyfile(os.environ["IDP_CONFIG_FILE"])
+    app.config.update(config_module.from_environment())
+    if overrides:
+        app.config.update(overrides)
+
+    _check_production(app)
+    _init_secrets(app)
+    _init_database(app)
+    _init_store(app)
+
+    csrf.init_app(app)
+    from .web.i18n import select_locale
+
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+
+    from .web import register_web
+
+    register_web(app)
+
+    import adapters
+
+    adapters.register_adapters(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _check_production(app: Flask) -> None:
+    """Dev-only defaults refuse to start under IDP_ENV=production."""
+    cfg = app.config
+    if cfg["IDP_ENV"] != "production":
+        return
+    problems = []
+    if not cfg.get("IDP_MASTER_KEY"):
+        problems.append("IDP_MASTER_KEY is not set")
+    if not cfg.get("SQLALCHEMY_DATABASE_URI") or cfg["SQLALCHEMY_DATABASE_URI"].startswith(
+        "sqlite"
+    ):
+        problems.append("DATABASE_URL must point at PostgreSQL")
+    if not cfg.get("IDP_REDIS_URL"):
+        problems.append("REDIS_URL is not set")
+    if not cfg["IDP_COOKIE_SECURE"]:
+        problems.append("IDP_COOKIE_SECURE cannot be off")
+    if not str(cfg["IDP_ISSUER"]).startswith("https://"):
+        problems.append("IDP_ISSUER must be an https URL")
+    if cfg.get("IDP_FEATURE_DEMO_PORTAL"):
+        problems.append("IDP_FEATURE_DEMO_PORTAL must be off")
+    if problems:
+        raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
+
+
+def _init_secrets(app: Flask) -> None:
+    if app.config.get("IDP_MASTER_KEY"):
+        master = decode_master_key(str(app.config["IDP_MASTER_KEY"]))
+    else:
+        master = load_or_create_dev_master(app.instance_path)
+    keyring = keyring_from_master(master)
+    app.extensions["idp.keyring"] = keyring
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = keyring.flask_secret
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config["IDP_COOKIE_SECURE"])
+
+
+def _init_database(app: Flask) -> None:
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{Path(app.instance_path) / 'idp.sqlite3'}"
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri.removeprefix("postgres://")
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    from . import models  # noqa: F401 - registers the tables with the metadata
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    if uri.startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=5000")
+                cursor.close()
+
+
+def _init_store(app: Flask) -> None:
+    url = app.config.get("IDP_REDIS_URL")
+    if url:
+        from .store.redis_store import RedisStore
+
+        app.extensions["idp.store"] = RedisStore(url, prefix=app.config["IDP_REDIS_PREFIX"])
+    else:
+        from .store.memory_store import MemoryStore
+
+        lock = None if app.testing else str(Path(app.instance_path) / "ephemeral.lock")
+        app.extensions["idp.store"] = MemoryStore(lock_path=lock)

@@ -1,0 +1,114 @@
+"""Configuration defaults: every key the provider reads, with why it exists.
+
+Three layers, later ones winning: these defaults, then a deployment file named by
+``IDP_CONFIG_FILE`` (Python syntax, like Flask's ``from_pyfile``), then environment
+variables. Every ``IDP_*`` environment variable overrides the key of the same name;
+``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY`` are read without the prefix because
+that is how platforms hand them out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+
+class DefaultConfig:
+    # "development" allows the embedded defaults (generated keys, http cookies);
+    # "production" refuses to start on any of them.
+    IDP_ENV = "development"
+
+    # Public base URL of the provider; the `iss` of every token and the discovery document.
+    IDP_ISSUER = "http://localhost:5000"
+
+    # Durable store. The embedded default is a SQLite file under instance/.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+
+    # Ephemeral store (SSO sessions, codes, rate limits, replay caches). None = in-process
+    # memory, which is only valid for a single process; REDIS_URL switches to Redis.
+    IDP_REDIS_URL: str | None = None
+    # Prefix of every Redis key, so several deployments (or test runs) can share a server.
+    IDP_REDIS_PREFIX = "idp:"
+
+    # Root secret from which the data-encryption, blind-index, pairwise-subject and
+    # key-wrapping keys are derived (HKDF, one label per purpose). 32+ random bytes,
+    # base64. Unset in development = generated and kept in instance/master.key.
+    IDP_MASTER_KEY: str | None = None
+
+    # Flask's cookie-signing key (CSRF tokens, the small UI cookie). Unset in development
+    # = derived from IDP_MASTER_KEY.
+    SECRET_KEY: str | None = None
+
+    # Cookie flags. Secure can be turned off only for local http development.
+    IDP_COOKIE_SECURE = True
+    IDP_SESSION_COOKIE = "idp_sid"
+    SESSION_COOKIE_NAME = "idp_ui"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    # Lifetimes in seconds.
+    IDP_TTL_AUTHORIZATION_CODE = 60  # OAuth 2.0 Security BCP: short-lived, single use
+    IDP_TTL_ACCESS_TOKEN = 600
+    IDP_TTL_ID_TOKEN = 600
+    IDP_TTL_REFRESH_TOKEN = 30 * 24 * 3600
+    IDP_TTL_SSO_SESSION = 12 * 3600  # absolute lifetime of a sign-in
+    IDP_TTL_SSO_IDLE = 2 * 3600  # idle lifetime, renewed on every use
+    IDP_TTL_INTERACTION = 15 * 60  # a login or consent page left open
+    IDP_TTL_CLIENT_ASSERTION_JTI = 600  # private_key_jwt replay cache
+
+    # Signing keys: algorithm used for clients that do not ask for one.
+    IDP_DEFAULT_ID_TOKEN_ALG = "ES256"
+    # How long a rotated-out key stays in the JWKS after it stopped signing:
+    # longer than any token it signed can live.
+    IDP_KEY_RETIRE_GRACE = 31 * 24 * 3600
+
+    # OIDC Core 3.1.2.1: nonce is OPTIONAL in the code flow; a deployment may demand it.
+    IDP_REQUIRE_NONCE = False
+
+    # Brute-force defence (per ID number and per client IP, held in the ephemeral store).
+    IDP_LOGIN_FREE_ATTEMPTS = 3  # failures before delays start
+    IDP_LOGIN_LOCK_AFTER = 10  # failures before a temporary lock
+    IDP_LOGIN_LOCK_SECONDS = 15 * 60
+    IDP_LOGIN_IP_LOCK_AFTER = 50  # failures from one IP across all ID numbers
+
+    # Languages offered on pages; the first is the default (Simplified Chinese).
+    IDP_LOCALES = ["zh_Hans_CN", "en"]
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+
+    # Feature toggles: a disabled feature registers no route and is absent from discovery.
+    IDP_FEATURE_SELF_REGISTRATION = True
+    IDP_FEATURE_DEMO_PORTAL = False
+
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+
+# Names read from the environment without the IDP_ prefix, mapped to config keys.
+_UNPREFIXED = {
+    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "REDIS_URL": "IDP_REDIS_URL",
+    "SECRET_KEY": "SECRET_KEY",
+}
+
+
+def _parse(raw: str) -> Any:
+    """Environment values are JSON when they parse as JSON (numbers, booleans, lists)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, key in _UNPREFIXED.items():
+        if environ.get(name):
+            values[key] = environ[name]
+    for name, raw in environ.items():
+        if name.startswith("IDP_") and name != "IDP_CONFIG_FILE" and hasattr(DefaultConfig, name):
+            values[name] = _parse(raw)
+    return values

@@ -1,0 +1,23 @@
+"""Flask-SQLAlchemy models, one module per aggregate. Schema changes go through Alembic."""
+
+from .citizen import Citizen
+from .citizen import RegistryEntry
+from .client import OAuthClient
+from .consent import Consent
+from .credential import PasswordCredential
+from .credential import RecoveryCode
+from .credential import TotpCredential
+from .signing_key import SigningKey
+from .token import OAuthToken
+
+__all__ = [
+    "Citizen",
+    "Consent",
+    "OAuthClient",
+    "OAuthToken",
+    "PasswordCredential",
+    "RecoveryCode",
+    "RegistryEntry",
+    "SigningKey",
+    "TotpCredential",
+]

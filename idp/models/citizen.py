@@ -1,0 +1,58 @@
+"""Citizens (online accounts) and the population-registry extract they are checked against."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+
+from sqlalchemy import Date
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from ..extensions import db
+from ._types import UTCDateTime
+from ._types import new_id
+from ._types import utcnow
+
+
+class RegistryEntry(db.Model):  # type: ignore[name-defined,misc]
+    """One person from a population-registry extract (``idp citizens import``).
+
+    Self-registration checks the claimed real name against this table. The ID number is
+    stored only encrypted (``id_number_enc``) and found through ``id_number_index``.
+    """
+
+    __tablename__ = "registry_entry"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_number_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_index: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    birthdate: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(1))  # "M" / "F", from the number
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Citizen(db.Model):  # type: ignore[name-defined,misc]
+    """A citizen's account: one per ID number, however many channels and credentials."""
+
+    __tablename__ = "citizen"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_number_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_index: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    birthdate: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(1))
+    # Identity proofing, recorded apart from login assurance: "registry" (name and number
+    # matched the population registry), "in_person" (verified at a counter).
+    proofing: Mapped[str] = mapped_column(String(32), default="registry")
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,45 @@
+"""Relying-party portals registered as OAuth 2.0 / OpenID Connect clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from ..extensions import db
+from ._types import UTCDateTime
+from ._types import utcnow
+
+
+class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "oauth_client"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Keyed hash of the secret; the secret itself is shown once, at creation or rotation.
+    client_secret_hash: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    logo_uri: Mapped[str | None] = mapped_column(Text)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # client_secret_basic | client_secret_post | private_key_jwt | none
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # for private_key_jwt
+    scope: Mapped[str] = mapped_column(Text, default="openid")  # scopes it may ask for
+    # Pairwise `sub` sector (OIDC Core 8.1); defaults to the host of the redirect URIs.
+    sector_identifier: Mapped[str] = mapped_column(String(255))
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="ES256")
+    # First-party portals are run by the same operator and skip the consent page.
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"

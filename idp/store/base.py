@@ -1,0 +1,41 @@
+"""The ephemeral store: everything that may expire (sessions, codes, counters, replay caches).
+
+Every write carries a TTL. Keys are ``<prefix><kind>:<id>``; callers pass ``kind`` and ``id``
+and never build raw keys, so the Redis and memory implementations stay interchangeable.
+Values are JSON objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import Protocol
+
+
+class EphemeralStore(Protocol):
+    def put(self, kind: str, id: str, value: dict[str, Any], ttl: int) -> None:
+        """Store ``value`` for ``ttl`` seconds, replacing any previous value."""
+
+    def put_if_absent(self, kind: str, id: str, value: dict[str, Any], ttl: int) -> bool:
+        """Store only if nothing is there; True if stored. Replay caches use this."""
+
+    def get(self, kind: str, id: str) -> dict[str, Any] | None: ...
+
+    def consume(self, kind: str, id: str) -> dict[str, Any] | None:
+        """Atomically read and delete: of two concurrent callers only one gets the value."""
+
+    def delete(self, kind: str, id: str) -> None: ...
+
+    def incr(self, kind: str, id: str, ttl: int) -> int:
+        """Increment a counter; the TTL starts with the first increment."""
+
+    def ttl(self, kind: str, id: str) -> int:
+        """Seconds until the key expires, 0 if it does not exist."""
+
+    def index_add(self, kind: str, id: str, member: str, ttl: int) -> None:
+        """Add ``member`` to a set (e.g. a citizen's session ids); the set's TTL is extended."""
+
+    def index_remove(self, kind: str, id: str, member: str) -> None: ...
+
+    def index_members(self, kind: str, id: str) -> set[str]: ...
+
+    def ping(self) -> bool: ...

@@ -1,0 +1,70 @@
+"""Redis ephemeral store: shared by every worker process, TTL on every write."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+
+class RedisStore:
+    def __init__(self, url: str, prefix: str = "idp:") -> None:
+        self._redis = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        self._prefix = prefix
+
+    def _key(self, kind: str, id: str) -> str:
+        return f"{self._prefix}{kind}:{id}"
+
+    def put(self, kind: str, id: str, value: dict[str, Any], ttl: int) -> None:
+        self._redis.set(self._key(kind, id), json.dumps(value), ex=max(1, int(ttl)))
+
+    def put_if_absent(self, kind: str, id: str, value: dict[str, Any], ttl: int) -> bool:
+        return bool(
+            self._redis.set(self._key(kind, id), json.dumps(value), ex=max(1, int(ttl)), nx=True)
+        )
+
+    def get(self, kind: str, id: str) -> dict[str, Any] | None:
+        raw = self._redis.get(self._key(kind, id))
+        return json.loads(raw) if raw else None
+
+    def consume(self, kind: str, id: str) -> dict[str, Any] | None:
+        raw = self._redis.getdel(self._key(kind, id))
+        return json.loads(raw) if raw else None
+
+    def delete(self, kind: str, id: str) -> None:
+        self._redis.delete(self._key(kind, id))
+
+    def incr(self, kind: str, id: str, ttl: int) -> int:
+        key = self._key(kind, id)
+        pipe = self._redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, max(1, int(ttl)), nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def ttl(self, kind: str, id: str) -> int:
+        remaining = int(self._redis.ttl(self._key(kind, id)))
+        return max(0, remaining)
+
+    def index_add(self, kind: str, id: str, member: str, ttl: int) -> None:
+        key = self._key(kind, id)
+        pipe = self._redis.pipeline()
+        pipe.sadd(key, member)
+        pipe.expire(key, max(1, int(ttl)), gt=True)
+        pipe.expire(key, max(1, int(ttl)), nx=True)
+        pipe.execute()
+
+    def index_remove(self, kind: str, id: str, member: str) -> None:
+        self._redis.srem(self._key(kind, id), member)
+
+    def index_members(self, kind: str, id: str) -> set[str]:
+        return set(self._redis.smembers(self._key(kind, id)))
+
+    def ping(self) -> bool:
+        return bool(self._redis.ping())
+
+    def clear(self) -> None:
+        """Tests only: remove every key under this store's prefix."""
+        for key in self._redis.scan_iter(match=f"{self._prefix}*", count=500):
+            self._redis.delete(key)
