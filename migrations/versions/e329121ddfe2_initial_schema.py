@@ -28,8 +28,8 @@ def upgrade():
     sa.Column('birthdate', sa.Date(), nullable=True),
     sa.Column('gender', sa.String(length=1), nullable=True),
     sa.Column('proofing', sa.String(length=32), nullable=False),
-    sa.Column('locked_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_citizen')),
     sa.UniqueConstraint('id_number_index', name=op.f('uq_citizen_id_number_index'))
     )
@@ -47,8 +47,8 @@ def upgrade():
     sa.Column('sector_identifier', sa.String(length=255), nullable=False),
     sa.Column('id_token_signed_response_alg', sa.String(length=16), nullable=False),
     sa.Column('first_party', sa.Boolean(), nullable=False),
-    sa.Column('disabled_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_oauth_client'))
     )
     op.create_table('registry_entry',
@@ -60,8 +60,8 @@ def upgrade():
     sa.Column('phone', sa.String(length=32), nullable=True),
     sa.Column('birthdate', sa.Date(), nullable=True),
     sa.Column('gender', sa.String(length=1), nullable=True),
-    sa.Column('imported_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registry_entry')),
     sa.UniqueConstraint('id_number_index', name=op.f('uq_registry_entry_id_number_index'))
     )
@@ -70,10 +70,10 @@ def upgrade():
     sa.Column('alg', sa.String(length=16), nullable=False),
     sa.Column('private_jwk_enc', sa.LargeBinary(), nullable=False),
     sa.Column('public_jwk', sa.JSON(), nullable=False),
-    sa.Column('created_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('active_from', idp.models._types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('retired_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('active_from', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_key'))
     )
     op.create_table('consent',
@@ -81,9 +81,9 @@ def upgrade():
     sa.Column('citizen_id', sa.String(length=36), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),
-    sa.Column('granted_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('granted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_by', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], name=op.f('fk_consent_citizen_id_citizen'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['client_id'], ['oauth_client.client_id'], name=op.f('fk_consent_client_id_oauth_client'), ondelete='CASCADE'),
@@ -101,15 +101,15 @@ def upgrade():
     sa.Column('scope', sa.Text(), nullable=False),
     sa.Column('access_token_hash', sa.String(length=64), nullable=False),
     sa.Column('refresh_token_hash', sa.String(length=64), nullable=True),
-    sa.Column('issued_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('access_expires_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('refresh_expires_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('rotated_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('access_expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('refresh_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('rotated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sid', sa.String(length=64), nullable=True),
     sa.Column('acr', sa.String(length=64), nullable=True),
     sa.Column('amr', sa.JSON(), nullable=False),
-    sa.Column('auth_time', idp.models._types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('auth_time', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], name=op.f('fk_oauth_token_citizen_id_citizen'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['client_id'], ['oauth_client.client_id'], name=op.f('fk_oauth_token_client_id_oauth_client'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_token')),
@@ -125,7 +125,7 @@ def upgrade():
     op.create_table('password_credential',
     sa.Column('citizen_id', sa.String(length=36), nullable=False),
     sa.Column('hash', sa.String(length=255), nullable=False),
-    sa.Column('updated_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], name=op.f('fk_password_credential_citizen_id_citizen'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('citizen_id', name=op.f('pk_password_credential'))
     )
@@ -133,7 +133,7 @@ def upgrade():
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('citizen_id', sa.String(length=36), nullable=False),
     sa.Column('code_hash', sa.String(length=255), nullable=False),
-    sa.Column('used_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], name=op.f('fk_recovery_code_citizen_id_citizen'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_code'))
     )
@@ -143,9 +143,9 @@ def upgrade():
     op.create_table('totp_credential',
     sa.Column('citizen_id', sa.String(length=36), nullable=False),
     sa.Column('secret_enc', sa.LargeBinary(), nullable=False),
-    sa.Column('confirmed_at', idp.models._types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_used_step', sa.Integer(), nullable=True),
-    sa.Column('created_at', idp.models._types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], name=op.f('fk_totp_credential_citizen_id_citizen'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('citizen_id', name=op.f('pk_totp_credential'))
     )
