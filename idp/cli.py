@@ -1,4 +1,5 @@
-"""The ``idp`` operator command. Placeholder group: commands are being written (issue 2)."""
+"""The ``idp`` operator command: ``idp serve``, ``idp demo``, ``idp db upgrade``,
+``idp citizens import``, ``idp clients ...``, ``idp keys rotate``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from flask.cli import FlaskGroup
 
 
 def register_cli(app: Flask) -> None:
-    pass
+    from .commands.citizens import citizens
+    from .commands.clients import clients
+    from .commands.keys import keys
+
+    app.cli.add_command(citizens)
+    app.cli.add_command(clients)
+    app.cli.add_command(keys)
 
 
 def _create_app() -> Flask:
