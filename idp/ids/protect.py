@@ -9,7 +9,8 @@ encrypted, looked up through a keyed hash (blind index), never logged in clear."
   fails authentication instead of decrypting as someone else's number.
 - ``blind_index``: HMAC-SHA256 (RFC 2104) of the normalised number under a dedicated
   key. Deterministic, so a lookup needs no decryption; keyed, so a stolen table cannot
-  be reversed by enumerating the roughly 10^11 plausible numbers (regions x birth dates x sequences).
+  be reversed by enumerating the roughly 10^11 plausible numbers (regions x birth
+  dates x sequences).
 - ``redact``: what logs, CLI output and audit details may show.
 
 Pure module: keys come from ``idp.keyring.Keyring`` passed in by the caller.
