@@ -1,29 +1,49 @@
 """The ``idp`` operator command: ``idp serve``, ``idp demo``, ``idp db upgrade``,
-``idp citizens import``, ``idp clients ...``, ``idp keys rotate``."""
+``idp citizens import``, ``idp clients ...``, ``idp keys rotate``.
+
+``serve`` belongs to the group itself: it decides how many processes to run before any app
+(and any store) exists. Every other command runs inside an app built by ``create_app``
+from the same configuration layers as the server (``db`` comes from Flask-Migrate).
+"""
 
 from __future__ import annotations
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+from flask.cli import NoAppException
+
+from .commands.serve import serve
 
 
 def register_cli(app: Flask) -> None:
     from .commands.citizens import citizens
     from .commands.clients import clients
+    from .commands.demo import demo
     from .commands.keys import keys
 
     app.cli.add_command(citizens)
     app.cli.add_command(clients)
     app.cli.add_command(keys)
+    app.cli.add_command(demo)
 
 
 def _create_app() -> Flask:
     from . import create_app
+    from .errors import ConfigurationError
+    from .store.memory_store import SingleProcessViolation
 
-    return create_app()
+    try:
+        return create_app()
+    except (ConfigurationError, SingleProcessViolation) as exc:
+        # One line instead of a traceback: the operator has a configuration to fix, or an
+        # `idp serve` on the embedded default already holds this instance.
+        raise NoAppException(str(exc)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
 def main() -> None:
     """Operate the identity provider."""
+
+
+main.add_command(serve)

@@ -1,0 +1,142 @@
+"""`idp demo`: seed the demo citizen and the demo portal client, and say how to use them.
+
+Idempotent: run it any number of times. The citizen is created once (and entered in the
+registry table, as an imported population-registry row would be); the portal client keeps
+its fixed ``client_id`` and gets its redirect URIs brought up to date. Its secret is not
+stored anywhere: it is derived from the master key, so ``idp serve --demo`` can hand the
+same secret to the demo portal on every start.
+
+The password below is published demo data: ``idp demo`` refuses under IDP_ENV=production.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+DEMO_ID_NUMBER = "110101199003074530"  # GB 11643: Dongcheng, Beijing; 1990-03-07; male
+DEMO_NAME = "王小明"
+DEMO_PHONE = "+8613800138000"
+DEMO_PASSWORD = "yiwang-tongban-demo"
+DEMO_CLIENT_ID = "demo-portal"
+DEMO_CLIENT_NAME = "Demo portal"
+DEMO_SCOPE = "openid profile phone"
+DEFAULT_PORTAL_PORT = 5001
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    id_number: str
+    name: str
+    password: str
+    client_id: str
+    client_secret: str
+    portal_url: str
+    citizen_created: bool
+    client_created: bool
+
+
+def demo_portal_url(port: int = DEFAULT_PORTAL_PORT) -> str:
+    return f"http://localhost:{port}"
+
+
+def demo_client_secret() -> str:
+    """The demo client's secret: HMAC of a fixed label under a key derived from the master
+    key, so it is stable across runs of one instance and differs between instances."""
+    keyring = current_app.extensions["idp.keyring"]
+    mac = hmac.new(keyring.token_hash, b"idp/demo-portal/client-secret", hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+
+def seed_demo(*, portal_url: str) -> DemoInfo:
+    """Create (or bring up to date) the demo citizen, registry row and portal client."""
+    if current_app.config["IDP_ENV"] == "production":
+        raise click.ClickException(
+            "idp demo seeds a citizen with a published password; refusing under "
+            "IDP_ENV=production"
+        )
+    citizen_created = _seed_citizen()
+    client_created = _seed_client(portal_url.rstrip("/"))
+    return DemoInfo(
+        id_number=DEMO_ID_NUMBER,
+        name=DEMO_NAME,
+        password=DEMO_PASSWORD,
+        client_id=DEMO_CLIENT_ID,
+        client_secret=demo_client_secret(),
+        portal_url=portal_url.rstrip("/"),
+        citizen_created=citizen_created,
+        client_created=client_created,
+    )
+
+
+def _seed_citizen() -> bool:
+    from ..authn.citizens import create_citizen
+    from ..authn.citizens import find_by_id_number
+    from ..citizens_import import import_registry
+
+    # The registry row first, as `idp citizens import` would load it: self-registration
+    # and in-person checks find the demo citizen there like anyone else.
+    row = f"id_number,name,phone\n{DEMO_ID_NUMBER},{DEMO_NAME},{DEMO_PHONE}\n"
+    import_registry(data=row.encode())
+    if find_by_id_number(DEMO_ID_NUMBER) is not None:
+        return False
+    create_citizen(
+        id_number=DEMO_ID_NUMBER, name=DEMO_NAME, phone=DEMO_PHONE, password=DEMO_PASSWORD
+    )
+    return True
+
+
+def _seed_client(portal_url: str) -> bool:
+    raise NotImplementedError  # filled in when idp.oauth.clients lands
+
+
+def print_demo(info: DemoInfo, *, issuer: str) -> None:
+    issuer = issuer.rstrip("/")
+    click.echo(
+        f"""
+Demo data (published; never use it in production):
+
+  Demo portal        {info.portal_url}/
+  Provider (issuer)  {issuer}
+  Discovery          {issuer}/.well-known/openid-configuration
+
+  Demo citizen       {info.name}
+    ID number        {info.id_number}
+    password         {info.password}
+
+  Demo portal client (confidential, client_secret_basic, consent page shown)
+    client_id        {info.client_id}
+    client_secret    {info.client_secret}
+    redirect_uri     {info.portal_url}/callback
+    post-logout      {info.portal_url}/
+
+Open the demo portal, click "Sign in", enter the ID number and password, approve the
+consent page: the portal shows the ID token claims its OpenID Connect library verified.
+"""
+    )
+
+
+@click.command("demo")
+@click.option(
+    "--portal-url",
+    default=demo_portal_url(),
+    show_default=True,
+    help="Where the demo portal runs (its redirect URIs are registered under it).",
+)
+@with_appcontext
+def demo(portal_url: str) -> None:
+    """Seed the demo citizen and the demo portal client (idempotent)."""
+    from .serve import upgrade_embedded
+
+    upgrade_embedded(current_app._get_current_object())  # type: ignore[attr-defined]
+    info = seed_demo(portal_url=portal_url)
+    state = "created" if info.citizen_created or info.client_created else "already present"
+    click.echo(f"Demo data {state}.")
+    print_demo(info, issuer=current_app.config["IDP_ISSUER"])
+    click.echo("Run `idp serve --demo` to start the provider and the demo portal together.")

@@ -1,0 +1,304 @@
+"""`idp serve`: run the provider, and with ``--demo`` the demo portal beside it.
+
+Two ways to serve, chosen by where ephemeral state lives:
+
+- **Embedded default** (no ``REDIS_URL``): one process, werkzeug's threaded server. The
+  in-process store serves one process only, so ``--workers`` above 1 is refused. On SQLite
+  the Alembic migrations are applied at start, so a fresh checkout needs no setup step.
+- **Production** (``REDIS_URL`` set): gunicorn, ``--workers`` processes with threads, the
+  same settings as ``gunicorn.conf.py``. Migrations are *not* applied: run
+  ``idp db upgrade`` as a release step; the server refuses to start on an outdated schema.
+
+The same preflight runs as gunicorn's ``on_starting`` hook (in ``gunicorn.conf.py``), so
+``gunicorn -w 4`` on the embedded store stops in the master with one clear line instead
+of four workers failing to boot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+from flask import Config
+from flask import Flask
+from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import make_server
+
+from .. import config as config_module
+from ..errors import ConfigurationError
+from ..store.memory_store import SingleProcessViolation
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_STORE_REFUSAL = (
+    "the embedded store serves one process; set REDIS_URL to run {workers} workers "
+    "(or run one worker)"
+)
+
+# gunicorn defaults shared by `idp serve` and gunicorn.conf.py.
+GUNICORN_DEFAULTS: dict[str, Any] = {
+    "worker_class": "gthread",
+    "threads": 4,
+    "timeout": 30,
+    "graceful_timeout": 30,
+    "keepalive": 5,
+    "accesslog": "-",
+    "errorlog": "-",
+    # %(U)s is the path without the query string: /authorize carries login_hint, state
+    # and nonce, and an ID number must never reach a log (DESIGN.md "Privacy").
+    "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+    # Each worker builds its own app: no database or Redis socket crosses a fork.
+    "preload_app": False,
+}
+
+
+def configured() -> Config:
+    """The configuration ``create_app`` would see, without building an app.
+
+    Mirrors the layers of ``idp.create_app`` (defaults, IDP_CONFIG_FILE, environment), so
+    a gunicorn master can decide before any worker (and any store) exists.
+    """
+    cfg = Config(os.getcwd())
+    cfg.from_object(config_module.DefaultConfig)
+    if os.environ.get("IDP_CONFIG_FILE"):
+        cfg.from_pyfile(os.environ["IDP_CONFIG_FILE"])
+    cfg.update(config_module.from_environment())
+    return cfg
+
+
+def is_explicit(key: str) -> bool:
+    """Whether the deployment set ``key`` (file or environment), not just the default."""
+    return configured().get(key) != getattr(config_module.DefaultConfig, key)
+
+
+def uses_embedded_store(cfg: Config | None = None) -> bool:
+    return not (cfg or configured()).get("IDP_REDIS_URL")
+
+
+def multiprocess_refusal(workers: int) -> str | None:
+    if workers > 1 and uses_embedded_store():
+        return EMBEDDED_STORE_REFUSAL.format(workers=workers)
+    return None
+
+
+def pending_migrations(app: Flask) -> bool:
+    """True when the database schema is behind the newest Alembic revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask_migrate import Migrate
+
+    from ..extensions import db
+
+    migrate: Migrate = app.extensions["migrate"].migrate
+    with app.app_context():
+        script = ScriptDirectory.from_config(migrate.get_config())
+        with db.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        db.engine.dispose()
+    return current != set(script.get_heads())
+
+
+def is_sqlite(app: Flask) -> bool:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
+
+
+def upgrade_embedded(app: Flask) -> None:
+    """Apply migrations on SQLite (the embedded default); production runs ``idp db upgrade``."""
+    if not is_sqlite(app):
+        return
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def gunicorn_on_starting(server: Any) -> None:
+    """gunicorn ``on_starting`` hook: runs once in the master before any worker forks.
+
+    Raising RuntimeError here makes gunicorn print ``Error: <message>`` and exit 1.
+    """
+    configure_logging()
+    problem = multiprocess_refusal(int(server.cfg.workers))
+    if problem:
+        raise RuntimeError(f"refusing to start: {problem}")
+    if uses_embedded_store():
+        # Building an app here would take the single-process lock in the master; the one
+        # worker checks its own configuration when it builds the app.
+        return
+    from .. import create_app
+
+    try:
+        app = create_app()
+        behind = pending_migrations(app)
+    except ConfigurationError as exc:
+        raise RuntimeError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - the database may come up later
+        log.warning("could not check the schema version before start: %s", exc)
+        return
+    if behind:
+        raise RuntimeError(
+            "refusing to start: the database schema is behind this release; "
+            "run `idp db upgrade` first"
+        )
+
+
+def configure_logging() -> None:
+    level = os.environ.get("IDP_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class _PathOnlyHandler(WSGIRequestHandler):
+    """Request log lines without the query string (it can carry login_hint and codes)."""
+
+    label = "idp"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = urlsplit(self.path).path
+        self.log("info", '[%s] "%s %s" %s %s', self.label, self.command, path, code, size)
+
+
+def _handler(label: str) -> type[WSGIRequestHandler]:
+    return type(f"{label.title()}Handler", (_PathOnlyHandler,), {"label": label})
+
+
+def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
+    """A werkzeug threaded server, bound now (so the port is known) and served later."""
+    return make_server(host, port, app, threaded=True, request_handler=_handler(label))
+
+
+def _serve_gunicorn(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Provider(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                **GUNICORN_DEFAULTS,
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "on_starting": gunicorn_on_starting,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            from .. import create_app
+
+            return create_app()
+
+    _Provider().run()
+
+
+def _fail(message: str) -> click.ClickException:
+    return click.ClickException(f"refusing to start: {message}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Provider port.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="WEB_CONCURRENCY",
+    help="gunicorn worker processes (needs REDIS_URL when above 1).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Seed the demo citizen and portal, and serve the demo portal on --demo-port.",
+)
+@click.option("--demo-port", default=5001, show_default=True, type=int, help="Demo portal port.")
+def serve(host: str, port: int, workers: int, demo: bool, demo_port: int) -> None:
+    """Run the provider.
+
+    With no configuration: the embedded default (SQLite file under instance/, in-process
+    store, migrations applied automatically) in one process. With REDIS_URL: gunicorn
+    with --workers processes; run `idp db upgrade` first.
+    """
+    configure_logging()
+    problem = multiprocess_refusal(workers)
+    if problem:
+        raise _fail(problem)
+    if demo and workers > 1:
+        raise _fail("--demo runs the provider and the demo portal in one process; drop --workers")
+    if not demo and not uses_embedded_store():
+        _serve_gunicorn(host, port, workers)
+        return
+    _serve_single_process(host, port, demo=demo, demo_port=demo_port)
+
+
+def _dev_overrides(port: int, *, demo: bool) -> dict[str, Any]:
+    """Defaults for serving on a laptop over http, each only if the deployment left it unset."""
+    overrides: dict[str, Any] = {}
+    if not is_explicit("IDP_ISSUER"):
+        overrides["IDP_ISSUER"] = f"http://localhost:{port}"
+    issuer = overrides.get("IDP_ISSUER") or configured()["IDP_ISSUER"]
+    if not is_explicit("IDP_COOKIE_SECURE") and not str(issuer).startswith("https://"):
+        # Plain-http local development only; production refuses this combination.
+        overrides["IDP_COOKIE_SECURE"] = False
+    if demo:
+        overrides["IDP_FEATURE_DEMO_PORTAL"] = True
+    return overrides
+
+
+def _serve_single_process(host: str, port: int, *, demo: bool, demo_port: int) -> None:
+    from .. import create_app
+
+    try:
+        app = create_app(_dev_overrides(port, demo=demo))
+    except (ConfigurationError, SingleProcessViolation) as exc:
+        # SingleProcessViolation: another `idp serve` (or CLI command) holds this instance.
+        raise click.ClickException(str(exc)) from None
+    upgrade_embedded(app)
+    if not is_sqlite(app) and pending_migrations(app):
+        raise _fail("the database schema is behind this release; run `idp db upgrade` first")
+
+    issuer = app.config["IDP_ISSUER"]
+    servers = [threaded_server(host, port, app, label="idp")]
+    if demo:
+        from .demo import demo_portal_url
+        from .demo import print_demo
+        from .demo import seed_demo
+
+        portal_url = demo_portal_url(demo_port)
+        with app.app_context():
+            info = seed_demo(portal_url=portal_url)
+        from demo.portal import create_portal
+
+        portal = create_portal(
+            issuer=issuer,
+            client_id=info.client_id,
+            client_secret=info.client_secret,
+            base_url=portal_url,
+        )
+        servers.append(threaded_server(host, demo_port, portal, label="portal"))
+        print_demo(info, issuer=issuer)
+
+    store = "in-process store" if uses_embedded_store() else "Redis"
+    click.echo(
+        f"idp: provider on {issuer} (listening {host}:{port}; {_db_label(app)}, {store}; "
+        "one process). Ctrl+C stops.",
+        err=True,
+    )
+    for extra in servers[1:]:
+        threading.Thread(target=extra.serve_forever, name="demo-portal", daemon=True).start()
+    try:
+        servers[0].serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.server_close()
+
+
+def _db_label(app: Flask) -> str:
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if uri.startswith("sqlite:///"):
+        return f"SQLite {Path(uri.removeprefix('sqlite:///'))}"
+    return uri.split("://", 1)[0]
