@@ -55,11 +55,13 @@ _PAGE = """<!doctype html>
 {% if error %}
   <section class="error" id="error">
     <h2>Sign-in did not complete</h2>
-    <p><code>{{ error.error }}</code>{% if error.description %}: {{ error.description }}{% endif %}</p>
+    <p><code>{{ error.error }}</code>
+      {% if error.description %}: {{ error.description }}{% endif %}</p>
   </section>
   <p><a href="{{ url_for('home') }}">Back</a></p>
 {% elif record %}
-  <p id="welcome">Signed in as <strong>{{ record.userinfo.get('name') or record.claims.sub }}</strong>.</p>
+  <p id="welcome">Signed in as
+    <strong>{{ record.userinfo.get('name') or record.claims.sub }}</strong>.</p>
   <table>
     <tr><th>sub</th><td id="sub">{{ record.claims.sub }}</td></tr>
     <tr><th>acr</th><td id="acr">{{ record.claims.acr }}</td></tr>
@@ -135,8 +137,11 @@ def create_portal(
         try:
             return provider.authorize_redirect(f"{base_url}/callback")
         except requests.RequestException:
-            return failed("provider_unreachable", "The provider's discovery document "
-                          "could not be fetched.", 502)
+            return failed(
+                "provider_unreachable",
+                "The provider's discovery document could not be fetched.",
+                502,
+            )
 
     @app.get("/callback")
     def callback() -> Any:

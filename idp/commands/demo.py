@@ -58,8 +58,7 @@ def seed_demo(*, portal_url: str) -> DemoInfo:
     """Create (or bring up to date) the demo citizen, registry row and portal client."""
     if current_app.config["IDP_ENV"] == "production":
         raise click.ClickException(
-            "idp demo seeds a citizen with a published password; refusing under "
-            "IDP_ENV=production"
+            "idp demo seeds a citizen with a published password; refusing under IDP_ENV=production"
         )
     citizen_created = _seed_citizen()
     client_created = _seed_client(portal_url.rstrip("/"))
