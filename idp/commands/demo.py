@@ -92,7 +92,42 @@ def _seed_citizen() -> bool:
 
 
 def _seed_client(portal_url: str) -> bool:
-    raise NotImplementedError  # filled in when idp.oauth.clients lands
+    from ..extensions import db
+    from ..oauth import hashing
+    from ..oauth.clients import SECRET_PURPOSE
+    from ..oauth.clients import get_client
+    from ..oauth.clients import register_client
+    from ..oauth.clients import validate_redirect_uri
+
+    redirect_uri = validate_redirect_uri(f"{portal_url}/callback", field="redirect_uris")
+    logout_uri = validate_redirect_uri(f"{portal_url}/", field="post_logout_redirect_uris")
+    client = get_client(DEMO_CLIENT_ID)
+    created = client is None
+    if client is None:
+        # register_client validates like `idp clients create`; the demo client then takes
+        # its well-known id, so the printed instructions and the portal never change.
+        client, _ = register_client(
+            name=DEMO_CLIENT_NAME,
+            department="Demo",
+            redirect_uris=[redirect_uri],
+            post_logout_redirect_uris=[logout_uri],
+            auth_method="client_secret_basic",
+            scope=DEMO_SCOPE,
+            first_party=False,  # so the consent page shows
+        )
+        client.client_id = DEMO_CLIENT_ID
+    # Brought up to date on every run: the portal port may have changed, and the secret
+    # follows the master key.
+    client.redirect_uris = _with(client.redirect_uris, redirect_uri)
+    client.post_logout_redirect_uris = _with(client.post_logout_redirect_uris, logout_uri)
+    client.client_secret_hash = hashing.keyed_hash(SECRET_PURPOSE, demo_client_secret())
+    client.disabled_at = None
+    db.session.commit()
+    return created
+
+
+def _with(uris: list[str] | None, uri: str) -> list[str]:
+    return list(uris or []) if uri in (uris or []) else [*(uris or []), uri]
 
 
 def print_demo(info: DemoInfo, *, issuer: str) -> None:
