@@ -16,9 +16,12 @@ of four workers failing to boot.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,8 +116,29 @@ def upgrade_embedded(app: Flask) -> None:
         return
     from flask_migrate import upgrade
 
-    with app.app_context():
+    with _logging_kept(), app.app_context():
         upgrade()
+
+
+@contextlib.contextmanager
+def _logging_kept() -> Iterator[None]:
+    """migrations/env.py runs logging.config.fileConfig, which replaces the root handlers
+    and disables every logger that already exists; a server keeps logging afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    disabled = {logger.name: logger.disabled for logger in loggers}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for logger in loggers:
+            logger.disabled = disabled[logger.name]
 
 
 def gunicorn_on_starting(server: Any) -> None:
@@ -286,6 +310,7 @@ def _serve_single_process(host: str, port: int, *, demo: bool, demo_port: int) -
         "one process). Ctrl+C stops.",
         err=True,
     )
+    signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly under a process manager too
     for extra in servers[1:]:
         threading.Thread(target=extra.serve_forever, name="demo-portal", daemon=True).start()
     try:
@@ -295,6 +320,10 @@ def _serve_single_process(host: str, port: int, *, demo: bool, demo_port: int) -
     finally:
         for server in servers:
             server.server_close()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _db_label(app: Flask) -> str:
