@@ -2,18 +2,17 @@
 
 Semantics, chosen so that nothing valid is lost and nothing is half-written:
 
-- The whole file is read and validated before anything is written. A file that cannot be
-  used at all (not decodable, no ``id_number``/``name`` header, broken CSV quoting) raises
+- The whole file is validated before anything is written. A file that cannot be used at
+  all (undecodable, no ``id_number``/``name`` header, broken quoting) raises
   ``ImportFileError`` and writes nothing.
-- Each bad row is reported by its line number and the rule it broke, with the ID number
-  redacted. A number appearing twice in one file (in any accepted form, e.g. 15 and 18
-  digits) is an error on every row that carries it: we cannot tell which row is right.
-- All valid rows are written in one transaction: all of them or, on a database error,
-  none. With ``strict=True`` a single bad row means nothing is written.
-- Idempotent: rows are keyed on the blind index of the normalised number. A known number
-  is updated in place when its name, phone or derived fields changed, else left alone,
-  so importing the same file twice gives the same table. A file without a ``phone``
-  column leaves stored phone numbers untouched; an empty ``phone`` cell clears one.
+- Each bad row is reported by line number and broken rule, the ID number redacted. A
+  number twice in one file (in any form, e.g. 15 and 18 digits) is an error on every row
+  that carries it: we cannot tell which row is right.
+- All valid rows are written in one transaction (all or, on a database error, none).
+  With ``strict=True`` one bad row means nothing is written.
+- Idempotent: rows are keyed on the blind index of the normalised number; a known number
+  is updated in place if its name, phone or derived fields changed, else left alone. A
+  file without a ``phone`` column leaves stored phones alone; an empty cell clears one.
 - ``dry_run=True`` validates and counts exactly as a real run would, and writes nothing.
 """
 
@@ -47,6 +46,7 @@ from .models._types import utcnow
 REQUIRED_COLUMNS = ("id_number", "name")
 OPTIONAL_COLUMNS = ("phone",)
 _LOOKUP_CHUNK = 500  # blind indexes per SELECT ... IN (...)
+_CONCURRENT = "Another import changed the registry meanwhile; nothing was written. Run again."
 
 
 class ImportFileError(InvalidInput):
@@ -80,18 +80,6 @@ class ImportReport:
     dry_run: bool
     written: bool  # False for a dry run, or for strict mode with rejected rows
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-            "dry_run": self.dry_run,
-            "written": self.written,
-            "ignored_columns": list(self.ignored_columns),
-            "errors": [e.__dict__ for e in self.errors],
-        }
-
 
 def import_registry(
     *, data: bytes, encoding: str = "utf-8", dry_run: bool = False, strict: bool = False
@@ -111,17 +99,7 @@ def import_registry(
         if entry is None:
             inserted += 1
             if write:
-                entry_id = new_id()
-                db.session.add(
-                    RegistryEntry(
-                        id=entry_id,
-                        id_number_enc=seal(
-                            kr, row.number.normalised, context=registry_context(entry_id)
-                        ),
-                        id_number_index=index,
-                        **_fields(row, has_phone=True),
-                    )
-                )
+                db.session.add(_new_entry(row, index=index))
             continue
         changes = {
             key: value
@@ -142,10 +120,7 @@ def import_registry(
         except IntegrityError:
             # A concurrent import inserted one of our numbers first: ours is all or nothing.
             db.session.rollback()
-            raise ImportFileError(
-                "Another import changed the registry at the same time; nothing was "
-                "written. Run the import again."
-            ) from None
+            raise ImportFileError(_CONCURRENT) from None
     else:
         db.session.rollback()
     return ImportReport(
@@ -157,6 +132,14 @@ def import_registry(
         ignored_columns=ignored,
         dry_run=dry_run,
         written=write,
+    )
+
+
+def _new_entry(row: _Row, *, index: str) -> RegistryEntry:
+    entry_id = new_id()
+    sealed = seal(keyring(), row.number.normalised, context=registry_context(entry_id))
+    return RegistryEntry(
+        id=entry_id, id_number_enc=sealed, id_number_index=index, **_fields(row, has_phone=True)
     )
 
 
@@ -175,10 +158,9 @@ def _fields(row: _Row, *, has_phone: bool) -> dict[str, object]:
 def _existing(indexes: list[str]) -> dict[str, RegistryEntry]:
     found: dict[str, RegistryEntry] = {}
     for start in range(0, len(indexes), _LOOKUP_CHUNK):
-        chunk = indexes[start : start + _LOOKUP_CHUNK]
-        query = select(RegistryEntry).where(RegistryEntry.id_number_index.in_(chunk))
-        for entry in db.session.scalars(query):
-            found[entry.id_number_index] = entry
+        column = RegistryEntry.id_number_index
+        query = select(RegistryEntry).where(column.in_(indexes[start : start + _LOOKUP_CHUNK]))
+        found.update((entry.id_number_index, entry) for entry in db.session.scalars(query))
     return found
 
 
@@ -208,7 +190,8 @@ def _read(
         text = data.decode("utf-8-sig" if encoding.lower() in {"utf-8", "utf8"} else encoding)
     except (UnicodeDecodeError, LookupError):
         raise ImportFileError(f"The file is not readable as {encoding} text.") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: an unterminated quote is an error, not a field that swallows the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[_Row] = []
     errors: list[RowError] = []
     header: list[str] | None = None
@@ -221,9 +204,11 @@ def _read(
             if header is None:
                 header = _header(cells)
                 continue
-            _read_row(
-                start, dict(zip(header, cells, strict=False)), len(cells), header, rows, errors
-            )
+            read = _read_row(start, cells, header)
+            if isinstance(read, _Row):
+                rows.append(read)
+            else:
+                errors.extend(read)
     except csv.Error:
         raise ImportFileError(f"The CSV is malformed near line {line}.") from None
     if header is None:
@@ -244,33 +229,27 @@ def _header(cells: list[str]) -> list[str]:
     return names
 
 
-def _read_row(
-    line: int,
-    record: dict[str, str],
-    width: int,
-    header: list[str],
-    rows: list[_Row],
-    errors: list[RowError],
-) -> None:
-    raw_number = record.get("id_number", "")
-    shown = redact(raw_number)
-    if width != len(header):
-        rule = f"the row has {width} fields, the header has {len(header)}"
-        errors.append(RowError(line, None, rule, shown))
-        return
+def _read_row(line: int, cells: list[str], header: list[str]) -> _Row | list[RowError]:
+    record = dict(zip(header, cells, strict=False))
+    shown = redact(record.get("id_number", ""))
+    if len(cells) != len(header):
+        rule = f"the row has {len(cells)} fields, the header has {len(header)}"
+        return [RowError(line, None, rule, shown)]
+    errors: list[RowError] = []
     number = name = phone = None
     try:
-        number = parse_id_number(number=raw_number)
+        number = parse_id_number(number=record["id_number"])
     except InvalidIdNumber as exc:
         errors.append(RowError(line, "id_number", exc.rule.value, shown))
     try:
         name = normalise_name(name=record["name"])
     except InvalidInput as exc:
         errors.append(RowError(line, "name", exc.public.rstrip("."), shown))
-    raw_phone = record.get("phone", "").strip()
     try:
+        raw_phone = record.get("phone", "").strip()
         phone = normalise_phone(phone=raw_phone) if raw_phone else None
     except InvalidInput as exc:
         errors.append(RowError(line, "phone", exc.public.rstrip("."), shown))
-    if number is not None and name is not None and (phone is not None or not raw_phone):
-        rows.append(_Row(line=line, number=number, name=name, phone=phone))
+    if errors or number is None or name is None:
+        return errors
+    return _Row(line=line, number=number, name=name, phone=phone)

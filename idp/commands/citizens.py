@@ -11,6 +11,7 @@ nothing was written. ID numbers are printed only redacted, names never.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -50,7 +51,7 @@ def import_command(file: Path, dry_run: bool, strict: bool, encoding: str, as_js
             click.echo(f"error: {exc.public}", err=True)
         raise SystemExit(EXIT_FILE_ERROR) from None
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        click.echo(json.dumps(asdict(report), ensure_ascii=False))
     else:
         _print_text(report)
     if report.rejected:
