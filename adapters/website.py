@@ -1,8 +1,433 @@
-"""Placeholder: being written (issue 2)."""
+"""The website channel: ID number + password, a TOTP (or recovery code) when enrolled,
+and self-registration against the population registry.
+
+Pages, in order:
+
+- ``/login/<uid>`` (``website.login``): the ID number and password form for an
+  interaction parked by ``/interaction/<uid>``. The number may be typed in any form
+  ``idp.ids.parse_id_number`` accepts; it travels only in POST bodies.
+- ``/login/<uid>/code`` (``website.second_factor``): the TOTP or recovery-code form, when
+  the citizen has a confirmed authenticator. The half-done login (password accepted) is
+  kept in the signed UI cookie under the interaction uid for ``PENDING_TTL`` seconds, and
+  holds only the citizen's internal id, never in a URL.
+- ``/login`` (``website.start``): a direct visit; parks an interaction that returns to
+  the account page.
+- ``/register`` (``website.register``, only with ``IDP_FEATURE_SELF_REGISTRATION``).
+
+Every ending goes through ``idp.authn.service.complete_login`` and then to
+``interaction.resume``: this module never writes a session or mints a token. A failed form
+is shown again with what the citizen typed (never the password) and the rule broken.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from typing import Any
 
 from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 
+from adapters.base import AdapterError
+from idp.authn import interaction as interactions
+from idp.authn import login as logins
+from idp.authn.assurance import level_for
+from idp.authn.interaction import Interaction
+from idp.authn.interaction import Prompt
+from idp.authn.registration import register as register_citizen
+from idp.authn.result import Amr
+from idp.authn.result import AuthResult
 from idp.authn.result import Channel
+from idp.authn.service import complete_login
+from idp.errors import AuthenticationFailed
+from idp.errors import CitizenLocked
+from idp.errors import IdpError
+from idp.errors import InvalidInput
+from idp.errors import TooManyAttempts
+from idp.ids import InvalidIdNumber
+from idp.ids import parse_id_number
+from idp.web.browser import browser_id
+from idp.web.browser import client_ip
+from idp.web.browser import set_sso_cookie
+from idp.web.browser import sso_cookie
 
 NAME = Channel.WEBSITE
 bp = Blueprint("website", __name__)
+
+PENDING_TTL = 300  # seconds between the accepted password and the second factor
+_PENDING = "pending_login"
+_MAX_PENDING = 3  # interactions in other tabs; older half-done logins are dropped
+
+
+class SecondFactorRequired(AdapterError):
+    """The password was right; the citizen must now give a TOTP or recovery code."""
+
+    def __init__(self) -> None:
+        super().__init__("Enter the code from your authenticator app.")
+
+
+class PendingLoginExpired(AdapterError):
+    def __init__(self) -> None:
+        super().__init__("Your sign-in took too long. Enter your ID number and password again.")
+
+
+# --- the channel interface -----------------------------------------------------------------
+
+
+def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthResult:
+    """Turn one submitted form into an AuthResult (``adapters.base.ChannelAdapter``).
+
+    ``form["step"]`` is ``password`` (ID number + password), ``totp`` or ``recovery``
+    (a code, after a password accepted for this interaction). Raises
+    ``SecondFactorRequired`` after a right password when the citizen has a TOTP,
+    ``InvalidIdNumber``, ``AuthenticationFailed``, ``TooManyAttempts``, ``CitizenLocked``
+    or ``PendingLoginExpired``.
+    """
+    step = str(form.get("step") or "password")
+    if step == "password":
+        number = parse_id_number(number=str(form.get("id_number") or ""))
+        checked = logins.check_password(
+            number=number, password=str(form.get("password") or ""), ip=client_ip()
+        )
+        if checked.needs_second_factor:
+            _remember_pending(interaction.uid, checked.citizen_id)
+            raise SecondFactorRequired()
+        return _result(checked.citizen_id, (Amr.PWD,))
+    if step in ("totp", "recovery"):
+        citizen_id = _pending_citizen(interaction.uid)
+        if citizen_id is None:
+            raise PendingLoginExpired()
+        method = logins.check_second_factor(
+            citizen_id=citizen_id,
+            code=str(form.get("code") or ""),
+            recovery=step == "recovery",
+            ip=client_ip(),
+        )
+        return _result(citizen_id, (Amr.PWD, method), extra={"second_factor": step})
+    raise AdapterError("Unknown sign-in step.")
+
+
+def _result(
+    citizen_id: str, methods: tuple[Amr, ...], extra: dict[str, str] | None = None
+) -> AuthResult:
+    return AuthResult(
+        citizen_id=citizen_id,
+        methods=methods,
+        acr=level_for(methods),
+        channel=NAME,
+        auth_time=datetime.now(UTC),
+        extra=extra or {},
+    )
+
+
+# --- the half-done login, in the signed UI cookie ------------------------------------------
+
+
+def _live_pending() -> dict[str, dict[str, Any]]:
+    now = int(time.time())
+    stored = session.get(_PENDING)
+    if not isinstance(stored, dict):
+        return {}
+    return {
+        uid: entry
+        for uid, entry in stored.items()
+        if isinstance(entry, dict) and int(entry.get("exp", 0)) > now
+    }
+
+
+def _remember_pending(uid: str, citizen_id: str) -> None:
+    live = _live_pending()
+    live[uid] = {"citizen": citizen_id, "exp": int(time.time()) + PENDING_TTL}
+    newest = sorted(live.items(), key=lambda item: item[1]["exp"])[-_MAX_PENDING:]
+    session[_PENDING] = dict(newest)
+
+
+def _pending_citizen(uid: str) -> str | None:
+    entry = _live_pending().get(uid)
+    return str(entry["citizen"]) if entry else None
+
+
+def _forget_pending(uid: str) -> None:
+    live = _live_pending()
+    live.pop(uid, None)
+    if live:
+        session[_PENDING] = live
+    else:
+        session.pop(_PENDING, None)
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def _store() -> Any:
+    return current_app.extensions["idp.store"]
+
+
+def _load(uid: str) -> Interaction:
+    """The interaction for this browser, or InteractionExpired (a 400 error page)."""
+    return interactions.load(_store(), uid, browser=browser_id())
+
+
+def _too_many(exc: TooManyAttempts) -> str:
+    seconds = max(1, int(exc.resets_in))
+    if seconds >= 120:
+        minutes = (seconds + 59) // 60
+        return _("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes)
+    return _("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds)
+
+
+def _rule_message(exc: InvalidInput) -> str:
+    if isinstance(exc, InvalidIdNumber):
+        return _("The ID number is not valid: %(rule)s.", rule=_(exc.rule.value))
+    return _(exc.public)
+
+
+def _render_login(
+    interaction: Interaction,
+    *,
+    status: int = 200,
+    id_number: str = "",
+    error: str | None = None,
+    field: str | None = None,
+    notice: str | None = None,
+) -> tuple[str, int]:
+    page = render_template(
+        "login.html",
+        interaction=interaction,
+        id_number=id_number,
+        error=error,
+        field=field,
+        notice=notice,
+        registration=current_app.config["IDP_FEATURE_SELF_REGISTRATION"],
+    )
+    return page, status
+
+
+def _retry_after(response: Any, exc: TooManyAttempts) -> Response:
+    made: Response = current_app.make_response(response)
+    made.headers["Retry-After"] = str(max(1, int(exc.resets_in)))
+    return made
+
+
+@bp.route("/login")
+def start() -> Response:
+    """A direct visit: park a login that ends on the account page."""
+    return begin_direct_login(return_to="/account")
+
+
+def begin_direct_login(*, return_to: str) -> Response:
+    """Park a login interaction for a page of our own and send the browser to it."""
+    parked = interactions.create(
+        _store(),
+        browser=browser_id(),
+        prompt=Prompt.LOGIN,
+        reasons=["no_session"],
+        ttl=current_app.config["IDP_TTL_INTERACTION"],
+        return_to=return_to,
+    )
+    return redirect(url_for("website.login", uid=parked.uid), 303)
+
+
+@bp.route("/login/<uid>", methods=["GET", "POST"])
+def login(uid: str) -> Any:
+    interaction = _load(uid)
+    if request.method == "GET":
+        return _render_login(interaction, id_number=interaction.login_hint or "")
+    typed = str(request.form.get("id_number") or "")[:64]
+    try:
+        result = authenticate(interaction=interaction, form={**request.form, "step": "password"})
+    except SecondFactorRequired:
+        return redirect(url_for("website.second_factor", uid=uid), 303)
+    except InvalidInput as exc:
+        return _render_login(
+            interaction, status=400, id_number=typed, error=_rule_message(exc), field=exc.field
+        )
+    except AuthenticationFailed as exc:
+        return _render_login(interaction, status=401, id_number=typed, error=_(exc.public))
+    except TooManyAttempts as exc:
+        return _retry_after(
+            _render_login(interaction, status=429, id_number=typed, error=_too_many(exc)), exc
+        )
+    except CitizenLocked as exc:
+        return _render_login(interaction, status=403, id_number=typed, error=_(exc.public))
+    return _finish(
+        interaction,
+        result,
+        on_error=lambda e: _render_login(
+            interaction, status=403, id_number=typed, error=_(e.public)
+        ),
+    )
+
+
+def _render_code(
+    interaction: Interaction, *, status: int = 200, error: str | None = None, recovery: bool = False
+) -> tuple[str, int]:
+    return render_template(
+        "totp_prompt.html", interaction=interaction, error=error, recovery=recovery
+    ), status
+
+
+@bp.route("/login/<uid>/code", methods=["GET", "POST"])
+def second_factor(uid: str) -> Any:
+    interaction = _load(uid)
+    if _pending_citizen(uid) is None:
+        notice = _(PendingLoginExpired().public) if request.method == "POST" else None
+        return _render_login(interaction, status=400 if notice else 200, error=notice)
+    if request.method == "GET":
+        return _render_code(interaction)
+    recovery = request.form.get("step") == "recovery"
+    form = {**request.form, "step": "recovery" if recovery else "totp"}
+    try:
+        result = authenticate(interaction=interaction, form=form)
+    except PendingLoginExpired as exc:
+        return _render_login(interaction, status=400, error=_(exc.public))
+    except AuthenticationFailed as exc:
+        return _render_code(interaction, status=401, error=_(exc.public), recovery=recovery)
+    except TooManyAttempts as exc:
+        return _retry_after(
+            _render_code(interaction, status=429, error=_too_many(exc), recovery=recovery), exc
+        )
+    return _finish(
+        interaction,
+        result,
+        on_error=lambda e: _render_code(
+            interaction, status=403, error=_(e.public), recovery=recovery
+        ),
+    )
+
+
+def _finish(interaction: Interaction, result: AuthResult, *, on_error: Any) -> Any:
+    """Hand the result to the core, set the (new) SSO cookie, resume the interaction."""
+    try:
+        outcome = complete_login(
+            interaction.uid,
+            result,
+            browser=browser_id(),
+            current_cookie=sso_cookie(),
+            user_agent=request.user_agent.string or "",
+        )
+    except CitizenLocked as exc:
+        return on_error(exc)
+    _forget_pending(interaction.uid)
+    # A new CSRF token for the signed-in browser (OWASP: renew tokens on privilege change).
+    session.pop("csrf_token", None)
+    response = redirect(url_for("interaction.resume", uid=interaction.uid), 303)
+    set_sso_cookie(response, outcome.cookie_value)
+    return response
+
+
+# --- self-registration ----------------------------------------------------------------------
+
+
+def register() -> Any:
+    """``/register``: ID number, real name, mobile number, password; checked against the
+    population registry (``idp.authn.registration``). ``?uid=`` carries the interaction
+    to continue after registering, if the citizen came from a sign-in page."""
+    uid = request.values.get("uid") or None
+    values = {
+        "id_number": str(request.form.get("id_number") or "")[:64],
+        "name": str(request.form.get("name") or "")[:200],
+        "phone": str(request.form.get("phone") or "")[:32],
+    }
+    if request.method == "GET":
+        return render_template("register.html", uid=uid, values=values, error=None, field=None)
+    password = str(request.form.get("password") or "")
+    error: str | None = None
+    field: str | None = None
+    status = 400
+    if password != str(request.form.get("password_repeat") or ""):
+        error, field = _("The two passwords are not the same."), "password"
+    else:
+        try:
+            register_citizen(
+                id_number=values["id_number"],
+                name=values["name"],
+                phone=values["phone"],
+                password=password,
+                ip=client_ip(),
+            )
+        except TooManyAttempts as exc:
+            page = render_template(
+                "register.html", uid=uid, values=values, error=_too_many(exc), field=None
+            )
+            return _retry_after((page, 429), exc)
+        except InvalidInput as exc:
+            error, field = _rule_message(exc), exc.field
+        except IdpError as exc:
+            error = _(exc.public)
+    if error is not None:
+        page = render_template("register.html", uid=uid, values=values, error=error, field=field)
+        return page, status
+    # Registered: continue to sign in, on the interaction the citizen came from if it is
+    # still alive, else on a new one that ends on the account page.
+    interaction = None
+    if uid:
+        try:
+            interaction = _load(uid)
+        except IdpError:
+            interaction = None
+    if interaction is None:
+        interaction = interactions.create(
+            _store(),
+            browser=browser_id(),
+            prompt=Prompt.LOGIN,
+            reasons=["no_session"],
+            ttl=current_app.config["IDP_TTL_INTERACTION"],
+            return_to="/account",
+        )
+    return _render_login(
+        interaction,
+        id_number=values["id_number"],
+        notice=_("Your account is ready. Sign in with your new password."),
+    )
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(exc: CSRFError) -> Any:
+    """A sign-in or registration form without a valid CSRF token (most often: the UI
+    cookie expired while the page was open) is refused, 400, and shown again with what
+    was typed and a fresh token, so nothing is lost."""
+    message = _(
+        "This form could not be accepted because it was out of date or did not come from "
+        "this site. Check your details and submit it again."
+    )
+    typed = str(request.form.get("id_number") or "")[:64]
+    if request.endpoint == "website.login" and request.view_args:
+        try:
+            interaction = _load(str(request.view_args.get("uid")))
+        except IdpError:
+            interaction = None
+        if interaction is not None:
+            return _render_login(interaction, status=400, id_number=typed, error=message)
+    if request.endpoint == "website.register":
+        values = {
+            "id_number": typed,
+            "name": str(request.form.get("name") or "")[:200],
+            "phone": str(request.form.get("phone") or "")[:32],
+        }
+        uid = request.values.get("uid") or None
+        page = render_template("register.html", uid=uid, values=values, error=message, field=None)
+        return page, 400
+    return render_template("error.html", message=message, status=400), 400
+
+
+def _routes_for_features(state: BlueprintSetupState) -> None:
+    # A disabled feature registers no route (STYLE.md 7.3).
+    if state.app.config["IDP_FEATURE_SELF_REGISTRATION"]:
+        state.add_url_rule(
+            "/register", endpoint="register", view_func=register, methods=["GET", "POST"]
+        )
+
+
+bp.record(_routes_for_features)

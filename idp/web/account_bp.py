@@ -1,5 +1,392 @@
-"""Placeholder: being written (issue 2)."""
+"""The citizen's own account page: profile, sign-in factors, where they are signed in.
 
+Every page needs a live SSO session; a signed-out visitor is sent through a parked
+login interaction (``website.start`` logic) that comes back here. Every change is a POST
+with a CSRF token. Sensitive changes (removing the authenticator, new recovery codes)
+ask for the password again (OWASP Authentication Cheat Sheet, "Reauthentication").
+Secrets shown once (the TOTP secret while enrolling, recovery codes) are rendered into
+the response and kept nowhere but, for the secret, sealed in the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import qrcode
+import qrcode.image.svg
 from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from ..authn import interaction as interactions
+from ..authn import login as logins
+from ..authn import sessions
+from ..authn.citizens import id_number_of
+from ..authn.interaction import Prompt
+from ..authn.methods import totp
+from ..authn.result import Channel
+from ..authn.service import current_session
+from ..authn.service import logout as end_current_session
+from ..errors import AuthenticationFailed
+from ..errors import TooManyAttempts
+from ..extensions import db
+from ..ids import redact
+from ..models import Citizen
+from ..store import current_store
+from .browser import browser_id
+from .browser import clear_sso_cookie
+from .browser import client_ip
+from .browser import sso_cookie
+from .i18n import normalise
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("account", __name__)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _sign_in_first() -> Response:
+    """Direct visit while signed out: park a login that returns to the account page."""
+    parked = interactions.create(
+        current_store(),
+        browser=browser_id(),
+        prompt=Prompt.LOGIN,
+        reasons=["no_session"],
+        ttl=current_app.config["IDP_TTL_INTERACTION"],
+        return_to=url_for("account.overview"),
+    )
+    return redirect(url_for("website.login", uid=parked.uid), 303)
+
+
+def _signed_in() -> tuple[sessions.SsoSession, Citizen] | None:
+    sso = current_session(sso_cookie())
+    if sso is None:
+        return None
+    citizen = db.session.get(Citizen, sso.citizen_id)
+    if citizen is None or citizen.locked_at is not None:
+        return None
+    return sso, citizen
+
+
+def _issuer_label() -> str:
+    host = urlsplit(str(current_app.config["IDP_ISSUER"])).hostname or "idp"
+    return host
+
+
+def _qr_data_uri(uri: str) -> str:
+    """The provisioning URI as an SVG QR code in a data: URI (the CSP allows img data:
+    and no inline scripts or styles, so the SVG goes in an <img>)."""
+    image = qrcode.make(
+        uri,
+        image_factory=qrcode.image.svg.SvgPathImage,
+        box_size=10,
+        border=2,
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+    )
+    svg = image.to_string(encoding="unicode")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _mask_phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:-8] + "****" + phone[-4:]
+
+
+def _device(user_agent: str) -> str:
+    """A short "browser on system" label; the full string is shown as a tooltip."""
+    ua = user_agent or ""
+    browser = next(
+        (
+            name
+            for token, name in (
+                ("Edg/", "Edge"),
+                ("MicroMessenger", "WeChat"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            )
+            if token in ua
+        ),
+        "",
+    )
+    system = next(
+        (
+            name
+            for token, name in (
+                ("Windows", "Windows"),
+                ("Android", "Android"),
+                ("iPhone", "iOS"),
+                ("iPad", "iPadOS"),
+                ("Mac OS X", "macOS"),
+                ("HarmonyOS", "HarmonyOS"),
+                ("Linux", "Linux"),
+            )
+            if token in ua
+        ),
+        "",
+    )
+    return " / ".join(part for part in (browser, system) if part)
+
+
+def _too_many(exc: TooManyAttempts) -> str:
+    seconds = max(1, int(exc.resets_in))
+    if seconds >= 120:
+        minutes = (seconds + 59) // 60
+        return _("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes)
+    return _("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds)
+
+
+def _overview(
+    sso: sessions.SsoSession,
+    citizen: Citizen,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    error_for: str | None = None,
+) -> tuple[str, int]:
+    all_sessions = sessions.list_for(current_store(), citizen.id)
+    page = render_template(
+        "account.html",
+        citizen=citizen,
+        id_number=redact(id_number_of(citizen)),
+        phone=_mask_phone(citizen.phone),
+        totp=totp.status(citizen_id=citizen.id),
+        current=sso,
+        sessions=all_sessions,
+        device=_device,
+        error=error,
+        error_for=error_for,
+    )
+    return page, status
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@bp.get("/account")
+def overview() -> Any:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    return _overview(*signed_in)
+
+
+@bp.post("/account/totp/start")
+def totp_start() -> Any:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    sso, citizen = signed_in
+    if totp.has_confirmed(citizen_id=citizen.id):
+        return redirect(url_for("account.overview"), 303)
+    totp.provision(citizen_id=citizen.id, account_name=citizen.name, issuer=_issuer_label())
+    return redirect(url_for("account.totp_enrol"), 303)
+
+
+def _render_enrol(citizen: Citizen, *, status: int = 200, error: str | None = None) -> Any:
+    pending = totp.pending_enrolment(
+        citizen_id=citizen.id, account_name=citizen.name, issuer=_issuer_label()
+    )
+    if pending is None:
+        return redirect(url_for("account.overview"), 303)
+    # Group the secret in fours for typing it by hand.
+    grouped = " ".join(pending.secret[i : i + 4] for i in range(0, len(pending.secret), 4))
+    page = render_template(
+        "account_totp.html",
+        qr=_qr_data_uri(pending.uri),
+        secret=grouped,
+        error=error,
+    )
+    return page, status
+
+
+@bp.get("/account/totp")
+def totp_enrol() -> Any:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    return _render_enrol(signed_in[1])
+
+
+@bp.post("/account/totp/confirm")
+def totp_confirm() -> Any:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    _, citizen = signed_in
+    code = str(request.form.get("code") or "")
+    limiter = logins.throttle(logins.SECOND_FACTOR)
+    try:
+        attempt = limiter.begin(subject=citizen.id, ip=client_ip())
+    except TooManyAttempts as exc:
+        return _render_enrol(citizen, status=429, error=_too_many(exc))
+    if not totp.confirm(citizen_id=citizen.id, code=code):
+        limiter.failed(attempt)
+        return _render_enrol(
+            citizen,
+            status=400,
+            error=_("The code is not valid. Check the time on your phone and try the newest code."),
+        )
+    limiter.succeeded(attempt)
+    codes = totp.new_recovery_codes(citizen_id=citizen.id)
+    log.info("citizen %s enrolled a TOTP authenticator", citizen.id)
+    return render_template("account_recovery_codes.html", codes=codes, enrolled=True)
+
+
+def _with_password(action: str) -> tuple[Any, Citizen | None]:
+    """Check the fresh password for ``action``; (error response, None) or (None, citizen)."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first(), None
+    sso, citizen = signed_in
+    try:
+        logins.confirm_password(
+            citizen_id=citizen.id, password=str(request.form.get("password") or ""), ip=client_ip()
+        )
+    except AuthenticationFailed as exc:
+        return _overview(sso, citizen, status=401, error=_(exc.public), error_for=action), None
+    except TooManyAttempts as exc:
+        return _overview(sso, citizen, status=429, error=_too_many(exc), error_for=action), None
+    return None, citizen
+
+
+@bp.post("/account/totp/remove")
+def totp_remove() -> Any:
+    refused, citizen = _with_password("totp_remove")
+    if citizen is None:
+        return refused
+    totp.remove(citizen_id=citizen.id)
+    log.info("citizen %s removed their TOTP authenticator", citizen.id)
+    flash(_("The authenticator app was removed. Signing in now needs only your password."))
+    return redirect(url_for("account.overview"), 303)
+
+
+@bp.post("/account/recovery-codes")
+def recovery_codes() -> Any:
+    refused, citizen = _with_password("recovery_codes")
+    if citizen is None:
+        return refused
+    if not totp.has_confirmed(citizen_id=citizen.id):
+        return redirect(url_for("account.overview"), 303)
+    codes = totp.new_recovery_codes(citizen_id=citizen.id)
+    return render_template("account_recovery_codes.html", codes=codes, enrolled=False)
+
+
+@bp.post("/account/sessions/end")
+def end_session() -> Any:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    sso, citizen = signed_in
+    sid = str(request.form.get("sid") or "")
+    if sid == sso.sid:
+        return _signed_out(end_current=True)
+    # Only the citizen's own sessions: a sid from elsewhere is ignored.
+    for other in sessions.list_for(current_store(), citizen.id):
+        if other.sid == sid:
+            sessions.end(current_store(), other.sid, citizen.id)
+            flash(_("That sign-in was ended."))
+    return redirect(url_for("account.overview"), 303)
+
+
+@bp.post("/account/sessions/end-all")
+def end_all_sessions() -> Any:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    _, citizen = signed_in
+    for other in sessions.list_for(current_store(), citizen.id):
+        sessions.end(current_store(), other.sid, citizen.id)
+    return _signed_out(end_current=False, everywhere=True)
+
+
+@bp.post("/account/logout")
+def logout() -> Any:
+    return _signed_out(end_current=True)
+
+
+def _signed_out(*, end_current: bool, everywhere: bool = False) -> Response:
+    if end_current:
+        end_current_session(sso_cookie())
+    response = current_app.make_response(
+        render_template("account_signed_out.html", everywhere=everywhere)
+    )
+    clear_sso_cookie(response)
+    return response
+
+
+# --- language switch --------------------------------------------------------------------------
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to go back to, without ``ui_locales`` (it would win over the switch)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return url_for("account.overview")
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return url_for("account.overview")
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ui_locales"]
+    return parts.path + ("?" + urlencode(query) if query else "")
+
+
+@bp.post("/locale")
+def set_locale() -> Response:
+    """The on-page language switch: remembered in the UI cookie (``session["locale"]``)."""
+    chosen = normalise(str(request.form.get("locale") or ""))
+    if chosen in current_app.config["IDP_LOCALES"]:
+        session["locale"] = chosen
+    return redirect(_safe_next(request.form.get("next")), 303)
+
+
+# --- template helpers -------------------------------------------------------------------------
+
+
+@bp.app_template_filter("utc_datetime")
+def utc_datetime(timestamp: int | float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@bp.app_template_filter("channel_label")
+def channel_label(channel: str) -> str:
+    labels = {
+        Channel.WEBSITE: _("Website"),
+        Channel.MOBILE: _("Mobile app"),
+        Channel.KIOSK: _("Self-service kiosk"),
+        Channel.HALL: _("Service hall counter"),
+        Channel.HOTLINE: _("Telephone hotline"),
+    }
+    return labels.get(channel, channel)  # type: ignore[call-overload]
+
+
+# --- CSRF refusals ----------------------------------------------------------------------------
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_refused(exc: CSRFError) -> tuple[str, int]:
+    """Flask-WTF refuses a form without a valid token (400) with a page saying why."""
+    log.info("CSRF refusal on %s: %s", request.path, exc.description)
+    message = _(
+        "This form could not be accepted because it was out of date or did not come from "
+        "this site. Go back, reload the page and submit the form again."
+    )
+    return render_template("error.html", message=message, status=400), 400
