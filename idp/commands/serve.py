@@ -66,7 +66,8 @@ def configured() -> Config:
     Mirrors the layers of ``idp.create_app`` (defaults, IDP_CONFIG_FILE, environment), so
     a gunicorn master can decide before any worker (and any store) exists.
     """
-    cfg = Config(os.getcwd())
+    # Root path as create_app's Flask(__name__): a relative IDP_CONFIG_FILE resolves alike.
+    cfg = Config(str(Path(config_module.__file__).resolve().parent))
     cfg.from_object(config_module.DefaultConfig)
     if os.environ.get("IDP_CONFIG_FILE"):
         cfg.from_pyfile(os.environ["IDP_CONFIG_FILE"])
