@@ -98,6 +98,12 @@ def test_valid_numbers_parse_and_normalise(
     assert parsed.nationality == nationality
 
 
+def test_repr_hides_the_number_and_birth_date() -> None:
+    shown = repr(parse_id_number(number=EXAMPLE, today=TODAY))
+    assert "19491231" not in shown and "1949" not in shown and "002X" not in shown
+    assert "resident" in shown
+
+
 def test_legacy_number_is_flagged_and_equals_its_18_digit_form() -> None:
     legacy = parse_id_number(number="110105491231002", today=TODAY)
     modern = parse_id_number(number="11010519491231002X", today=TODAY)

@@ -188,7 +188,8 @@ def registry_match(*, id_number: str, name: str) -> RegistryEntry | None:
     except InvalidIdNumber:
         return None
     index = blind_index(keyring(), parsed.normalised)
-    entry = db.session.scalar(select(RegistryEntry).where(RegistryEntry.id_number_index == index))
+    query = select(RegistryEntry).where(RegistryEntry.id_number_index == index)
+    entry: RegistryEntry | None = db.session.scalar(query)
     if entry is None or not names_match(claimed=name, registered=entry.name):
         return None
     return entry

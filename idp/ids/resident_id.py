@@ -12,6 +12,7 @@ This module also holds the vocabulary every ID format shares (``IdType``, ``Rule
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -56,9 +57,10 @@ class InvalidIdNumber(InvalidInput):
 
 @dataclass(frozen=True)
 class IdNumber:
-    normalised: str  # canonical form: the blind-index input and what is sealed
+    # repr=False: an IdNumber that reaches a log line or a traceback shows neither.
+    normalised: str = field(repr=False)  # canonical form: blind-index input, what is sealed
     id_type: IdType
-    birthdate: date | None
+    birthdate: date | None = field(repr=False)
     sex: Sex | None
     region: str | None  # 6-digit GB/T 2260 code (province level for permits)
     nationality: str | None = None  # permanent residence: ISO 3166-1 alpha-3 or numeric-3
