@@ -84,6 +84,10 @@ def uses_embedded_store(cfg: Config | None = None) -> bool:
     return not (cfg or configured()).get("IDP_REDIS_URL")
 
 
+def problem_embedded_fork() -> str:
+    return "the embedded store would be forked into workers; set REDIS_URL or drop --preload"
+
+
 def multiprocess_refusal(workers: int) -> str | None:
     if workers > 1 and uses_embedded_store():
         return EMBEDDED_STORE_REFUSAL.format(workers=workers)
@@ -151,6 +155,9 @@ def gunicorn_on_starting(server: Any) -> None:
     problem = multiprocess_refusal(int(server.cfg.workers))
     if problem:
         raise RuntimeError(f"refusing to start: {problem}")
+    if uses_embedded_store() and server.cfg.preload_app:
+        # The master built the app (and its store) before this hook; workers would be forks.
+        raise RuntimeError(f"refusing to start: --preload with {problem_embedded_fork()}")
     if uses_embedded_store():
         # Building an app here would take the single-process lock in the master; the one
         # worker checks its own configuration when it builds the app.
