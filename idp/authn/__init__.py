@@ -1,0 +1,1 @@
+"""Authentication core: credentials, assurance levels, SSO sessions. No Flask request globals."""

@@ -1,0 +1,1 @@
+"""One module per authentication method, each wrapping its library."""
