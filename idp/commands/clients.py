@@ -1,6 +1,160 @@
-"""`idp clients ...` (placeholder, being written for issue 2)."""
+"""`idp clients create|list|show|disable`: register and manage relying-party portals.
+
+``create`` prints the client_id and, for clients authenticating with a secret, the
+secret: shown this once, stored only as a keyed hash. ``--json`` gives machine-readable
+output for provisioning scripts. Exit status 2 on invalid input, 1 for an unknown
+client.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-clients = AppGroup("clients", help="Manage clients.")
+from ..errors import InvalidInput
+from ..oauth import clients as registry
+
+clients = AppGroup("clients", help="Register and manage relying-party portals (OIDC clients).")
+
+
+def _print(data: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    rows = data if isinstance(data, list) else [data]
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, list):
+                value = " ".join(value) or "-"
+            click.echo(f"{key:30} {value if value is not None else '-'}")
+        click.echo("")
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="The portal's name, shown on the consent page.")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    required=True,
+    help="Registered redirect URI (repeatable; https, or http on localhost).",
+)
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    help="Registered post-logout redirect URI (repeatable).",
+)
+@click.option(
+    "--auth-method",
+    default="client_secret_basic",
+    show_default=True,
+    type=click.Choice(registry.AUTH_METHODS),
+    help="Token endpoint authentication; 'none' for public (native) clients.",
+)
+@click.option(
+    "--scope",
+    default="openid profile phone offline_access",
+    show_default=True,
+    help="Scopes the portal may ask for.",
+)
+@click.option("--first-party", is_flag=True, help="Run by the operator: skips the consent page.")
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file with the portal's public JWKS (private_key_jwt).",
+)
+@click.option("--sector-identifier", help="Pairwise sub sector host (default: redirect host).")
+@click.option(
+    "--id-token-alg", default="ES256", show_default=True, type=click.Choice(registry.ID_TOKEN_ALGS)
+)
+@click.option("--department", help="Department running the portal.")
+@click.option("--logo-uri", help="https URL of the portal's logo.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def create(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
+    auth_method: str,
+    scope: str,
+    first_party: bool,
+    jwks_file: Path | None,
+    sector_identifier: str | None,
+    id_token_alg: str,
+    department: str | None,
+    logo_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Register a portal and print its client_id (and secret, once)."""
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"cannot read the JWKS file: {exc}") from None
+    try:
+        client, secret = registry.register_client(
+            name=name,
+            redirect_uris=list(redirect_uris),
+            post_logout_redirect_uris=list(post_logout_redirect_uris),
+            auth_method=auth_method,
+            scope=scope,
+            first_party=first_party,
+            jwks=jwks,
+            sector_identifier=sector_identifier,
+            id_token_alg=id_token_alg,
+            department=department,
+            logo_uri=logo_uri,
+        )
+    except InvalidInput as exc:
+        click.echo(f"error: {exc.field}: {exc.public}", err=True)
+        raise SystemExit(2) from None
+    data = {"client_id": client.client_id}
+    if secret is not None:
+        data["client_secret"] = secret
+    data.update({k: v for k, v in registry.describe(client).items() if k != "client_id"})
+    _print(data, as_json)
+    if secret is not None and not as_json:
+        click.echo("The client secret is shown only now: store it safely.", err=True)
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(as_json: bool) -> None:
+    """List registered portals."""
+    rows = [registry.describe(c) for c in registry.list_clients()]
+    if as_json:
+        _print(rows, True)
+        return
+    for row in rows:
+        state = "disabled" if row["disabled"] else "enabled"
+        click.echo(
+            f"{row['client_id']}  {state:8}  {row['token_endpoint_auth_method']:20}  {row['name']}"
+        )
+
+
+@clients.command("show")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(client_id: str, as_json: bool) -> None:
+    """Show one portal's registration (never its secret)."""
+    client = registry.get_client(client_id)
+    if client is None:
+        click.echo(f"error: no client {client_id}", err=True)
+        raise SystemExit(1)
+    _print(registry.describe(client), as_json)
+
+
+@clients.command("disable")
+@click.argument("client_id")
+def disable(client_id: str) -> None:
+    """Refuse the portal from now on and revoke its tokens."""
+    if not registry.disable_client(client_id):
+        click.echo(f"error: no client {client_id}", err=True)
+        raise SystemExit(1)
+    click.echo(f"disabled {client_id}")

@@ -1,0 +1,1 @@
+"""Consent: what a citizen agreed to share with which portal."""

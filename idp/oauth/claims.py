@@ -1,0 +1,87 @@
+"""Scopes, the claims they release, and the pairwise ``sub`` (OIDC Core 5.4 and 8.1).
+
+OIDC Core 5.4: "Claims requested by the following scope values are returned from the
+UserInfo Endpoint". This catalogue is the one place that decides which claim a scope
+releases; a later issue grows it into data categories with per-category consent.
+
+ID tokens carry only ``sub`` and the authentication claims; profile data goes through
+UserInfo, so a portal's logs of ID tokens hold no personal data beyond the pairwise id.
+The ID number is never released here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+from typing import Any
+
+from flask import current_app
+
+from ..models import Citizen
+
+# Scope -> claims it releases at UserInfo. Order is the order shown to the citizen.
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "openid": ("sub",),
+    "profile": ("name", "birthdate", "gender"),
+    "phone": ("phone_number", "phone_number_verified"),
+    # OIDC Core 11: asks for a refresh token; releases no claim.
+    "offline_access": (),
+}
+SUPPORTED_SCOPES: tuple[str, ...] = tuple(SCOPE_CLAIMS)
+
+# Claims that may appear in an ID token (OIDC Core 2) besides the UserInfo claims.
+ID_TOKEN_CLAIMS = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "sid",
+    "at_hash",
+)
+CLAIMS_SUPPORTED: tuple[str, ...] = tuple(
+    dict.fromkeys([*ID_TOKEN_CLAIMS, *(c for cs in SCOPE_CLAIMS.values() for c in cs)])
+)
+
+_GENDER = {"M": "male", "F": "female"}
+
+
+def pairwise_sub(*, sector_identifier: str, citizen_id: str) -> str:
+    """OIDC Core 8.1: a pairwise ``sub`` differs per sector and cannot be reversed.
+
+    HMAC-SHA256 under the ``pairwise`` key over the sector host and the citizen's
+    internal id (never the ID number), base64url without padding.
+    """
+    key: bytes = current_app.extensions["idp.keyring"].pairwise
+    message = sector_identifier.lower().encode() + b"\x00" + citizen_id.encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def released_claims(scopes: Iterable[str]) -> list[str]:
+    granted = set(scopes)
+    return [c for scope, claims in SCOPE_CLAIMS.items() if scope in granted for c in claims]
+
+
+def userinfo(*, citizen: Citizen, sub: str, scopes: Iterable[str]) -> dict[str, Any]:
+    """OIDC Core 5.3.2: the claims the granted scopes allow, and only those.
+
+    ``phone_number_verified`` is false: no channel in this issue proves the citizen
+    controls the number (it comes from the registry extract or self-registration).
+    """
+    values: dict[str, Any] = {
+        "sub": sub,
+        "name": citizen.name,
+        "birthdate": citizen.birthdate.isoformat() if citizen.birthdate else None,
+        "gender": _GENDER.get(citizen.gender or ""),
+        "phone_number": citizen.phone,
+        "phone_number_verified": False if citizen.phone else None,
+    }
+    # OIDC Core 5.3.2: "If a Claim is not returned, that Claim Name SHOULD be omitted".
+    return {c: values[c] for c in released_claims(scopes) if values.get(c) is not None}

@@ -1,0 +1,85 @@
+"""``private_key_jwt`` client authentication (RFC 7523 section 2.2 and 3, OIDC Core 9).
+
+OIDC Core 9: the JWT "MUST contain the following REQUIRED Claim Values": ``iss`` and
+``sub`` (the client_id), ``aud`` ("the URL of the Authorization Server's Token
+Endpoint"; RFC 7523 section 3 also allows the issuer), ``jti`` ("A unique identifier
+for the token, which can be used to prevent reuse of the token. These tokens MUST only
+be used once") and ``exp``.
+
+Replay: each ``jti`` is remembered in the ephemeral store (``put_if_absent``) until the
+assertion expires; assertions valid for longer than ``IDP_TTL_CLIENT_ASSERTION_JTI``
+are refused, so the replay cache always outlives the assertion.
+
+``client_secret_basic``, ``client_secret_post`` and ``none`` are Authlib's built-ins,
+checked against ``Client.check_client_secret`` (constant-time keyed-hash comparison).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from ..store import current_store
+from . import hashing
+from .clients import Client
+from .errors import InvalidClientError
+
+# Signature algorithms accepted on client assertions (never "none" or HMAC).
+ASSERTION_ALGS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
+JTI_KIND = "client-jti"
+LEEWAY = 30
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self) -> None:
+        super().__init__(validate_jti=True, leeway=LEEWAY)
+
+    def __call__(self, query_client: Any, request: Any) -> Client | None:
+        try:
+            client: Client | None = super().__call__(query_client, request)
+        except InvalidClientError:
+            raise
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidClientError(description="Invalid client assertion.") from exc
+        return client
+
+    def get_audiences(self) -> list[str]:
+        issuer = str(current_app.config["IDP_ISSUER"]).rstrip("/")
+        return [issuer + "/token", issuer]
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        if client.model.jwks is None:
+            raise InvalidClientError(description="The client has no registered keys.")
+        return KeySet.import_key_set(client.model.jwks)
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGS)
+        except (JoseError, ValueError) as exc:
+            raise InvalidClientError(description="Invalid client assertion.") from exc
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def verify_claims(self, claims: Any) -> None:
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float):
+            raise InvalidClientError(description="The client assertion needs an 'exp'.")
+        limit = int(current_app.config["IDP_TTL_CLIENT_ASSERTION_JTI"])
+        if exp - time.time() > limit:
+            raise InvalidClientError(description="The client assertion lives too long.")
+        super().verify_claims(claims)
+
+    def validate_jti(self, claims: dict[str, Any], jti: Any) -> bool:
+        if not isinstance(jti, str) or not jti or len(jti) > 256:
+            return False
+        ttl = max(1, int(claims["exp"] - time.time()) + LEEWAY)
+        key = hashing.keyed_hash(JTI_KIND, f"{claims['sub']}\x00{jti}")
+        return current_store().put_if_absent(JTI_KIND, key, {"client_id": claims["sub"]}, ttl)

@@ -1,0 +1,319 @@
+"""Relying-party registration and the Authlib view of a registered client.
+
+Metadata follows OpenID Connect Dynamic Client Registration 1.0 section 2
+(https://openid.net/specs/openid-connect-registration-1_0.html#ClientMetadata), but
+clients are registered by operators (``idp clients create``), not dynamically.
+
+Rules enforced at registration:
+
+- ``redirect_uris``: absolute, no fragment (RFC 6749 section 3.1.2), no userinfo, https
+  only, except ``http`` on a loopback host (RFC 8252 section 7.3) for native apps and
+  development. They are matched exactly (RFC 9700 section 4.1.3).
+- The pairwise ``sub`` sector (OIDC Core 8.1) defaults to the one host of the redirect
+  URIs; clients whose redirect URIs span several hosts must name their sector.
+- Confidential clients get a secret, shown once; only its keyed hash is stored.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from ..errors import InvalidInput
+from ..extensions import db
+from ..models import OAuthClient
+from . import hashing
+from .claims import SUPPORTED_SCOPES
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+ID_TOKEN_ALGS = ("ES256", "RS256")
+SECRET_PURPOSE = "client-secret"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+_PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
+
+
+class Client(ClientMixin):  # type: ignore[misc]
+    """Authlib's ClientMixin over an ``OAuthClient`` row. Nothing here writes."""
+
+    def __init__(self, model: OAuthClient) -> None:
+        self.model = model
+
+    def __repr__(self) -> str:
+        return f"<Client {self.client_id}>"
+
+    @property
+    def client_id(self) -> str:
+        return self.model.client_id
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def first_party(self) -> bool:
+        return bool(self.model.first_party)
+
+    @property
+    def is_public(self) -> bool:
+        return bool(self.model.is_public)
+
+    @property
+    def sector_identifier(self) -> str:
+        return self.model.sector_identifier
+
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        return self.model.id_token_signed_response_alg or "ES256"
+
+    @property
+    def allowed_scopes(self) -> list[str]:
+        return self.model.scope.split()
+
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        """Registration metadata as Authlib's endpoints read it (RFC 7591 names)."""
+        return {
+            "client_name": self.model.name,
+            "redirect_uris": list(self.model.redirect_uris or []),
+            "post_logout_redirect_uris": list(self.model.post_logout_redirect_uris or []),
+            "token_endpoint_auth_method": self.model.token_endpoint_auth_method,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "scope": self.model.scope,
+            "subject_type": "pairwise",
+        }
+
+    def get_client_id(self) -> str:
+        return self.model.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        # OIDC Core 3.1.2.1: redirect_uri is REQUIRED, so there is no default.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The requested scope if the client may ask for all of it, else None
+        (which Authlib turns into ``invalid_scope``): no silent narrowing."""
+        requested = list(dict.fromkeys((scope or "").split()))
+        if not requested or not set(requested) <= set(self.allowed_scopes):
+            return None
+        return " ".join(requested)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in (self.model.redirect_uris or [])
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hashing.matches(SECRET_PURPOSE, client_secret, self.model.client_secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # One registered method for every endpoint (token, revocation, introspection).
+        return bool(method == self.model.token_endpoint_auth_method)
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == "authorization_code":
+            return True
+        return grant_type == "refresh_token" and "offline_access" in self.allowed_scopes
+
+
+def query_client(client_id: str | None) -> Client | None:
+    """The enabled client with this id, or None (unknown and disabled look the same)."""
+    if not client_id or not isinstance(client_id, str) or len(client_id) > 64:
+        return None
+    model = db.session.get(OAuthClient, client_id)
+    if model is None or model.disabled_at is not None:
+        return None
+    return Client(model)
+
+
+def register_client(
+    *,
+    name: str,
+    redirect_uris: Sequence[str],
+    post_logout_redirect_uris: Sequence[str] = (),
+    auth_method: str = "client_secret_basic",
+    scope: str = "openid profile phone offline_access",
+    first_party: bool = False,
+    jwks: dict[str, Any] | None = None,
+    sector_identifier: str | None = None,
+    id_token_alg: str = "ES256",
+    department: str | None = None,
+    logo_uri: str | None = None,
+) -> tuple[OAuthClient, str | None]:
+    """Register a portal; returns the client and, for confidential clients using a
+    secret, the secret (shown once, stored only as a keyed hash).
+
+    Raises ``InvalidInput`` naming the field and the rule broken.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("The client name must be 1 to 200 characters.", field="name")
+    redirects = [validate_redirect_uri(uri, field="redirect_uris") for uri in redirect_uris]
+    if not redirects:
+        raise InvalidInput("At least one redirect URI is required.", field="redirect_uris")
+    logouts = [
+        validate_redirect_uri(uri, field="post_logout_redirect_uris")
+        for uri in post_logout_redirect_uris
+    ]
+    if auth_method not in AUTH_METHODS:
+        raise InvalidInput(
+            "The token endpoint auth method must be one of: " + ", ".join(AUTH_METHODS) + ".",
+            field="auth_method",
+        )
+    scopes = list(dict.fromkeys(scope.split()))
+    unknown = [s for s in scopes if s not in SUPPORTED_SCOPES]
+    if unknown or "openid" not in scopes:
+        raise InvalidInput(
+            "The scope must include openid and only: " + " ".join(SUPPORTED_SCOPES) + ".",
+            field="scope",
+        )
+    if id_token_alg not in ID_TOKEN_ALGS:
+        raise InvalidInput("The ID token algorithm must be ES256 or RS256.", field="id_token_alg")
+    if auth_method == "private_key_jwt":
+        jwks = validate_public_jwks(jwks)
+    elif jwks is not None:
+        raise InvalidInput("A JWKS is only used with private_key_jwt.", field="jwks")
+    if logo_uri is not None and logo_uri != "":
+        parts = urlsplit(logo_uri)
+        if parts.scheme != "https" or not parts.hostname:
+            raise InvalidInput("The logo URI must be an https URL.", field="logo_uri")
+    else:
+        logo_uri = None
+
+    client = OAuthClient(
+        client_id=secrets.token_urlsafe(16),
+        name=name,
+        department=(department or "").strip() or None,
+        logo_uri=logo_uri,
+        redirect_uris=redirects,
+        post_logout_redirect_uris=logouts,
+        token_endpoint_auth_method=auth_method,
+        jwks=jwks,
+        scope=" ".join(scopes),
+        sector_identifier=_sector(sector_identifier, redirects),
+        id_token_signed_response_alg=id_token_alg,
+        first_party=bool(first_party),
+    )
+    secret = None
+    if auth_method in ("client_secret_basic", "client_secret_post"):
+        secret = hashing.new_secret()
+        client.client_secret_hash = hashing.keyed_hash(SECRET_PURPOSE, secret)
+    db.session.add(client)
+    db.session.commit()
+    return client, secret
+
+
+def validate_redirect_uri(uri: str, *, field: str) -> str:
+    if not isinstance(uri, str) or not uri or len(uri) > 2000:
+        raise InvalidInput("A redirect URI must be 1 to 2000 characters.", field=field)
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise InvalidInput(f"{uri} is not a valid URL.", field=field) from None
+    if not parts.scheme or not host:
+        raise InvalidInput(f"{uri} must be an absolute URL.", field=field)
+    if parts.fragment or "#" in uri:
+        raise InvalidInput(f"{uri} must not contain a fragment.", field=field)
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput(f"{uri} must not contain user information.", field=field)
+    if "*" in uri:
+        raise InvalidInput(f"{uri} must not contain wildcards.", field=field)
+    if parts.scheme == "https":
+        return uri
+    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
+        return uri
+    raise InvalidInput(
+        f"{uri} must use https (http is allowed only for localhost and 127.0.0.1).",
+        field=field,
+    )
+
+
+def validate_public_jwks(jwks: dict[str, Any] | None) -> dict[str, Any]:
+    """private_key_jwt needs the client's public keys (RFC 7523 section 2.2)."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise InvalidInput("private_key_jwt needs a JWKS with at least one key.", field="jwks")
+    for key in jwks["keys"]:
+        if not isinstance(key, dict) or key.get("kty") not in ("RSA", "EC", "OKP"):
+            raise InvalidInput("JWKS keys must be RSA, EC or OKP public keys.", field="jwks")
+        if _PRIVATE_JWK_MEMBERS & set(key):
+            raise InvalidInput("The JWKS must hold public keys only.", field="jwks")
+    try:
+        KeySet.import_key_set(jwks)
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise InvalidInput("The JWKS could not be read.", field="jwks") from None
+    return {"keys": [dict(k) for k in jwks["keys"]]}
+
+
+def _sector(explicit: str | None, redirect_uris: Iterable[str]) -> str:
+    if explicit:
+        host = explicit.strip().lower()
+        if not _HOST.match(host):
+            raise InvalidInput(
+                "The sector identifier must be a host name.", field="sector_identifier"
+            )
+        return host
+    hosts = {(urlsplit(uri).hostname or "").lower() for uri in redirect_uris}
+    if len(hosts) != 1:
+        raise InvalidInput(
+            "The redirect URIs span several hosts: name the sector identifier.",
+            field="sector_identifier",
+        )
+    return hosts.pop()
+
+
+def get_client(client_id: str) -> OAuthClient | None:
+    """Any registered client, disabled or not (operators' view)."""
+    return db.session.get(OAuthClient, client_id)
+
+
+def list_clients() -> list[OAuthClient]:
+    return list(db.session.scalars(select(OAuthClient).order_by(OAuthClient.created_at)))
+
+
+def disable_client(client_id: str) -> bool:
+    """Refuse the client from now on and revoke every token it holds."""
+    from .tokens import revoke_client_tokens
+
+    client = db.session.get(OAuthClient, client_id)
+    if client is None:
+        return False
+    if client.disabled_at is None:
+        client.disabled_at = datetime.now(UTC)
+    revoke_client_tokens(client_id)
+    db.session.commit()
+    return True
+
+
+def describe(client: OAuthClient) -> dict[str, Any]:
+    """Operator-facing view (never the secret or its hash)."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "department": client.department,
+        "logo_uri": client.logo_uri,
+        "redirect_uris": list(client.redirect_uris or []),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "scope": client.scope,
+        "sector_identifier": client.sector_identifier,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "first_party": bool(client.first_party),
+        "disabled": client.disabled_at is not None,
+        "created_at": client.created_at.isoformat() if client.created_at else None,
+    }

@@ -1,0 +1,170 @@
+"""Authorization codes (RFC 6749 section 4.1.2), held in the ephemeral store.
+
+RFC 6749 section 4.1.2: "The client MUST NOT use the authorization code more than
+once. If an authorization code is used more than once, the authorization server MUST
+deny the request and SHOULD revoke (when possible) all tokens previously issued based
+on that authorization code."
+
+- Stored under its keyed hash, for ``IDP_TTL_AUTHORIZATION_CODE`` seconds (60).
+- Redeemed once: the first redeemer claims a "used" marker (``put_if_absent``) holding
+  the grant id, then consumes the code. Anyone presenting the code again finds only the
+  marker: the request fails with ``invalid_grant`` and every token of the grant is
+  revoked. The marker is flagged as replayed, so a redemption still in flight revokes
+  its own tokens when it sees the flag (``check_not_replayed``).
+- The marker lives as long as the longest token the code can yield.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from authlib.oidc.core import AuthorizationCodeMixin
+from flask import current_app
+
+from ..extensions import db
+from ..store import current_store
+from . import hashing
+from .errors import InvalidGrantError
+from .tokens import AuthorizedUser
+from .tokens import revoke_grant
+
+log = logging.getLogger(__name__)
+
+KIND = "code"
+USED = "code-used"
+PURPOSE = "authorization-code"
+
+
+@dataclass(frozen=True)
+class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
+    code_hash: str
+    grant_id: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    citizen_id: str
+    expires_at: int
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    sid: str | None = None
+    acr: str | None = None
+    amr: list[str] = field(default_factory=list)
+    auth_time: int | None = None
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int | None:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.amr)
+
+    def get_sid(self) -> str | None:
+        return self.sid
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def save(
+    code: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    user: AuthorizedUser,
+    nonce: str | None,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+) -> AuthorizationCode:
+    ttl = int(current_app.config["IDP_TTL_AUTHORIZATION_CODE"])
+    record = AuthorizationCode(
+        code_hash=hashing.keyed_hash(PURPOSE, code),
+        grant_id=secrets.token_urlsafe(24),
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        citizen_id=user.citizen_id,
+        expires_at=_now() + ttl,
+        nonce=nonce,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method if code_challenge else None,
+        sid=user.sid,
+        acr=user.acr,
+        amr=list(user.amr),
+        auth_time=user.auth_time,
+    )
+    current_store().put(KIND, record.code_hash, asdict(record), ttl)
+    return record
+
+
+def redeem(code: str, *, client_id: str) -> AuthorizationCode:
+    """Take the code out of the store, once. Raises ``InvalidGrantError``."""
+    if not isinstance(code, str) or not code or len(code) > 256:
+        raise InvalidGrantError("Invalid 'code' in request.")
+    store = current_store()
+    code_hash = hashing.keyed_hash(PURPOSE, code)
+    data = store.get(KIND, code_hash)
+    if data is None:
+        _replayed(code_hash)
+        raise InvalidGrantError("Invalid 'code' in request.")
+    # RFC 6749 section 4.1.3: ensure the code was issued to the authenticated client.
+    if data["client_id"] != client_id:
+        raise InvalidGrantError("Invalid 'code' in request.")
+    record = AuthorizationCode(**data)
+    marker = {"grant_id": record.grant_id, "client_id": client_id, "replayed": False}
+    if not store.put_if_absent(USED, code_hash, marker, _marker_ttl(record)):
+        _replayed(code_hash)
+        raise InvalidGrantError("Invalid 'code' in request.")
+    store.consume(KIND, code_hash)
+    if record.expires_at < _now():
+        raise InvalidGrantError("The 'code' has expired.")
+    return record
+
+
+def check_not_replayed(record: AuthorizationCode) -> None:
+    """After the tokens are saved: if the code was replayed meanwhile, revoke them."""
+    marker = current_store().get(USED, record.code_hash)
+    if marker and marker.get("replayed"):
+        revoke_grant(record.grant_id)
+        db.session.commit()
+        raise InvalidGrantError("Invalid 'code' in request.")
+
+
+def _replayed(code_hash: str) -> None:
+    store = current_store()
+    marker = store.get(USED, code_hash)
+    if not marker:
+        return
+    log.warning("authorization code replayed; revoking grant of client %s", marker["client_id"])
+    revoke_grant(marker["grant_id"])
+    db.session.commit()
+    remaining = store.ttl(USED, code_hash)
+    if remaining > 0:
+        store.put(USED, code_hash, {**marker, "replayed": True}, remaining)
+
+
+def _marker_ttl(record: AuthorizationCode) -> int:
+    cfg: dict[str, Any] = current_app.config
+    ttl = max(int(cfg["IDP_TTL_ACCESS_TOKEN"]), int(cfg["IDP_TTL_AUTHORIZATION_CODE"]))
+    if "offline_access" in record.scope.split():
+        ttl = max(ttl, int(cfg["IDP_TTL_REFRESH_TOKEN"]))
+    return ttl

@@ -1,0 +1,71 @@
+"""Provider metadata: OpenID Connect Discovery 1.0 section 3 and RFC 8414.
+
+https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata
+
+Every URL is built from ``IDP_ISSUER`` (section 3: "issuer ... MUST be identical to the
+iss Claim value in ID Tokens"), never from the request's Host header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..authn.result import Acr
+from .claims import CLAIMS_SUPPORTED
+from .claims import SUPPORTED_SCOPES
+from .client_auth import ASSERTION_ALGS
+from .clients import AUTH_METHODS
+from .clients import ID_TOKEN_ALGS
+from .oidc import PROMPT_VALUES
+
+# Paths of the endpoints, relative to the issuer (idp.web.oauth_bp routes them).
+PATHS = {
+    "authorization_endpoint": "/authorize",
+    "token_endpoint": "/token",
+    "userinfo_endpoint": "/userinfo",
+    "jwks_uri": "/jwks.json",
+    "revocation_endpoint": "/revoke",
+    "introspection_endpoint": "/introspect",
+    "end_session_endpoint": "/logout",
+}
+WELL_KNOWN = "/.well-known/openid-configuration"
+
+
+def _bcp47(locale: str) -> str:
+    return locale.replace("_", "-")
+
+
+def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
+    issuer = str(config["IDP_ISSUER"])
+    base = issuer.rstrip("/")
+    authenticated = [m for m in AUTH_METHODS if m != "none"]
+    return {
+        "issuer": issuer,
+        **{name: base + path for name, path in PATHS.items()},
+        "scopes_supported": list(SUPPORTED_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+        "introspection_endpoint_auth_methods_supported": authenticated,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "require_request_uri_registration": False,
+        "acr_values_supported": [str(a) for a in Acr],
+        "prompt_values_supported": list(PROMPT_VALUES),
+        "ui_locales_supported": [_bcp47(loc) for loc in config["IDP_LOCALES"]],
+        "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+    }

@@ -1,0 +1,154 @@
+"""Authlib grants with our storage hooks (RFC 6749 sections 4.1 and 6, RFC 7636).
+
+Each hook is a short call into ``codes`` or ``tokens``; the algorithm stays Authlib's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
+
+from ..extensions import db
+from ..models import Citizen
+from . import codes
+from . import tokens
+from .claims import pairwise_sub
+from .clients import AUTH_METHODS
+from .clients import Client
+from .errors import InvalidGrantError
+from .errors import InvalidRequestError
+from .tokens import AuthorizedUser
+from .tokens import IssuedToken
+
+
+def authorized_user(client: Client, citizen_id: str, context: Any) -> AuthorizedUser | None:
+    """The grant's user, if the citizen still exists and is not locked. ``context`` is a
+    code or a token: anything with ``get_sid/get_acr/get_amr/get_auth_time``."""
+    citizen = db.session.get(Citizen, citizen_id)
+    if citizen is None or citizen.locked_at is not None:
+        return None
+    return AuthorizedUser(
+        citizen_id=citizen.id,
+        subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id),
+        sid=context.get_sid(),
+        acr=context.get_acr(),
+        amr=context.get_amr(),
+        auth_time=context.get_auth_time(),
+    )
+
+
+class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+    """RFC 7636 with only ``S256``, and a challenge required from public clients.
+
+    RFC 9700 section 2.1.1: "Authorization servers MUST support PKCE" and "If PKCE is
+    used, the S256 code challenge method SHOULD be used"; ``plain`` is refused outright.
+    RFC 7636 section 4.3 makes ``plain`` the default when no method is given, so a
+    challenge without ``code_challenge_method=S256`` is refused too. Public clients
+    must send a challenge (RFC 9700 section 2.1.1: "Public clients MUST use PKCE").
+    """
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    CODE_CHALLENGE_METHODS = {"S256": compare_s256_code_challenge}
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        challenge = data.get("code_challenge")
+        method = data.get("code_challenge_method")
+        if method and method != "S256":
+            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+        if challenge and method != "S256":
+            raise InvalidRequestError("code_challenge_method=S256 is required.")
+        if not challenge and grant.request.client.is_public:
+            raise InvalidRequestError("Public clients must send a PKCE code_challenge.")
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    """RFC 6749 section 4.1, hooks into ``codes``. Codes are consumed when queried, so
+    a failed exchange (bad verifier, wrong redirect_uri) also uses the code up."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        data = request.payload.data
+        codes.save(
+            code,
+            client_id=request.client.client_id,
+            redirect_uri=data["redirect_uri"],
+            scope=request.scope,
+            user=request.user,
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> codes.AuthorizationCode:
+        return codes.redeem(code, client_id=client.client_id)
+
+    def delete_authorization_code(self, authorization_code: codes.AuthorizationCode) -> None:
+        """Nothing to do: ``codes.redeem`` consumed it atomically."""
+
+    def authenticate_user(
+        self, authorization_code: codes.AuthorizationCode
+    ) -> AuthorizedUser | None:
+        return authorized_user(
+            self.request.client, authorization_code.citizen_id, authorization_code
+        )
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        code = self.request.authorization_code
+        tokens.persist(
+            token,
+            client_id=self.request.client.client_id,
+            user=self.request.user,
+            grant_id=code.grant_id,
+        )
+        db.session.commit()
+        codes.check_not_replayed(code)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    """RFC 6749 section 6 with rotation (RFC 9700 section 4.14.2): every use returns a
+    new refresh token, and presenting an exchanged one again revokes the whole grant."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
+        token = tokens.find(refresh_token, "refresh_token")
+        if token is None or token.kind != "refresh_token":
+            return None
+        if token.row.rotated_at is not None and token.row.revoked_at is None:
+            tokens.revoke_grant(token.grant_id)
+            db.session.commit()
+            return None
+        if token.is_revoked() or token.is_expired():
+            return None
+        citizen = db.session.get(Citizen, token.row.citizen_id)
+        if citizen is None or citizen.locked_at is not None:
+            return None
+        return token
+
+    def authenticate_user(self, refresh_token: IssuedToken) -> AuthorizedUser | None:
+        return authorized_user(self.request.client, refresh_token.row.citizen_id, refresh_token)
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        tokens.persist(
+            token,
+            client_id=self.request.client.client_id,
+            user=self.request.user,
+            grant_id=self.request.refresh_token.grant_id,
+        )
+
+    def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
+        if not tokens.claim_rotation(refresh_token.row.id):
+            # Two exchanges of the same refresh token raced: treat as reuse.
+            db.session.rollback()
+            tokens.revoke_grant(refresh_token.grant_id)
+            db.session.commit()
+            raise InvalidGrantError("The refresh token was already used.")
+        db.session.commit()

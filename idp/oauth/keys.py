@@ -1,0 +1,299 @@
+"""Token-signing keys: ES256 by default, RS256 for older portals; JWKS; rotation.
+
+Lifecycle of a ``SigningKey`` row (times in UTC):
+
+- ``created_at``: generated and published in the JWKS (RFC 7517) from now on.
+- ``active_from``: signs from then on. ``rotate`` sets it in the future by the
+  propagation delay (``IDP_KEY_PROPAGATION_DELAY``, default one hour), so every portal
+  that caches the JWKS for less than that has the new public key before the first token
+  signed with it arrives.
+- ``retired_at``: stops signing (the successor's ``active_from``).
+- ``expires_at``: leaves the JWKS, ``IDP_KEY_RETIRE_GRACE`` after retirement: longer
+  than any token it signed can live, and long enough that an expired ID token still
+  works as a logout ``id_token_hint``.
+
+Private keys are stored as JWK JSON sealed with AES-256-GCM under ``keyring.key_wrap``
+(the kid is the associated data, so a sealed key cannot be moved to another row).
+Decrypted keys are cached per process by kid (a kid's key never changes); the list of
+keys is re-read at most every ``CACHE_SECONDS``, far below the propagation delay.
+On first use with no keys (a fresh install) one key per algorithm is created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Flask
+from flask import current_app
+from joserfc.jwk import ECKey
+from joserfc.jwk import KeySet
+from joserfc.jwk import RSAKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import SigningKey
+
+ALGORITHMS = ("ES256", "RS256")
+CACHE_SECONDS = 60
+# Default for IDP_KEY_PROPAGATION_DELAY (seconds between publishing and signing).
+DEFAULT_PROPAGATION_DELAY = 3600
+RSA_BITS = 2048
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kid: str
+    alg: str
+    public_jwk: dict[str, Any]
+    active_from: datetime
+    retired_at: datetime | None
+    expires_at: datetime | None
+
+    def published(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+    def signing(self, now: datetime) -> bool:
+        return self.active_from <= now and (self.retired_at is None or self.retired_at > now)
+
+
+class KeyCache:
+    """Per-application cache of key metadata and decrypted private keys."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loaded_at = 0.0
+        self.keys: list[KeyInfo] = []
+        self.private: dict[str, ECKey | RSAKey] = {}
+
+    def invalidate(self) -> None:
+        self.loaded_at = 0.0
+
+
+def _cache(app: Flask | None = None) -> KeyCache:
+    app = app or current_app
+    cache: KeyCache | None = app.extensions.get("idp.keys")
+    if cache is None:
+        cache = app.extensions.setdefault("idp.keys", KeyCache())
+    return cache
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# -- storage ---------------------------------------------------------------------------
+
+
+def _wrap_key() -> AESGCM:
+    return AESGCM(current_app.extensions["idp.keyring"].key_wrap)
+
+
+def _seal(kid: str, private_jwk: dict[str, Any]) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _wrap_key().encrypt(nonce, json.dumps(private_jwk).encode(), kid.encode())
+
+
+def _unseal(kid: str, sealed: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        _wrap_key().decrypt(bytes(sealed[:12]), bytes(sealed[12:]), kid.encode())
+    )
+    return data
+
+
+def _generate(alg: str) -> ECKey | RSAKey:
+    params = {"use": "sig", "alg": alg}
+    if alg == "ES256":
+        return ECKey.generate_key("P-256", parameters=params, private=True)  # type: ignore[arg-type]
+    if alg == "RS256":
+        return RSAKey.generate_key(RSA_BITS, parameters=params, private=True)  # type: ignore[arg-type]
+    raise ValueError(f"unsupported signing algorithm {alg}")
+
+
+def create_key(session: Session, *, alg: str, active_from: datetime) -> SigningKey:
+    key = _generate(alg)
+    kid = key.thumbprint()
+    public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": alg}
+    private = {**key.as_dict(private=True), "kid": kid, "use": "sig", "alg": alg}
+    row = SigningKey(
+        kid=kid,
+        alg=alg,
+        private_jwk_enc=_seal(kid, private),
+        public_jwk=public,
+        created_at=_now(),
+        active_from=active_from,
+    )
+    session.add(row)
+    return row
+
+
+def _load(session: Session) -> list[KeyInfo]:
+    rows = session.scalars(select(SigningKey).order_by(SigningKey.active_from)).all()
+    return [
+        KeyInfo(
+            kid=r.kid,
+            alg=r.alg,
+            public_jwk=dict(r.public_jwk),
+            active_from=_aware(r.active_from) or _now(),
+            retired_at=_aware(r.retired_at),
+            expires_at=_aware(r.expires_at),
+        )
+        for r in rows
+    ]
+
+
+def _ensure(session: Session, keys: list[KeyInfo], now: datetime) -> bool:
+    """First start: one signing key per algorithm that has none. True if any created."""
+    created = False
+    for alg in ALGORITHMS:
+        if not any(k.alg == alg and k.signing(now) for k in keys):
+            create_key(session, alg=alg, active_from=now)
+            created = True
+    return created
+
+
+def _keys(now: datetime) -> list[KeyInfo]:
+    cache = _cache()
+    if time.monotonic() - cache.loaded_at < CACHE_SECONDS and cache.keys:
+        return cache.keys
+    with cache.lock:
+        if time.monotonic() - cache.loaded_at < CACHE_SECONDS and cache.keys:
+            return cache.keys
+        # A session of its own: key bookkeeping never commits the caller's unit of work.
+        with Session(db.engine) as session:
+            keys = _load(session)
+            if _ensure(session, keys, now):
+                session.commit()
+                keys = _load(session)
+        cache.keys = keys
+        cache.loaded_at = time.monotonic()
+        return keys
+
+
+# -- use -------------------------------------------------------------------------------
+
+
+def signing_key_info(alg: str, now: datetime | None = None) -> KeyInfo:
+    """The key that signs with ``alg`` now: the most recently activated live one."""
+    now = now or _now()
+    candidates = [k for k in _keys(now) if k.alg == alg and k.signing(now)]
+    if not candidates:
+        _cache().invalidate()
+        candidates = [k for k in _keys(now) if k.alg == alg and k.signing(now)]
+    if not candidates:
+        raise LookupError(f"no signing key for {alg}")
+    return max(candidates, key=lambda k: k.active_from)
+
+
+def private_keyset(alg: str, now: datetime | None = None) -> KeySet:
+    """Every published private key for ``alg``; joserfc picks one by the header's kid,
+    so the header and the signature can never disagree across a rotation boundary."""
+    now = now or _now()
+    cache = _cache()
+    wanted = [k for k in _keys(now) if k.alg == alg and k.published(now)]
+    missing = [k.kid for k in wanted if k.kid not in cache.private]
+    if missing:
+        with Session(db.engine) as session:
+            rows = session.scalars(select(SigningKey).where(SigningKey.kid.in_(missing))).all()
+            for row in rows:
+                cache.private[row.kid] = _import_private(
+                    row.alg, _unseal(row.kid, row.private_jwk_enc)
+                )
+    return KeySet([cache.private[k.kid] for k in wanted if k.kid in cache.private])
+
+
+def _import_private(alg: str, data: dict[str, Any]) -> ECKey | RSAKey:
+    if alg == "ES256":
+        return ECKey.import_key(data)
+    return RSAKey.import_key(data)
+
+
+def published_jwks(now: datetime | None = None) -> dict[str, Any]:
+    """The JWKS document: every key not yet past its grace period, pending ones too."""
+    now = now or _now()
+    return {"keys": [dict(k.public_jwk) for k in _keys(now) if k.published(now)]}
+
+
+def public_keyset(now: datetime | None = None) -> KeySet:
+    return KeySet.import_key_set(published_jwks(now))
+
+
+def rotate(
+    *,
+    algs: tuple[str, ...] = ALGORITHMS,
+    propagation_delay: int,
+    retire_grace: int,
+    now: datetime | None = None,
+) -> list[SigningKey]:
+    """Publish a successor for each algorithm, signing after ``propagation_delay``
+    seconds; its predecessors stop signing then and leave the JWKS ``retire_grace``
+    seconds later."""
+    now = now or _now()
+    active_from = now + timedelta(seconds=max(0, propagation_delay))
+    created = []
+    with Session(db.engine, expire_on_commit=False) as session:
+        for alg in algs:
+            if alg not in ALGORITHMS:
+                raise ValueError(f"unsupported signing algorithm {alg}")
+            live = session.scalars(
+                select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))
+            ).all()
+            for row in live:
+                row.retired_at = active_from
+                row.expires_at = active_from + timedelta(seconds=retire_grace)
+            created.append(create_key(session, alg=alg, active_from=active_from))
+        session.commit()
+    _cache().invalidate()
+    return created
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete keys past their grace period (they are no longer published)."""
+    now = now or _now()
+    with Session(db.engine) as session:
+        rows = session.scalars(select(SigningKey).where(SigningKey.expires_at.is_not(None))).all()
+        gone = [r for r in rows if (_aware(r.expires_at) or now) <= now]
+        for row in gone:
+            session.delete(row)
+        session.commit()
+    _cache().invalidate()
+    return len(gone)
+
+
+def list_keys(now: datetime | None = None) -> list[dict[str, Any]]:
+    now = now or _now()
+    _cache().invalidate()
+    return [
+        {
+            "kid": k.kid,
+            "alg": k.alg,
+            "active_from": k.active_from.isoformat(),
+            "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+            "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+            "state": (
+                "signing"
+                if k.signing(now)
+                else "pending"
+                if k.active_from > now
+                else "published"
+                if k.published(now)
+                else "expired"
+            ),
+        }
+        for k in _keys(now)
+    ]

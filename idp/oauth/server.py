@@ -1,0 +1,164 @@
+"""The composition root of the protocol layer: ``build_server(app)``.
+
+One Authlib ``AuthorizationServer`` per application, with every grant, extension and
+endpoint attached here and nowhere else:
+
+- authorization code (RFC 6749 4.1) + OIDC request rules + PKCE S256 (RFC 7636) +
+  ``OpenIDCode`` (OIDC Core 3.1);
+- refresh token with rotation (RFC 6749 6) + ``OpenIDRefresh`` (OIDC Core 12.2);
+- client authentication: Authlib's ``client_secret_basic``, ``client_secret_post``,
+  ``none``, and ``private_key_jwt`` (RFC 7523);
+- the ``iss`` authorization response parameter (RFC 9207);
+- revocation (RFC 7009), introspection (RFC 7662), UserInfo (OIDC Core 5.3) and
+  RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+
+The server never sees Flask: it takes ``ProtocolRequest`` values and returns
+``ProtocolResponse`` values (``idp.web.oauth_bp`` converts both ways).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
+from flask import Flask
+from flask import current_app
+
+from . import tokens
+from .claims import SUPPORTED_SCOPES
+from .client_auth import PrivateKeyJwt
+from .clients import Client
+from .clients import query_client
+from .errors import InvalidRequestError
+from .grants import AuthorizationCodeGrant
+from .grants import RefreshTokenGrant
+from .grants import S256CodeChallenge
+from .introspection import IntrospectionEndpoint
+from .logout import EndSessionEndpoint
+from .oidc import AuthenticationRequestRules
+from .oidc import OpenIDCode
+from .oidc import OpenIDRefresh
+from .requests import ProtocolRequest
+from .requests import ProtocolResponse
+from .revocation import RevocationEndpoint
+from .userinfo import UserInfoEndpoint
+
+EXTENSION_KEY = "idp.oauth"
+
+
+class IssuerParameter(_IssuerParameter):  # type: ignore[misc]
+    """RFC 9207 section 2: "In authorization responses to the client, including error
+    responses, an authorization server supporting this specification MUST indicate its
+    identity by including the iss parameter in the response." """
+
+    def get_issuer(self) -> str:
+        return str(current_app.config["IDP_ISSUER"])
+
+
+class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
+    def query_client(self, client_id: str | None) -> Client | None:
+        return query_client(client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        raise NotImplementedError("each grant saves its own tokens")
+
+    def create_oauth2_request(self, request: Any) -> ProtocolRequest:
+        if not isinstance(request, ProtocolRequest):
+            raise TypeError("the protocol layer takes ProtocolRequest values only")
+        return request
+
+    def create_json_request(self, request: Any) -> ProtocolRequest:
+        return self.create_oauth2_request(request)
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> ProtocolResponse:
+        return ProtocolResponse(status=status, body=body, headers=list(headers or []))
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """No signal subscribers (audit comes in a later issue)."""
+
+    def get_authorization_grant(self, request: ProtocolRequest) -> Any:
+        # RFC 6749 section 4.1.1: response_type is REQUIRED; a missing one is a malformed
+        # request (invalid_request), not an unsupported type.
+        if not request.payload.response_type:
+            raise InvalidRequestError(
+                "Missing 'response_type' in request.",
+                state=request.payload.state,
+                redirect_uri=self.safe_redirect_uri(request),
+            )
+        return super().get_authorization_grant(request)
+
+    def get_token_grant(self, request: ProtocolRequest) -> Any:
+        # RFC 6749 section 3.2: "Request and response parameters MUST NOT be included
+        # more than once", and grant_type is REQUIRED (section 4.1.3): both are
+        # malformed requests, not an unsupported grant type.
+        for name, values in request.payload.datalist.items():
+            if len(values) > 1:
+                raise InvalidRequestError(f"Multiple '{name}' in request.")
+        if not request.payload.grant_type:
+            raise InvalidRequestError("Missing 'grant_type' in request.")
+        return super().get_token_grant(request)
+
+    def create_token_response(self, request: Any = None) -> ProtocolResponse:
+        """Authlib's, with every error (ours from ``get_token_grant`` too) rendered."""
+        request = self.create_oauth2_request(request)
+        try:
+            grant = self.get_token_grant(request)
+            grant.validate_token_request()
+            response: ProtocolResponse = self.handle_response(*grant.create_token_response())
+        except OAuth2Error as error:
+            response = self.handle_error_response(request, error)
+        return response
+
+    def safe_redirect_uri(self, request: ProtocolRequest) -> str | None:
+        """The redirect URI an error may go to: only a registered one of a known client
+        (RFC 6749 section 4.1.2.1)."""
+        client = self.query_client(request.payload.client_id)
+        uri = request.payload.redirect_uri
+        if client is None or not uri or not client.check_redirect_uri(uri):
+            return None
+        return str(uri)
+
+    def authorization_error(self, request: ProtocolRequest, error: OAuth2Error) -> ProtocolResponse:
+        """An authorization-endpoint error raised outside ``create_authorization_response``
+        (validation, prompt=none): same rendering, same ``iss`` parameter."""
+        if error.state is None:
+            error.state = request.payload.state
+        response: ProtocolResponse = self.handle_error_response(request, error)
+        self.execute_hook("after_create_authorization_response", response)
+        return response
+
+
+def build_server(app: Flask) -> AuthorizationServer:
+    """Create the application's authorization server (once) and return it."""
+    existing: AuthorizationServer | None = app.extensions.get(EXTENSION_KEY)
+    if existing is not None:
+        return existing
+    server = AuthorizationServer(scopes_supported=list(SUPPORTED_SCOPES))
+    server.register_token_generator("default", tokens.generate_bearer)
+    server.register_client_auth_method("private_key_jwt", PrivateKeyJwt())
+    server.register_grant(
+        AuthorizationCodeGrant,
+        [
+            AuthenticationRequestRules(),
+            S256CodeChallenge(required=True),
+            # OIDC Core 3.1.2.1: nonce is OPTIONAL in the code flow unless configured.
+            OpenIDCode(require_nonce=bool(app.config["IDP_REQUIRE_NONCE"])),
+        ],
+    )
+    server.register_grant(RefreshTokenGrant, [OpenIDRefresh()])
+    server.register_extension(IssuerParameter())
+    server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(UserInfoEndpoint)
+    server.register_endpoint(EndSessionEndpoint)
+    app.extensions[EXTENSION_KEY] = server
+    return server
+
+
+def current_server() -> AuthorizationServer:
+    server: AuthorizationServer | None = current_app.extensions.get(EXTENSION_KEY)
+    if server is None:
+        server = build_server(current_app._get_current_object())  # type: ignore[attr-defined]
+    return server

@@ -1,0 +1,241 @@
+"""Access and refresh tokens (RFC 6749 sections 1.4, 1.5 and 6; RFC 6750).
+
+Access tokens are opaque random strings (JWT access tokens come later). Only keyed
+hashes are stored, in ``OAuthToken`` rows: one row per issuance, holding the access
+token and, with ``offline_access``, its refresh token. Every row descended from one
+authorization code shares a ``grant_id``: revoking a grant (code replay, refresh-token
+reuse, revocation of a refresh token) revokes them all.
+
+The authentication context of the sign-in (``sid``, ``acr``, ``amr``, ``auth_time``)
+is copied from the code into the row and from row to row on refresh, so a refreshed
+ID token still states when and how the citizen authenticated (OIDC Core 12.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import TokenMixin
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import Citizen
+from ..models import OAuthToken
+from . import hashing
+from .clients import Client
+from .clients import query_client
+from .errors import InvalidScopeError
+
+ACCESS = "access-token"
+REFRESH = "refresh-token"
+TOKEN_TYPES = ("access_token", "refresh_token")
+
+
+@dataclass(frozen=True)
+class AuthorizedUser:
+    """The citizen a grant is for, with the sign-in behind it. Authlib's ``user``."""
+
+    citizen_id: str
+    subject: str  # pairwise ``sub`` for the client at hand
+    sid: str | None = None
+    acr: str | None = None
+    amr: list[str] = field(default_factory=list)
+    auth_time: int | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ttl(name: str) -> int:
+    return int(current_app.config[name])
+
+
+def generate_bearer(
+    grant_type: str,
+    client: Client,
+    user: AuthorizedUser | None = None,
+    scope: str | None = None,
+    expires_in: int | None = None,
+    include_refresh_token: bool = True,
+) -> dict[str, Any]:
+    """Authlib's token generator: RFC 6749 section 5.1 response members.
+
+    A refresh token is issued only when ``offline_access`` was granted (OIDC Core 11)
+    and the grant allows one.
+    """
+    allowed = client.get_allowed_scope(scope)
+    if allowed is None:
+        raise InvalidScopeError()
+    token: dict[str, Any] = {
+        "token_type": "Bearer",
+        "access_token": hashing.new_secret(),
+        "expires_in": expires_in or _ttl("IDP_TTL_ACCESS_TOKEN"),
+        "scope": allowed,
+    }
+    if include_refresh_token and "offline_access" in allowed.split():
+        token["refresh_token"] = hashing.new_secret()
+    return token
+
+
+def persist(
+    token: dict[str, Any], *, client_id: str, user: AuthorizedUser, grant_id: str
+) -> OAuthToken:
+    """Add the row for a freshly generated token to the session (the caller commits)."""
+    now = _now()
+    refresh = token.get("refresh_token")
+    row = OAuthToken(
+        grant_id=grant_id,
+        client_id=client_id,
+        citizen_id=user.citizen_id,
+        scope=token["scope"],
+        access_token_hash=hashing.keyed_hash(ACCESS, token["access_token"]),
+        refresh_token_hash=hashing.keyed_hash(REFRESH, refresh) if refresh else None,
+        issued_at=now,
+        access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
+        refresh_expires_at=(
+            now + timedelta(seconds=_ttl("IDP_TTL_REFRESH_TOKEN")) if refresh else None
+        ),
+        sid=user.sid,
+        acr=user.acr,
+        amr=list(user.amr),
+        auth_time=(datetime.fromtimestamp(user.auth_time, UTC) if user.auth_time else None),
+    )
+    db.session.add(row)
+    return row
+
+
+class IssuedToken(TokenMixin):  # type: ignore[misc]
+    """Authlib's TokenMixin over a row, seen as the access or the refresh token."""
+
+    def __init__(self, row: OAuthToken, kind: str) -> None:
+        self.row = row
+        self.kind = kind  # "access_token" | "refresh_token"
+
+    @property
+    def grant_id(self) -> str:
+        return self.row.grant_id
+
+    @property
+    def client_id(self) -> str:
+        return self.row.client_id
+
+    @property
+    def scope(self) -> str:
+        return self.row.scope
+
+    @property
+    def expires_at(self) -> datetime:
+        when = (
+            self.row.access_expires_at
+            if self.kind == "access_token"
+            else (self.row.refresh_expires_at)
+        )
+        return when or self.row.issued_at
+
+    def check_client(self, client: Client) -> bool:
+        return bool(client is not None and self.row.client_id == client.client_id)
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, int((self.expires_at - _now()).total_seconds()))
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= _now()
+
+    def is_revoked(self) -> bool:
+        if self.row.revoked_at is not None:
+            return True
+        return self.kind == "refresh_token" and self.row.rotated_at is not None
+
+    def get_user(self) -> Citizen | None:
+        return db.session.get(Citizen, self.row.citizen_id)
+
+    def get_client(self) -> Client | None:
+        return query_client(self.row.client_id)
+
+    # Authentication context, as an authorization code exposes it (OIDC Core 2).
+    def get_auth_time(self) -> int | None:
+        return int(self.row.auth_time.timestamp()) if self.row.auth_time else None
+
+    def get_acr(self) -> str | None:
+        return self.row.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.row.amr or [])
+
+    def get_sid(self) -> str | None:
+        return self.row.sid
+
+    def get_nonce(self) -> None:
+        # OIDC Core 12.2: a refreshed ID token "SHOULD NOT have a nonce Claim Value".
+        return None
+
+
+def find(token_string: str | None, hint: str | None = None) -> IssuedToken | None:
+    """RFC 7009 / 7662: look the token up by the hinted type first, then the other."""
+    if not token_string or not isinstance(token_string, str) or len(token_string) > 512:
+        return None
+    order = ["refresh_token", "access_token"] if hint == "refresh_token" else list(TOKEN_TYPES)
+    for kind in order:
+        if kind == "access_token":
+            column = OAuthToken.access_token_hash
+            digest = hashing.keyed_hash(ACCESS, token_string)
+        else:
+            column = OAuthToken.refresh_token_hash
+            digest = hashing.keyed_hash(REFRESH, token_string)
+        row = db.session.scalars(select(OAuthToken).where(column == digest)).first()
+        if row is not None:
+            return IssuedToken(row, kind)
+    return None
+
+
+def revoke_grant(grant_id: str) -> int:
+    """Revoke every token descended from one authorization code (the caller commits)."""
+    result = db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.grant_id == grant_id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def revoke_client_tokens(client_id: str, *, citizen_id: str | None = None) -> int:
+    query = update(OAuthToken).where(
+        OAuthToken.client_id == client_id, OAuthToken.revoked_at.is_(None)
+    )
+    if citizen_id is not None:
+        query = query.where(OAuthToken.citizen_id == citizen_id)
+    result = db.session.execute(query.values(revoked_at=_now()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim_rotation(row_id: str) -> bool:
+    """Atomically mark a refresh token as exchanged. False means somebody else already
+    did: the token is being reused (RFC 9700 section 4.14.2)."""
+    result = db.session.execute(
+        update(OAuthToken)
+        .where(
+            OAuthToken.id == row_id,
+            OAuthToken.rotated_at.is_(None),
+            OAuthToken.revoked_at.is_(None),
+        )
+        .values(rotated_at=_now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def expire_access_token(row: OAuthToken) -> None:
+    """Revoke only the access token of a row (RFC 7009 section 2.1): it expires now."""
+    now = _now()
+    if row.access_expires_at > now:
+        row.access_expires_at = now
