@@ -53,6 +53,7 @@ from .browser import clear_sso_cookie
 from .browser import client_ip
 from .browser import sso_cookie
 from .i18n import normalise
+from .i18n import page_locale
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ def totp_confirm() -> Any:
     signed_in = _signed_in()
     if signed_in is None:
         return _sign_in_first()
-    _, citizen = signed_in
+    citizen = signed_in[1]
     code = str(request.form.get("code") or "")
     limiter = logins.throttle(logins.SECOND_FACTOR)
     try:
@@ -314,7 +315,7 @@ def end_all_sessions() -> Any:
     signed_in = _signed_in()
     if signed_in is None:
         return _sign_in_first()
-    _, citizen = signed_in
+    citizen = signed_in[1]
     for other in sessions.list_for(current_store(), citizen.id):
         sessions.end(current_store(), other.sid, citizen.id)
     return _signed_out(end_current=False, everywhere=True)
@@ -359,6 +360,9 @@ def set_locale() -> Response:
 
 
 # --- template helpers -------------------------------------------------------------------------
+
+
+bp.add_app_template_global(page_locale, "get_locale")
 
 
 @bp.app_template_filter("utc_datetime")

@@ -3,6 +3,7 @@ Accept-Language, then Simplified Chinese."""
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import current_app
 from flask import request
 from flask import session
@@ -46,3 +47,10 @@ def select_locale() -> str:
         best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
         chosen = normalise(best) if best else None
     return chosen if chosen in supported else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def page_locale() -> Locale:
+    """The page's locale, for templates (``get_locale()`` in base.html)."""
+    from flask_babel import get_locale
+
+    return get_locale() or Locale.parse(current_app.config["BABEL_DEFAULT_LOCALE"])
