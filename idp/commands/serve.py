@@ -37,6 +37,7 @@ from ..errors import ConfigurationError
 from ..store.memory_store import SingleProcessViolation
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("idp.access")
 
 EMBEDDED_STORE_REFUSAL = (
     "the embedded store serves one process; set REDIS_URL to run {workers} workers "
@@ -191,7 +192,15 @@ class _PathOnlyHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         path = urlsplit(self.path).path
-        self.log("info", '[%s] "%s %s" %s %s', self.label, self.command, path, code, size)
+        access_log.info(
+            '%s [%s] "%s %s" %s %s',
+            self.address_string(),
+            self.label,
+            self.command,
+            path,
+            code,
+            size,
+        )
 
 
 def _handler(label: str) -> type[WSGIRequestHandler]:
