@@ -91,6 +91,24 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def csrf_token_for(http: Any) -> str:
+    """A CSRF token for the test client's UI session, as one of our pages would embed."""
+    from flask import g
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    with http.session_transaction() as ui:
+        stored = dict(ui)
+    with http.application.test_request_context():
+        session.update(stored)
+        g.pop("csrf_token", None)
+        token = generate_csrf()
+        secret = session["csrf_token"]
+    with http.session_transaction() as ui:
+        ui["csrf_token"] = secret
+    return str(token)
+
+
 def grant_consent(citizen: Any, rp: Any, scopes: str = "openid profile phone offline_access") -> None:
     from idp.consent import service
 

@@ -73,6 +73,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        """Exact match against the registered URIs (RFC 9700 section 4.1.3); required,
+        as OIDC Core 3.1.2.1 says. The error never repeats the presented URI (which may
+        hold characters an error description cannot carry) and is never redirected."""
+        uri = request.payload.redirect_uri
+        if not uri:
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        if not client.check_redirect_uri(uri):
+            raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+        return str(uri)
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         data = request.payload.data
         codes.save(

@@ -60,9 +60,8 @@ class AuthenticationRequestRules:
         data = request.payload.data
         # RFC 6749 section 3.1: "Request and response parameters MUST NOT be included
         # more than once."
-        for name, values in request.payload.datalist.items():
-            if len(values) > 1:
-                raise InvalidRequestError(f"Multiple '{name}' in request.")
+        if request.payload.has_duplicates():
+            raise InvalidRequestError("A parameter is repeated.")
         for name, limit in MAX_LENGTHS.items():
             if len(data.get(name) or "") > limit:
                 raise InvalidRequestError(f"The '{name}' parameter is too long.")

@@ -33,6 +33,9 @@ class _Payload(OAuth2Payload):
     def datalist(self) -> dict[str, list[str]]:  # type: ignore[override]
         return self._datalist
 
+    def has_duplicates(self) -> bool:
+        return any(len(values) > 1 for values in self._datalist.values())
+
 
 class ProtocolRequest(OAuth2Request):
     """An HTTP request as the protocol layer sees it.

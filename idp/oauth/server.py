@@ -32,6 +32,7 @@ from .client_auth import PrivateKeyJwt
 from .clients import Client
 from .clients import query_client
 from .errors import InvalidRequestError
+from .errors import UnsupportedResponseTypeError
 from .grants import AuthorizationCodeGrant
 from .grants import RefreshTokenGrant
 from .grants import S256CodeChallenge
@@ -79,6 +80,9 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
         """No signal subscribers (audit comes in a later issue)."""
 
     def get_authorization_grant(self, request: ProtocolRequest) -> Any:
+        """Authlib's lookup, with fixed error descriptions: Authlib puts the raw
+        ``response_type`` into its description, and a hostile value with characters RFC
+        6749 forbids there would turn into a 500."""
         # RFC 6749 section 4.1.1: response_type is REQUIRED; a missing one is a malformed
         # request (invalid_request), not an unsupported type.
         if not request.payload.response_type:
@@ -87,15 +91,25 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
                 state=request.payload.state,
                 redirect_uri=self.safe_redirect_uri(request),
             )
-        return super().get_authorization_grant(request)
+        for grant_cls, extensions in self._authorization_grants:
+            if grant_cls.check_authorization_endpoint(request):
+                grant = grant_cls(request, self)
+                for extension in extensions or ():
+                    extension(grant)
+                return grant
+        raise UnsupportedResponseTypeError(
+            request.payload.response_type,
+            "Only response_type=code is supported.",
+            state=request.payload.state,
+            redirect_uri=self.safe_redirect_uri(request),
+        )
 
     def get_token_grant(self, request: ProtocolRequest) -> Any:
         # RFC 6749 section 3.2: "Request and response parameters MUST NOT be included
         # more than once", and grant_type is REQUIRED (section 4.1.3): both are
         # malformed requests, not an unsupported grant type.
-        for name, values in request.payload.datalist.items():
-            if len(values) > 1:
-                raise InvalidRequestError(f"Multiple '{name}' in request.")
+        if request.payload.has_duplicates():
+            raise InvalidRequestError("A parameter is repeated.")
         if not request.payload.grant_type:
             raise InvalidRequestError("Missing 'grant_type' in request.")
         return super().get_token_grant(request)
