@@ -35,7 +35,7 @@ RUN mkdir -p idp adapters demo \
     && touch idp/__init__.py adapters/__init__.py demo/__init__.py \
     && pip install . \
     && pip uninstall --yes idp \
-    && rm -rf idp adapters demo build *.egg-info
+    && rm -rf idp adapters demo build ./*.egg-info
 
 # The code. An editable install keeps templates/, static/, translations/ and migrations/
 # where idp/__init__.py looks for them: beside the package, at the repository root.
@@ -45,7 +45,7 @@ RUN pip install --no-deps --no-compile -e . \
     && mkdir -p /app/instance \
     && chown idp:idp /app/instance
 
-USER idp
+USER 10001:10001
 
 EXPOSE 8000
 

@@ -29,6 +29,7 @@ accesslog = GUNICORN_DEFAULTS["accesslog"]
 errorlog = GUNICORN_DEFAULTS["errorlog"]
 access_log_format = GUNICORN_DEFAULTS["access_log_format"]
 preload_app = GUNICORN_DEFAULTS["preload_app"]
+control_socket_disable = GUNICORN_DEFAULTS["control_socket_disable"]  # ignored before 27
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Temporary worker heartbeat files in RAM, not on a container's overlay disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

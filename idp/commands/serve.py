@@ -58,6 +58,10 @@ GUNICORN_DEFAULTS: dict[str, Any] = {
     "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
     # Each worker builds its own app: no database or Redis socket crosses a fork.
     "preload_app": False,
+    # gunicorn 27's runtime control socket (~/.gunicorn/gunicorn.ctl): unused here, and
+    # several servers of one user on one host would share its path. Older gunicorn
+    # versions lack the setting; it is applied only where it exists.
+    "control_socket_disable": True,
 }
 
 
@@ -224,7 +228,8 @@ def _serve_gunicorn(host: str, port: int, workers: int) -> None:
                 "on_starting": gunicorn_on_starting,
             }
             for key, value in settings.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
 
         def load(self) -> Flask:
             from .. import create_app
