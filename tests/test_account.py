@@ -66,7 +66,9 @@ def test_factors_are_listed(http: Any, login: Any, citizen: Any) -> None:
     login()
     assert "/account/totp/start" in _account(http)
     enrolment = totp.provision(citizen_id=citizen.id, account_name="x", issuer="idp")
-    totp.confirm(citizen_id=citizen.id, code=totp.code_at(secret=enrolment.secret, when=time.time()))
+    totp.confirm(
+        citizen_id=citizen.id, code=totp.code_at(secret=enrolment.secret, when=time.time())
+    )
     totp.new_recovery_codes(citizen_id=citizen.id)
     page = _account(http)
     assert "/account/totp/start" not in page
@@ -76,7 +78,9 @@ def test_factors_are_listed(http: Any, login: Any, citizen: Any) -> None:
 
 def test_removing_totp_needs_the_password(app: Any, http: Any, login: Any, citizen: Any) -> None:
     enrolment = totp.provision(citizen_id=citizen.id, account_name="x", issuer="idp")
-    totp.confirm(citizen_id=citizen.id, code=totp.code_at(secret=enrolment.secret, when=time.time()))
+    totp.confirm(
+        citizen_id=citizen.id, code=totp.code_at(secret=enrolment.secret, when=time.time())
+    )
     login(amr=("pwd", "otp"))
     page = _account(http)
     refused = post_form(http, "/account/totp/remove", page, password="not my password")
@@ -91,7 +95,9 @@ def test_removing_totp_needs_the_password(app: Any, http: Any, login: Any, citiz
 
 def test_new_recovery_codes_need_the_password(http: Any, login: Any, citizen: Any) -> None:
     enrolment = totp.provision(citizen_id=citizen.id, account_name="x", issuer="idp")
-    totp.confirm(citizen_id=citizen.id, code=totp.code_at(secret=enrolment.secret, when=time.time()))
+    totp.confirm(
+        citizen_id=citizen.id, code=totp.code_at(secret=enrolment.secret, when=time.time())
+    )
     old = totp.new_recovery_codes(citizen_id=citizen.id)
     login(amr=("pwd", "otp"))
     page = _account(http)
@@ -104,7 +110,9 @@ def test_new_recovery_codes_need_the_password(http: Any, login: Any, citizen: An
 
 def test_lists_where_the_citizen_is_signed_in(app: Any, http: Any, citizen: Any) -> None:
     phone = app.test_client()
-    phone_ua = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
+    phone_ua = (
+        "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
+    )
     phone.environ_base["HTTP_USER_AGENT"] = phone_ua
     assert sign_in(phone, CITIZEN_ID_NUMBER, CITIZEN_PASSWORD).status_code == 303
     desktop_ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/128.0"
@@ -137,8 +145,9 @@ def _current_sid(app: Any, http: Any) -> str:
 
 
 def test_a_foreign_sid_is_ignored(app: Any, http: Any, citizen: Any, login: Any) -> None:
-    from idp.authn.citizens import create_citizen
     from webforms import resident
+
+    from idp.authn.citizens import create_citizen
 
     someone = create_citizen(
         id_number=resident("44030619900101123"), name="李四", password="another passphrase"

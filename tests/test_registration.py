@@ -121,7 +121,7 @@ def test_rules_broken_by_the_input_itself_are_named_and_input_kept(
         ("1234567890", ("too common", "太常见")),
         ("qwertyuiop", ("too common", "太常见")),
         ("abcabcabcabc", ("too common", "太常见")),
-        (f"my id {WANG}", ("ID number", "身份证号码")),
+        (f"my id {WANG}", ("ID number", "证件号码")),
     ],
 )
 def test_weak_passwords_are_refused_with_the_rule(

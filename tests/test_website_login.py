@@ -115,7 +115,7 @@ def test_unknown_number_and_wrong_password_get_identical_answers(
     assert _normalised(wrong.get_data(as_text=True)) == _normalised(unknown.get_data(as_text=True))
     assert sorted(k for k, _ in wrong.headers) == sorted(k for k, _ in unknown.headers)
     assert "The ID number or password is incorrect." in wrong.get_data(as_text=True) or (
-        "身份证号码或密码不正确" in wrong.get_data(as_text=True)
+        "证件号码或密码不正确" in wrong.get_data(as_text=True)
     )
 
 
@@ -217,9 +217,7 @@ def test_an_interaction_from_another_browser_is_refused(app: Any, http: Any) -> 
     assert other.get(path).status_code == 400
 
 
-def test_locked_citizen_is_told_after_the_right_password(
-    app: Any, http: Any, citizen: Any
-) -> None:
+def test_locked_citizen_is_told_after_the_right_password(app: Any, http: Any, citizen: Any) -> None:
     from idp.extensions import db
     from idp.models._types import utcnow
 

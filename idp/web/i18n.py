@@ -20,6 +20,27 @@ _ALIASES = {
 }
 
 
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext no-op marker
+    """Mark ``message`` for extraction without translating it here."""
+    return message
+
+
+# Shown through error.html's ``_(message)`` but written in no ``_()`` call of ours:
+# Werkzeug's names of the HTTP errors the error handler renders, and its 500 text.
+PAGE_ERROR_MESSAGES = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Too Many Requests"),
+    N_("Internal Server Error"),
+    N_("Internal error"),
+)
+
+
 def normalise(tag: str) -> str | None:
     tag = tag.strip().lower().replace("_", "-")
     if tag in _ALIASES:
