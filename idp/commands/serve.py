@@ -44,6 +44,10 @@ EMBEDDED_STORE_REFUSAL = (
     "(or run one worker)"
 )
 
+EMBEDDED_STORE_PRELOAD = (
+    "--preload would fork the embedded store into the workers; set REDIS_URL or drop --preload"
+)
+
 # gunicorn defaults shared by `idp serve` and gunicorn.conf.py.
 GUNICORN_DEFAULTS: dict[str, Any] = {
     "worker_class": "gthread",
@@ -87,10 +91,6 @@ def is_explicit(key: str) -> bool:
 
 def uses_embedded_store(cfg: Config | None = None) -> bool:
     return not (cfg or configured()).get("IDP_REDIS_URL")
-
-
-def problem_embedded_fork() -> str:
-    return "the embedded store would be forked into workers; set REDIS_URL or drop --preload"
 
 
 def multiprocess_refusal(workers: int) -> str | None:
@@ -162,7 +162,7 @@ def gunicorn_on_starting(server: Any) -> None:
         raise RuntimeError(f"refusing to start: {problem}")
     if uses_embedded_store() and server.cfg.preload_app:
         # The master built the app (and its store) before this hook; workers would be forks.
-        raise RuntimeError(f"refusing to start: --preload with {problem_embedded_fork()}")
+        raise RuntimeError(f"refusing to start: {EMBEDDED_STORE_PRELOAD}")
     if uses_embedded_store():
         # Building an app here would take the single-process lock in the master; the one
         # worker checks its own configuration when it builds the app.
@@ -213,7 +213,10 @@ def _handler(label: str) -> type[WSGIRequestHandler]:
 
 def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
     """A werkzeug threaded server, bound now (so the port is known) and served later."""
-    return make_server(host, port, app, threaded=True, request_handler=_handler(label))
+    try:
+        return make_server(host, port, app, threaded=True, request_handler=_handler(label))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port} for {label}: {exc}") from None
 
 
 def _serve_gunicorn(host: str, port: int, workers: int) -> None:
