@@ -43,6 +43,9 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _HOST = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
+# What a client_id may look like (ours are token_urlsafe): anything else is unknown
+# without a database round trip (and a NUL byte never reaches PostgreSQL).
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 _PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
 
 
@@ -132,7 +135,7 @@ class Client(ClientMixin):  # type: ignore[misc]
 
 def query_client(client_id: str | None) -> Client | None:
     """The enabled client with this id, or None (unknown and disabled look the same)."""
-    if not client_id or not isinstance(client_id, str) or len(client_id) > 64:
+    if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
         return None
     model = db.session.get(OAuthClient, client_id)
     if model is None or model.disabled_at is not None:
