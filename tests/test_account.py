@@ -192,3 +192,19 @@ def test_changes_need_a_session(http: Any, citizen: Any) -> None:
         refused = post_form(http, path, page, password=CITIZEN_PASSWORD)
         assert refused.status_code == 303
         assert path_of(refused.headers["Location"]).startswith("/login/")
+
+
+def test_a_pending_enrolment_can_be_continued(http: Any, login: Any, citizen: Any) -> None:
+    login()
+    first = totp.provision(citizen_id=citizen.id, account_name="x", issuer="idp")
+    page = _account(http)
+    assert 'href="/account/totp"' in page
+    shown = http.get("/account/totp").get_data(as_text=True)
+    grouped = " ".join(first.secret[i : i + 4] for i in range(0, len(first.secret), 4))
+    assert grouped in shown  # the same key, not a new one
+
+
+def test_sessions_show_their_level(http: Any, login: Any) -> None:
+    login(amr=("pwd", "otp"))
+    page = _account(http)
+    assert "较高（双因素）" in page or "Substantial (two factors)" in page

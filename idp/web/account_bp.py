@@ -39,6 +39,7 @@ from ..authn import sessions
 from ..authn.citizens import id_number_of
 from ..authn.interaction import Prompt
 from ..authn.methods import totp
+from ..authn.result import Acr
 from ..authn.result import Channel
 from ..authn.service import current_session
 from ..authn.service import logout as end_current_session
@@ -380,6 +381,16 @@ def channel_label(channel: str) -> str:
         Channel.HOTLINE: _("Telephone hotline"),
     }
     return labels.get(channel, channel)  # type: ignore[call-overload]
+
+
+@bp.app_template_filter("acr_label")
+def acr_label(acr: str) -> str:
+    labels = {
+        Acr.LOW: _("Low (password)"),
+        Acr.SUBSTANTIAL: _("Substantial (two factors)"),
+        Acr.HIGH: _("High"),
+    }
+    return labels.get(acr, acr)  # type: ignore[call-overload]
 
 
 # --- CSRF refusals ----------------------------------------------------------------------------
