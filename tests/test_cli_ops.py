@@ -65,9 +65,11 @@ def wait_for(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> requ
     pytest.fail(f"{url} did not answer within {timeout}s")
 
 
-def stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[str, str]:
+def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    # SIGTERM, what a process manager sends. (SIGINT may be ignored: a job started in the
+    # background of a non-interactive shell, as a CI runner may do, inherits SIG_IGN.)
     if proc.poll() is None:
-        proc.send_signal(sig)
+        proc.send_signal(signal.SIGTERM)
     try:
         return proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:
@@ -249,7 +251,7 @@ def test_serve_on_postgres_and_redis_needs_upgrade_then_runs_workers(tmp_path):
         try:
             health = wait_for(f"http://127.0.0.1:{port}/healthz", proc)
         finally:
-            _, err = stop(proc, signal.SIGTERM)
+            _, err = stop(proc)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
