@@ -109,7 +109,9 @@ def csrf_token_for(http: Any) -> str:
     return str(token)
 
 
-def grant_consent(citizen: Any, rp: Any, scopes: str = "openid profile phone offline_access") -> None:
+def grant_consent(
+    citizen: Any, rp: Any, scopes: str = "openid profile phone offline_access"
+) -> None:
     from idp.consent import service
 
     service.grant(citizen_id=citizen.id, client_id=rp.client_id, scopes=scopes.split())

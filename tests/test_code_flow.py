@@ -71,7 +71,9 @@ def test_code_issue_records_portal_in_sso_session(http, rp, signed_in, store):
     assert rp.client_id in sessions.get_by_sid(store, signed_in.sid).clients
 
 
-def test_pairwise_sub_differs_between_sectors_and_is_stable_within_one(http, citizen, rp, signed_in):
+def test_pairwise_sub_differs_between_sectors_and_is_stable_within_one(
+    http, citizen, rp, signed_in
+):
     """OIDC Core 8.1: two sectors never see the same sub; one sector always does."""
     same_sector = register(name="Tax app", redirect_uris=["https://tax.example.gov/app/cb"])
     other_sector = register(name="Housing", redirect_uris=["https://housing.example.gov/cb"])

@@ -58,11 +58,10 @@ def test_urls_come_from_the_issuer_not_the_host_header(http):
 
 
 def test_id_tokens_carry_the_configured_issuer(http, citizen, rp, login):
-    from oidc_helpers import grant_consent
-    from oidc_helpers import sign_in
-
     from joserfc import jwt
     from joserfc.jwk import KeySet
+    from oidc_helpers import grant_consent
+    from oidc_helpers import sign_in
 
     grant_consent(citizen, rp)
     login()

@@ -71,7 +71,9 @@ def _print(data: Any, as_json: bool) -> None:
 )
 @click.option("--sector-identifier", help="Pairwise sub sector host (default: redirect host).")
 @click.option(
-    "--id-token-alg", default="ES256", show_default=True, type=click.Choice(registry.ID_TOKEN_ALGS)
+    "--id-token-alg",
+    type=click.Choice(registry.ID_TOKEN_ALGS),
+    help="ID token signing algorithm (default: IDP_DEFAULT_ID_TOKEN_ALG, ES256).",
 )
 @click.option("--department", help="Department running the portal.")
 @click.option("--logo-uri", help="https URL of the portal's logo.")
@@ -85,7 +87,7 @@ def create(
     first_party: bool,
     jwks_file: Path | None,
     sector_identifier: str | None,
-    id_token_alg: str,
+    id_token_alg: str | None,
     department: str | None,
     logo_uri: str | None,
     as_json: bool,

@@ -101,11 +101,11 @@ def begin(request: ProtocolRequest, *, session: SsoSession | None, browser: str)
         return _issue(server, request, grant, session)
     if "none" in ctx.prompt:
         # OIDC Core 3.1.2.6: prompt=none and the user is needed.
-        error: OAuth2Error = (
+        needed: OAuth2Error = (
             LoginRequiredError() if decision.prompt == "login" else ConsentRequiredError()
         )
-        error.redirect_uri = grant.redirect_uri
-        return server.authorization_error(request, error)
+        needed.redirect_uri = grant.redirect_uri
+        return server.authorization_error(request, needed)
     store = current_store()
     ttl = int(current_app.config["IDP_TTL_INTERACTION"])
     parked = interactions.create(

@@ -58,7 +58,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     def resolve_client_public_key(self, client: Client) -> KeySet:
         if client.model.jwks is None:
             raise InvalidClientError(description="The client has no registered keys.")
-        return KeySet.import_key_set(client.model.jwks)
+        return KeySet.import_key_set(client.model.jwks)  # type: ignore[arg-type]
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
         try:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
+from flask import current_app
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select
@@ -153,7 +154,7 @@ def register_client(
     first_party: bool = False,
     jwks: dict[str, Any] | None = None,
     sector_identifier: str | None = None,
-    id_token_alg: str = "ES256",
+    id_token_alg: str | None = None,
     department: str | None = None,
     logo_uri: str | None = None,
 ) -> tuple[OAuthClient, str | None]:
@@ -184,6 +185,8 @@ def register_client(
             "The scope must include openid and only: " + " ".join(SUPPORTED_SCOPES) + ".",
             field="scope",
         )
+    # OIDC Registration 2: id_token_signed_response_alg; unset = the deployment default.
+    id_token_alg = id_token_alg or str(current_app.config["IDP_DEFAULT_ID_TOKEN_ALG"])
     if id_token_alg not in ID_TOKEN_ALGS:
         raise InvalidInput("The ID token algorithm must be ES256 or RS256.", field="id_token_alg")
     if auth_method == "private_key_jwt":
@@ -257,7 +260,7 @@ def validate_public_jwks(jwks: dict[str, Any] | None) -> dict[str, Any]:
         if _PRIVATE_JWK_MEMBERS & set(key):
             raise InvalidInput("The JWKS must hold public keys only.", field="jwks")
     try:
-        KeySet.import_key_set(jwks)
+        KeySet.import_key_set(jwks)  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError):
         raise InvalidInput("The JWKS could not be read.", field="jwks") from None
     return {"keys": [dict(k) for k in jwks["keys"]]}

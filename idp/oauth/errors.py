@@ -60,7 +60,7 @@ __all__ = [
 BEARER_REALM = "idp"
 
 
-class ServerError(OAuth2Error):
+class ServerError(OAuth2Error):  # type: ignore[misc]
     """RFC 6749 section 4.1.2.1: "The authorization server encountered an unexpected
     condition that prevented it from fulfilling the request. (This error code is needed
     because a 500 Internal Server Error HTTP status code cannot be returned to the client
@@ -73,7 +73,7 @@ class ServerError(OAuth2Error):
     status_code = 500
 
 
-class TemporarilyUnavailableError(OAuth2Error):
+class TemporarilyUnavailableError(OAuth2Error):  # type: ignore[misc]
     """RFC 6749 section 4.1.2.1: "The authorization server is currently unable to handle
     the request due to a temporary overloading or maintenance of the server."
 
@@ -84,7 +84,7 @@ class TemporarilyUnavailableError(OAuth2Error):
     status_code = 503
 
 
-class UnmetAuthenticationRequirementsError(OAuth2Error):
+class UnmetAuthenticationRequirementsError(OAuth2Error):  # type: ignore[misc]
     """OpenID Connect Core Unmet Authentication Requirements 1.0, section 2: "The
     Authorization Server is unable to meet the requirements of the Relying Party for the
     authentication of the End-User." Used when a requested ``acr`` cannot be reached.
@@ -113,7 +113,7 @@ class _BearerChallenge:
         return ("WWW-Authenticate", "Bearer " + ", ".join(params))
 
 
-class MissingBearerTokenError(_BearerChallenge, OAuth2Error):
+class MissingBearerTokenError(_BearerChallenge, OAuth2Error):  # type: ignore[misc]
     """RFC 6750 section 3.1: "If the request lacks any authentication information (e.g.,
     the client was unaware that authentication is necessary or attempted using an
     unsupported authentication method), the resource server SHOULD NOT include an error
@@ -129,7 +129,7 @@ class MissingBearerTokenError(_BearerChallenge, OAuth2Error):
         return 401, "", [self.bearer_header(), ("Cache-Control", "no-store")]
 
 
-class BearerInvalidTokenError(_BearerChallenge, InvalidTokenError):
+class BearerInvalidTokenError(_BearerChallenge, InvalidTokenError):  # type: ignore[misc]
     """RFC 6750 section 3.1 ``invalid_token``: "The access token provided is expired,
     revoked, malformed, or invalid for other reasons. The resource SHOULD respond with
     the HTTP 401 (Unauthorized) status code."
@@ -143,7 +143,7 @@ class BearerInvalidTokenError(_BearerChallenge, InvalidTokenError):
         return headers
 
 
-class InsufficientScopeError(_BearerChallenge, OAuth2Error):
+class InsufficientScopeError(_BearerChallenge, OAuth2Error):  # type: ignore[misc]
     """RFC 6750 section 3.1 ``insufficient_scope``: "The request requires higher
     privileges than provided by the access token. The resource server SHOULD respond
     with the HTTP 403 (Forbidden) status code and MAY include the "scope" attribute with
@@ -168,7 +168,7 @@ class InsufficientScopeError(_BearerChallenge, OAuth2Error):
         return headers
 
 
-class BearerInvalidRequestError(_BearerChallenge, InvalidRequestError):
+class BearerInvalidRequestError(_BearerChallenge, InvalidRequestError):  # type: ignore[misc]
     """RFC 6750 section 3.1 ``invalid_request``: "The request is missing a required
     parameter, includes an unsupported parameter or parameter value, repeats the same
     parameter, uses more than one method for including an access token, or is otherwise

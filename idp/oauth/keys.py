@@ -230,7 +230,7 @@ def published_jwks(now: datetime | None = None) -> dict[str, Any]:
 
 
 def public_keyset(now: datetime | None = None) -> KeySet:
-    return KeySet.import_key_set(published_jwks(now))
+    return KeySet.import_key_set(published_jwks(now))  # type: ignore[arg-type]
 
 
 def rotate(

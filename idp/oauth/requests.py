@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749 import OAuth2Payload
 from authlib.oauth2.rfc6749 import OAuth2Request
 
 
-class _Payload(OAuth2Payload):
+class _Payload(OAuth2Payload):  # type: ignore[misc]
     def __init__(self, params: Mapping[str, list[str]]) -> None:
         self._datalist = {k: list(v) for k, v in params.items() if v}
         self._data = {k: v[0] for k, v in self._datalist.items()}
@@ -30,14 +30,14 @@ class _Payload(OAuth2Payload):
         return self._data
 
     @property
-    def datalist(self) -> dict[str, list[str]]:  # type: ignore[override]
+    def datalist(self) -> dict[str, list[str]]:
         return self._datalist
 
     def has_duplicates(self) -> bool:
         return any(len(values) > 1 for values in self._datalist.values())
 
 
-class ProtocolRequest(OAuth2Request):
+class ProtocolRequest(OAuth2Request):  # type: ignore[misc]
     """An HTTP request as the protocol layer sees it.
 
     ``uri`` is the endpoint's public URL (issuer + path), not the URL the proxy handed

@@ -18,6 +18,7 @@ The server never sees Flask: it takes ``ProtocolRequest`` values and returns
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthorizationServer
@@ -149,6 +150,9 @@ def build_server(app: Flask) -> AuthorizationServer:
     existing: AuthorizationServer | None = app.extensions.get(EXTENSION_KEY)
     if existing is not None:
         return existing
+    # Authlib logs every issued token dict at DEBUG ("Issue token %r to %r"): tokens
+    # must never reach a log, whatever level the deployment sets for the root logger.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     server = AuthorizationServer(scopes_supported=list(SUPPORTED_SCOPES))
     server.register_token_generator("default", tokens.generate_bearer)
     server.register_client_auth_method("private_key_jwt", PrivateKeyJwt())

@@ -188,12 +188,10 @@ def find(token_string: str | None, hint: str | None = None) -> IssuedToken | Non
     order = ["refresh_token", "access_token"] if hint == "refresh_token" else list(TOKEN_TYPES)
     for kind in order:
         if kind == "access_token":
-            column = OAuthToken.access_token_hash
-            digest = hashing.keyed_hash(ACCESS, token_string)
+            where = OAuthToken.access_token_hash == hashing.keyed_hash(ACCESS, token_string)
         else:
-            column = OAuthToken.refresh_token_hash
-            digest = hashing.keyed_hash(REFRESH, token_string)
-        row = db.session.scalars(select(OAuthToken).where(column == digest)).first()
+            where = OAuthToken.refresh_token_hash == hashing.keyed_hash(REFRESH, token_string)
+        row = db.session.scalars(select(OAuthToken).where(where)).first()
         if row is not None:
             return IssuedToken(row, kind)
     return None

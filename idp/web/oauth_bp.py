@@ -54,7 +54,7 @@ METADATA_MAX_AGE = 300
 
 @bp.record_once
 def _build(state: BlueprintSetupState) -> None:
-    build_server(state.app)
+    build_server(state.app)  # type: ignore[arg-type]
 
 
 # -- conversions -----------------------------------------------------------------------
