@@ -68,8 +68,14 @@ def generate_bearer(
 ) -> dict[str, Any]:
     """Authlib's token generator: RFC 6749 section 5.1 response members.
 
-    A refresh token is issued only when ``offline_access`` was granted (OIDC Core 11)
-    and the grant allows one.
+    A refresh token is issued only when ``offline_access`` was granted and the grant
+    allows one. OIDC Core 11: "the prompt parameter MUST contain consent unless other
+    conditions for processing the request permitting offline access to the requested
+    resources are in place". Our condition: a code is only issued when the citizen's
+    durable consent covers every requested scope, ``offline_access`` included (the
+    consent page names it: "continued access while you are signed out"), or the portal
+    is first-party (administrative consent). So ``prompt=consent`` is not required, and
+    ``prompt=none`` with a remembered consent to ``offline_access`` gets a refresh token.
     """
     allowed = client.get_allowed_scope(scope)
     if allowed is None:
