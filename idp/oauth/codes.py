@@ -5,7 +5,7 @@ once. If an authorization code is used more than once, the authorization server 
 deny the request and SHOULD revoke (when possible) all tokens previously issued based
 on that authorization code."
 
-- Stored under its keyed hash, for ``IDP_TTL_AUTHORIZATION_CODE`` seconds (60).
+- Stored under its keyed hash, for ``IDP_TTL_AUTHORIZATION_CODE`` seconds (at most 60).
 - Redeemed once: the first redeemer claims a "used" marker (``put_if_absent``) holding
   the grant id, then consumes the code. Anyone presenting the code again finds only the
   marker: the request fails with ``invalid_grant`` and every token of the grant is
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 KIND = "code"
 USED = "code-used"
 PURPOSE = "authorization-code"
+# RFC 9700 section 4.5 / RFC 6749 section 4.1.2 want codes short-lived; this provider
+# promises at most a minute, whatever the configuration says.
+MAX_TTL = 60
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def save(
     code_challenge: str | None,
     code_challenge_method: str | None,
 ) -> AuthorizationCode:
-    ttl = int(current_app.config["IDP_TTL_AUTHORIZATION_CODE"])
+    ttl = min(int(current_app.config["IDP_TTL_AUTHORIZATION_CODE"]), MAX_TTL)
     record = AuthorizationCode(
         code_hash=hashing.keyed_hash(PURPOSE, code),
         grant_id=secrets.token_urlsafe(24),
