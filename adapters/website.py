@@ -45,6 +45,7 @@ from idp.authn import login as logins
 from idp.authn.assurance import level_for
 from idp.authn.interaction import Interaction
 from idp.authn.interaction import Prompt
+from idp.authn.interaction import State
 from idp.authn.registration import register as register_citizen
 from idp.authn.result import Amr
 from idp.authn.result import AuthResult
@@ -239,9 +240,19 @@ def begin_direct_login(*, return_to: str) -> Response:
     return redirect(url_for("website.login", uid=parked.uid), 303)
 
 
+def _already_signed_in(interaction: Interaction) -> Any | None:
+    """A sign-in already done for this interaction (a double submit, the back button):
+    carry on where it left off instead of signing in twice."""
+    if interaction.state != State.PENDING:
+        return redirect(url_for("interaction.resume", uid=interaction.uid), 303)
+    return None
+
+
 @bp.route("/login/<uid>", methods=["GET", "POST"])
 def login(uid: str) -> Any:
     interaction = _load(uid)
+    if (done := _already_signed_in(interaction)) is not None:
+        return done
     if request.method == "GET":
         return _render_login(interaction, id_number=interaction.login_hint or "")
     typed = str(request.form.get("id_number") or "")[:64]
@@ -281,6 +292,8 @@ def _render_code(
 @bp.route("/login/<uid>/code", methods=["GET", "POST"])
 def second_factor(uid: str) -> Any:
     interaction = _load(uid)
+    if (done := _already_signed_in(interaction)) is not None:
+        return done
     if _pending_citizen(uid) is None:
         notice = _(PendingLoginExpired().public) if request.method == "POST" else None
         return _render_login(interaction, status=400 if notice else 200, error=notice)
@@ -403,12 +416,19 @@ def csrf_refused(exc: CSRFError) -> Any:
         "this site. Check your details and submit it again."
     )
     typed = str(request.form.get("id_number") or "")[:64]
-    if request.endpoint == "website.login" and request.view_args:
+    if request.endpoint in ("website.login", "website.second_factor") and request.view_args:
         try:
             interaction = _load(str(request.view_args.get("uid")))
         except IdpError:
             interaction = None
         if interaction is not None:
+            # The token was renewed by a sign-in this form already completed (a double
+            # submit): carry on, nothing is done on the refused request's behalf.
+            if (done := _already_signed_in(interaction)) is not None:
+                return done
+            if request.endpoint == "website.second_factor":
+                recovery = request.form.get("step") == "recovery"
+                return _render_code(interaction, status=400, error=message, recovery=recovery)
             return _render_login(interaction, status=400, id_number=typed, error=message)
     if request.endpoint == "website.register":
         values = {

@@ -298,3 +298,11 @@ def test_auth_time_is_now(app: Any, http: Any, citizen: Any) -> None:
     before = int(datetime.now(UTC).timestamp())
     sso = _sso(app, sign_in(http, CITIZEN_ID_NUMBER, CITIZEN_PASSWORD))
     assert before - 1 <= sso.auth_time <= before + 5
+
+
+def test_a_double_submit_carries_on_instead_of_failing(http: Any, citizen: Any) -> None:
+    path, html = open_login(http)
+    first = post_form(http, path, html, id_number=CITIZEN_ID_NUMBER, password=CITIZEN_PASSWORD)
+    second = post_form(http, path, html, id_number=CITIZEN_ID_NUMBER, password=CITIZEN_PASSWORD)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
