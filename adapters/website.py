@@ -29,7 +29,6 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -39,14 +38,12 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from adapters import website_pages as pages
+from adapters import website_registration
 from adapters.base import AdapterError
-from idp.authn import interaction as interactions
 from idp.authn import login as logins
 from idp.authn.assurance import level_for
 from idp.authn.interaction import Interaction
-from idp.authn.interaction import Prompt
-from idp.authn.interaction import State
-from idp.authn.registration import register as register_citizen
 from idp.authn.result import Amr
 from idp.authn.result import AuthResult
 from idp.authn.result import Channel
@@ -56,7 +53,6 @@ from idp.errors import CitizenLocked
 from idp.errors import IdpError
 from idp.errors import InvalidInput
 from idp.errors import TooManyAttempts
-from idp.ids import InvalidIdNumber
 from idp.ids import parse_id_number
 from idp.web.browser import browser_id
 from idp.web.browser import client_ip
@@ -171,56 +167,6 @@ def _forget_pending(uid: str) -> None:
 # --- pages ----------------------------------------------------------------------------------
 
 
-def _store() -> Any:
-    return current_app.extensions["idp.store"]
-
-
-def _load(uid: str) -> Interaction:
-    """The interaction for this browser, or InteractionExpired (a 400 error page)."""
-    return interactions.load(_store(), uid, browser=browser_id())
-
-
-def _too_many(exc: TooManyAttempts) -> str:
-    seconds = max(1, int(exc.resets_in))
-    if seconds >= 120:
-        minutes = (seconds + 59) // 60
-        return _("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes)
-    return _("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds)
-
-
-def _rule_message(exc: InvalidInput) -> str:
-    if isinstance(exc, InvalidIdNumber):
-        return _("The ID number is not valid: %(rule)s.", rule=_(exc.rule.value))
-    return _(exc.public)
-
-
-def _render_login(
-    interaction: Interaction,
-    *,
-    status: int = 200,
-    id_number: str = "",
-    error: str | None = None,
-    field: str | None = None,
-    notice: str | None = None,
-) -> tuple[str, int]:
-    page = render_template(
-        "login.html",
-        interaction=interaction,
-        id_number=id_number,
-        error=error,
-        field=field,
-        notice=notice,
-        registration=current_app.config["IDP_FEATURE_SELF_REGISTRATION"],
-    )
-    return page, status
-
-
-def _retry_after(response: Any, exc: TooManyAttempts) -> Response:
-    made: Response = current_app.make_response(response)
-    made.headers["Retry-After"] = str(max(1, int(exc.resets_in)))
-    return made
-
-
 @bp.route("/login")
 def start() -> Response:
     """A direct visit: park a login that ends on the account page."""
@@ -229,92 +175,72 @@ def start() -> Response:
 
 def begin_direct_login(*, return_to: str) -> Response:
     """Park a login interaction for a page of our own and send the browser to it."""
-    parked = interactions.create(
-        _store(),
-        browser=browser_id(),
-        prompt=Prompt.LOGIN,
-        reasons=["no_session"],
-        ttl=current_app.config["IDP_TTL_INTERACTION"],
-        return_to=return_to,
-    )
-    return redirect(url_for("website.login", uid=parked.uid), 303)
-
-
-def _already_signed_in(interaction: Interaction) -> Any | None:
-    """A sign-in already done for this interaction (a double submit, the back button):
-    carry on where it left off instead of signing in twice."""
-    if interaction.state != State.PENDING:
-        return redirect(url_for("interaction.resume", uid=interaction.uid), 303)
-    return None
+    return redirect(url_for("website.login", uid=pages.park(return_to=return_to).uid), 303)
 
 
 @bp.route("/login/<uid>", methods=["GET", "POST"])
 def login(uid: str) -> Any:
-    interaction = _load(uid)
-    if (done := _already_signed_in(interaction)) is not None:
+    interaction = pages.load(uid)
+    if (done := pages.already_signed_in(interaction)) is not None:
         return done
     if request.method == "GET":
-        return _render_login(interaction, id_number=interaction.login_hint or "")
+        return pages.render_login(interaction, id_number=interaction.login_hint or "")
     typed = str(request.form.get("id_number") or "")[:64]
     try:
         result = authenticate(interaction=interaction, form={**request.form, "step": "password"})
     except SecondFactorRequired:
         return redirect(url_for("website.second_factor", uid=uid), 303)
     except InvalidInput as exc:
-        return _render_login(
-            interaction, status=400, id_number=typed, error=_rule_message(exc), field=exc.field
+        return pages.render_login(
+            interaction, status=400, id_number=typed, error=pages.rule_message(exc), field=exc.field
         )
     except AuthenticationFailed as exc:
-        return _render_login(interaction, status=401, id_number=typed, error=_(exc.public))
+        return pages.render_login(interaction, status=401, id_number=typed, error=_(exc.public))
     except TooManyAttempts as exc:
-        return _retry_after(
-            _render_login(interaction, status=429, id_number=typed, error=_too_many(exc)), exc
+        return pages.retry_after(
+            pages.render_login(interaction, status=429, id_number=typed, error=pages.too_many(exc)),
+            exc,
         )
     except CitizenLocked as exc:
-        return _render_login(interaction, status=403, id_number=typed, error=_(exc.public))
+        return pages.render_login(interaction, status=403, id_number=typed, error=_(exc.public))
     return _finish(
         interaction,
         result,
-        on_error=lambda e: _render_login(
+        on_error=lambda e: pages.render_login(
             interaction, status=403, id_number=typed, error=_(e.public)
         ),
     )
 
 
-def _render_code(
-    interaction: Interaction, *, status: int = 200, error: str | None = None, recovery: bool = False
-) -> tuple[str, int]:
-    return render_template(
-        "totp_prompt.html", interaction=interaction, error=error, recovery=recovery
-    ), status
-
-
 @bp.route("/login/<uid>/code", methods=["GET", "POST"])
 def second_factor(uid: str) -> Any:
-    interaction = _load(uid)
-    if (done := _already_signed_in(interaction)) is not None:
+    interaction = pages.load(uid)
+    if (done := pages.already_signed_in(interaction)) is not None:
         return done
     if _pending_citizen(uid) is None:
         notice = _(PendingLoginExpired().public) if request.method == "POST" else None
-        return _render_login(interaction, status=400 if notice else 200, error=notice)
+        return pages.render_login(interaction, status=400 if notice else 200, error=notice)
     if request.method == "GET":
-        return _render_code(interaction)
+        return pages.render_code(interaction)
     recovery = request.form.get("step") == "recovery"
     form = {**request.form, "step": "recovery" if recovery else "totp"}
     try:
         result = authenticate(interaction=interaction, form=form)
     except PendingLoginExpired as exc:
-        return _render_login(interaction, status=400, error=_(exc.public))
+        return pages.render_login(interaction, status=400, error=_(exc.public))
     except AuthenticationFailed as exc:
-        return _render_code(interaction, status=401, error=_(exc.public), recovery=recovery)
+        return pages.render_code(interaction, status=401, error=_(exc.public), recovery=recovery)
     except TooManyAttempts as exc:
-        return _retry_after(
-            _render_code(interaction, status=429, error=_too_many(exc), recovery=recovery), exc
+        return pages.retry_after(
+            pages.render_code(
+                interaction, status=429, error=pages.too_many(exc), recovery=recovery
+            ),
+            exc,
         )
     return _finish(
         interaction,
         result,
-        on_error=lambda e: _render_code(
+        on_error=lambda e: pages.render_code(
             interaction, status=403, error=_(e.public), recovery=recovery
         ),
     )
@@ -340,70 +266,7 @@ def _finish(interaction: Interaction, result: AuthResult, *, on_error: Any) -> A
     return response
 
 
-# --- self-registration ----------------------------------------------------------------------
-
-
-def register() -> Any:
-    """``/register``: ID number, real name, mobile number, password; checked against the
-    population registry (``idp.authn.registration``). ``?uid=`` carries the interaction
-    to continue after registering, if the citizen came from a sign-in page."""
-    uid = request.values.get("uid") or None
-    values = {
-        "id_number": str(request.form.get("id_number") or "")[:64],
-        "name": str(request.form.get("name") or "")[:200],
-        "phone": str(request.form.get("phone") or "")[:32],
-    }
-    if request.method == "GET":
-        return render_template("register.html", uid=uid, values=values, error=None, field=None)
-    password = str(request.form.get("password") or "")
-    error: str | None = None
-    field: str | None = None
-    status = 400
-    if password != str(request.form.get("password_repeat") or ""):
-        error, field = _("The two passwords are not the same."), "password"
-    else:
-        try:
-            register_citizen(
-                id_number=values["id_number"],
-                name=values["name"],
-                phone=values["phone"],
-                password=password,
-                ip=client_ip(),
-            )
-        except TooManyAttempts as exc:
-            page = render_template(
-                "register.html", uid=uid, values=values, error=_too_many(exc), field=None
-            )
-            return _retry_after((page, 429), exc)
-        except InvalidInput as exc:
-            error, field = _rule_message(exc), exc.field
-        except IdpError as exc:
-            error = _(exc.public)
-    if error is not None:
-        page = render_template("register.html", uid=uid, values=values, error=error, field=field)
-        return page, status
-    # Registered: continue to sign in, on the interaction the citizen came from if it is
-    # still alive, else on a new one that ends on the account page.
-    interaction = None
-    if uid:
-        try:
-            interaction = _load(uid)
-        except IdpError:
-            interaction = None
-    if interaction is None:
-        interaction = interactions.create(
-            _store(),
-            browser=browser_id(),
-            prompt=Prompt.LOGIN,
-            reasons=["no_session"],
-            ttl=current_app.config["IDP_TTL_INTERACTION"],
-            return_to="/account",
-        )
-    return _render_login(
-        interaction,
-        id_number=values["id_number"],
-        notice=_("Your account is ready. Sign in with your new password."),
-    )
+# --- CSRF refusals and feature routes ------------------------------------------------------
 
 
 @bp.errorhandler(CSRFError)
@@ -418,18 +281,18 @@ def csrf_refused(exc: CSRFError) -> Any:
     typed = str(request.form.get("id_number") or "")[:64]
     if request.endpoint in ("website.login", "website.second_factor") and request.view_args:
         try:
-            interaction = _load(str(request.view_args.get("uid")))
+            interaction = pages.load(str(request.view_args.get("uid")))
         except IdpError:
             interaction = None
         if interaction is not None:
             # The token was renewed by a sign-in this form already completed (a double
             # submit): carry on, nothing is done on the refused request's behalf.
-            if (done := _already_signed_in(interaction)) is not None:
+            if (done := pages.already_signed_in(interaction)) is not None:
                 return done
             if request.endpoint == "website.second_factor":
                 recovery = request.form.get("step") == "recovery"
-                return _render_code(interaction, status=400, error=message, recovery=recovery)
-            return _render_login(interaction, status=400, id_number=typed, error=message)
+                return pages.render_code(interaction, status=400, error=message, recovery=recovery)
+            return pages.render_login(interaction, status=400, id_number=typed, error=message)
     if request.endpoint == "website.register":
         values = {
             "id_number": typed,
@@ -446,7 +309,10 @@ def _routes_for_features(state: BlueprintSetupState) -> None:
     # A disabled feature registers no route (STYLE.md 7.3).
     if state.app.config["IDP_FEATURE_SELF_REGISTRATION"]:
         state.add_url_rule(
-            "/register", endpoint="register", view_func=register, methods=["GET", "POST"]
+            "/register",
+            endpoint="register",
+            view_func=website_registration.register,
+            methods=["GET", "POST"],
         )
 
 

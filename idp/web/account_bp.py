@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from datetime import UTC
-from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
-from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import qrcode
@@ -28,7 +24,6 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
-from flask import session
 from flask import url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -39,8 +34,6 @@ from ..authn import sessions
 from ..authn.citizens import id_number_of
 from ..authn.interaction import Prompt
 from ..authn.methods import totp
-from ..authn.result import Acr
-from ..authn.result import Channel
 from ..authn.service import current_session
 from ..authn.service import logout as end_current_session
 from ..errors import AuthenticationFailed
@@ -49,12 +42,11 @@ from ..extensions import db
 from ..ids import redact
 from ..models import Citizen
 from ..store import current_store
+from . import i18n
 from .browser import browser_id
 from .browser import clear_sso_cookie
 from .browser import client_ip
 from .browser import sso_cookie
-from .i18n import normalise
-from .i18n import page_locale
 
 log = logging.getLogger(__name__)
 
@@ -337,60 +329,13 @@ def _signed_out(*, end_current: bool, everywhere: bool = False) -> Response:
     return response
 
 
-# --- language switch --------------------------------------------------------------------------
+# --- page language and labels (idp.web.i18n) -------------------------------------------------
 
-
-def _safe_next(value: str | None) -> str:
-    """A local path to go back to, without ``ui_locales`` (it would win over the switch)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return url_for("account.overview")
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return url_for("account.overview")
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ui_locales"]
-    return parts.path + ("?" + urlencode(query) if query else "")
-
-
-@bp.post("/locale")
-def set_locale() -> Response:
-    """The on-page language switch: remembered in the UI cookie (``session["locale"]``)."""
-    chosen = normalise(str(request.form.get("locale") or ""))
-    if chosen in current_app.config["IDP_LOCALES"]:
-        session["locale"] = chosen
-    return redirect(_safe_next(request.form.get("next")), 303)
-
-
-# --- template helpers -------------------------------------------------------------------------
-
-
-bp.add_app_template_global(page_locale, "get_locale")
-
-
-@bp.app_template_filter("utc_datetime")
-def utc_datetime(timestamp: int | float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
-
-
-@bp.app_template_filter("channel_label")
-def channel_label(channel: str) -> str:
-    labels = {
-        Channel.WEBSITE: _("Website"),
-        Channel.MOBILE: _("Mobile app"),
-        Channel.KIOSK: _("Self-service kiosk"),
-        Channel.HALL: _("Service hall counter"),
-        Channel.HOTLINE: _("Telephone hotline"),
-    }
-    return labels.get(channel, channel)  # type: ignore[call-overload]
-
-
-@bp.app_template_filter("acr_label")
-def acr_label(acr: str) -> str:
-    labels = {
-        Acr.LOW: _("Low (password)"),
-        Acr.SUBSTANTIAL: _("Substantial (two factors)"),
-        Acr.HIGH: _("High"),
-    }
-    return labels.get(acr, acr)  # type: ignore[call-overload]
+bp.add_url_rule("/locale", "set_locale", i18n.set_locale, methods=["POST"])
+bp.add_app_template_global(i18n.page_locale, "get_locale")
+bp.add_app_template_filter(i18n.utc_datetime, "utc_datetime")
+bp.add_app_template_filter(i18n.channel_label, "channel_label")
+bp.add_app_template_filter(i18n.acr_label, "acr_label")
 
 
 # --- CSRF refusals ----------------------------------------------------------------------------

@@ -1,12 +1,26 @@
 """Page language: ``ui_locales`` (OIDC Core 3.1.2.1), then the on-page switch, then
-Accept-Language, then Simplified Chinese."""
+Accept-Language, then Simplified Chinese. Also the switch itself and the labels templates
+show for stored vocabulary (channels, assurance levels)."""
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
 from babel import Locale
+from flask import Response
 from flask import current_app
+from flask import redirect
 from flask import request
 from flask import session
+from flask import url_for
+from flask_babel import gettext as _
+
+from ..authn.result import Acr
+from ..authn.result import Channel
 
 _ALIASES = {
     "zh": "zh_Hans_CN",
@@ -75,3 +89,52 @@ def page_locale() -> Locale:
     from flask_babel import get_locale
 
     return get_locale() or Locale.parse(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+# --- the on-page switch (route ``account.set_locale``, POST with CSRF) -----------------------
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to go back to, without ``ui_locales`` (it would win over the switch)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return url_for("account.overview")
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return url_for("account.overview")
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ui_locales"]
+    return parts.path + ("?" + urlencode(query) if query else "")
+
+
+def set_locale() -> Response:
+    """Remember the chosen language in the UI cookie (``session["locale"]``), go back."""
+    chosen = normalise(str(request.form.get("locale") or ""))
+    if chosen in current_app.config["IDP_LOCALES"]:
+        session["locale"] = chosen
+    return redirect(_safe_next(request.form.get("next")), 303)
+
+
+# --- template filters -------------------------------------------------------------------------
+
+
+def utc_datetime(timestamp: int | float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def channel_label(channel: str) -> str:
+    labels = {
+        Channel.WEBSITE: _("Website"),
+        Channel.MOBILE: _("Mobile app"),
+        Channel.KIOSK: _("Self-service kiosk"),
+        Channel.HALL: _("Service hall counter"),
+        Channel.HOTLINE: _("Telephone hotline"),
+    }
+    return labels.get(channel, channel)  # type: ignore[call-overload]
+
+
+def acr_label(acr: str) -> str:
+    labels = {
+        Acr.LOW: _("Low (password)"),
+        Acr.SUBSTANTIAL: _("Substantial (two factors)"),
+        Acr.HIGH: _("High"),
+    }
+    return labels.get(acr, acr)  # type: ignore[call-overload]
