@@ -142,5 +142,6 @@ def _init_store(app: Flask) -> None:
     else:
         from .store.memory_store import MemoryStore
 
-        lock = None if app.testing else str(Path(app.instance_path) / "ephemeral.lock")
+        wants_lock = app.config["IDP_EMBEDDED_STORE_LOCK"] and not app.testing
+        lock = str(Path(app.instance_path) / "ephemeral.lock") if wants_lock else None
         app.extensions["idp.store"] = MemoryStore(lock_path=lock)

@@ -34,7 +34,9 @@ def _create_app() -> Flask:
     from .store.memory_store import SingleProcessViolation
 
     try:
-        return create_app()
+        # Operator commands serve no sessions, so they may run beside `idp serve` on the
+        # embedded default without taking its single-process lock.
+        return create_app({"IDP_EMBEDDED_STORE_LOCK": False})
     except (ConfigurationError, SingleProcessViolation) as exc:
         # One line instead of a traceback: the operator has a configuration to fix, or an
         # `idp serve` on the embedded default already holds this instance.

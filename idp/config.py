@@ -30,6 +30,9 @@ class DefaultConfig:
     # Ephemeral store (SSO sessions, codes, rate limits, replay caches). None = in-process
     # memory, which is only valid for a single process; REDIS_URL switches to Redis.
     IDP_REDIS_URL: str | None = None
+    # The in-process store takes an instance lock so a second serving process is refused.
+    # Operator commands (which serve no sessions) turn it off to run beside `idp serve`.
+    IDP_EMBEDDED_STORE_LOCK = True
     # Prefix of every Redis key, so several deployments (or test runs) can share a server.
     IDP_REDIS_PREFIX = "idp:"
 
@@ -61,6 +64,9 @@ class DefaultConfig:
 
     # Signing keys: algorithm used for clients that do not ask for one.
     IDP_DEFAULT_ID_TOKEN_ALG = "ES256"
+    # Seconds between publishing a new key (`idp keys rotate`) and signing with it: longer
+    # than portals cache the JWKS (served with max-age 300), so none meets an unknown kid.
+    IDP_KEY_PROPAGATION_DELAY = 3600
     # How long a rotated-out key stays in the JWKS after it stopped signing:
     # longer than any token it signed can live.
     IDP_KEY_RETIRE_GRACE = 31 * 24 * 3600

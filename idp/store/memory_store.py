@@ -20,8 +20,9 @@ class SingleProcessViolation(RuntimeError):
     pass
 
 
-# Locks this process holds, by path: several apps in one process (tests, the CLI) share one.
-_HELD_LOCKS: dict[str, object] = {}
+# Locks held, by (pid, path): several apps in one process (tests) share one, and a forked
+# child, which inherits this dict but not the right to the lock, does not.
+_HELD_LOCKS: dict[tuple[int, str], object] = {}
 
 
 class MemoryStore:
@@ -33,7 +34,7 @@ class MemoryStore:
             self._hold_process_lock(Path(lock_path))
 
     def _hold_process_lock(self, path: Path) -> None:
-        if str(path) in _HELD_LOCKS:
+        if (os.getpid(), str(path)) in _HELD_LOCKS:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "w")  # noqa: SIM115 - held open for the life of the process
@@ -45,7 +46,7 @@ class MemoryStore:
                 "the in-process ephemeral store serves one process only, and another process "
                 "already runs on this instance; set REDIS_URL to run several workers"
             ) from None
-        _HELD_LOCKS[str(path)] = handle
+        _HELD_LOCKS[(os.getpid(), str(path))] = handle
 
     def _check_process(self) -> None:
         if os.getpid() != self._owner_pid:

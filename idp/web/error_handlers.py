@@ -14,10 +14,13 @@ from ..errors import IdpError
 
 log = logging.getLogger(__name__)
 
+# Endpoints called by portals' code, not by browsers: errors there are always JSON.
+_API_PATHS = ("/api/", "/token", "/userinfo", "/revoke", "/introspect", "/jwks.json", "/.well-known/")
+
 
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" or request.path.startswith(("/api/", "/oauth/"))
+    return best == "application/json" or request.path.startswith(_API_PATHS)
 
 
 def register(app: Flask) -> None:

@@ -1,5 +1,10 @@
 """Response headers every page gets: CSP with frame-ancestors 'none', no sniffing,
-no referrer leaks, no caching of anything personal."""
+no referrer leaks, no caching of anything personal.
+
+Images may come from any https origin: the consent page shows the portal's registered
+logo. With ``Referrer-Policy: no-referrer`` that fetch tells the logo host nothing
+about the page.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from flask import Flask
 from flask import Response
 
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
