@@ -159,8 +159,12 @@ def rp(app: Any) -> Any:
         auth_method="client_secret_basic",
         scope="openid profile phone offline_access",
     )
-    return _Rp(client=client, client_id=client.client_id, secret=secret,
-               redirect_uri="https://tax.example.gov/callback")
+    return _Rp(
+        client=client,
+        client_id=client.client_id,
+        secret=secret,
+        redirect_uri="https://tax.example.gov/callback",
+    )
 
 
 class _Rp:
@@ -180,8 +184,11 @@ def login(app: Any, http: Any, citizen: Any) -> Callable[..., Any]:
     from idp.authn.result import Channel
 
     def plant(
-        *, amr: tuple[str, ...] = ("pwd",), acr: str | None = None,
-        auth_time: datetime | None = None, who: Any = None,
+        *,
+        amr: tuple[str, ...] = ("pwd",),
+        acr: str | None = None,
+        auth_time: datetime | None = None,
+        who: Any = None,
     ) -> Any:
         methods = tuple(Amr(m) for m in amr)
         result = AuthResult(
@@ -192,8 +199,10 @@ def login(app: Any, http: Any, citizen: Any) -> Callable[..., Any]:
             auth_time=auth_time or datetime.now(UTC),
         )
         session, cookie = sessions.start(
-            app.extensions["idp.store"], result=result,
-            lifetime=app.config["IDP_TTL_SSO_SESSION"], idle=app.config["IDP_TTL_SSO_IDLE"],
+            app.extensions["idp.store"],
+            result=result,
+            lifetime=app.config["IDP_TTL_SSO_SESSION"],
+            idle=app.config["IDP_TTL_SSO_IDLE"],
         )
         http.set_cookie(app.config["IDP_SESSION_COOKIE"], cookie, domain="localhost")
         return session

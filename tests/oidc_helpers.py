@@ -124,9 +124,7 @@ def get_code(http: Any, rp: Any, **overrides: Any) -> tuple[str, dict[str, str]]
     return params["code"], params
 
 
-def exchange(
-    http: Any, rp: Any, code: str, *, verifier: str | None = None, **extra: str
-) -> Any:
+def exchange(http: Any, rp: Any, code: str, *, verifier: str | None = None, **extra: str) -> Any:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri}
     if verifier:
         data["code_verifier"] = verifier
@@ -157,8 +155,14 @@ def jwks(http: Any) -> KeySet:
     return KeySet.import_key_set(http.get("/jwks.json").get_json())
 
 
-def decode_id_token(http: Any, id_token: str, *, client_id: str, nonce: str | None = None,
-                    algorithms: list[str] | None = None) -> tuple[dict, dict]:
+def decode_id_token(
+    http: Any,
+    id_token: str,
+    *,
+    client_id: str,
+    nonce: str | None = None,
+    algorithms: list[str] | None = None,
+) -> tuple[dict, dict]:
     """Verify signature, iss, aud, exp, iat (and nonce) as an RP must (OIDC Core 3.1.3.7)."""
     token = jwt.decode(id_token, jwks(http), algorithms=algorithms or ["ES256", "RS256"])
     options: dict[str, Any] = {

@@ -54,8 +54,12 @@ def test_unregistered_redirect_uri_is_never_redirected_to(http, rp):
 
 
 def test_redirect_uri_must_match_exactly(http, rp):
-    for variant in (rp.redirect_uri + "/", rp.redirect_uri + "?x=1", rp.redirect_uri.upper(),
-                    "http://tax.example.gov/callback"):
+    for variant in (
+        rp.redirect_uri + "/",
+        rp.redirect_uri + "?x=1",
+        rp.redirect_uri.upper(),
+        "http://tax.example.gov/callback",
+    ):
         assert_error_page(authorize(http, rp, redirect_uri=variant), "invalid_request")
 
 
@@ -77,8 +81,9 @@ def test_duplicate_redirect_uri_is_not_redirected(http, rp):
 
 
 def test_unsupported_response_type_with_unknown_client_is_not_redirected(http, rp):
-    assert_error_page(authorize(http, rp, client_id="nobody", response_type="token"),
-                      "unsupported_response_type")
+    assert_error_page(
+        authorize(http, rp, client_id="nobody", response_type="token"), "unsupported_response_type"
+    )
 
 
 # -- redirected with state and iss -----------------------------------------------------
@@ -86,8 +91,9 @@ def test_unsupported_response_type_with_unknown_client_is_not_redirected(http, r
 
 @pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token", "none"])
 def test_other_response_types_are_unsupported(http, rp, response_type):
-    assert_redirected_error(authorize(http, rp, response_type=response_type), rp,
-                            "unsupported_response_type")
+    assert_redirected_error(
+        authorize(http, rp, response_type=response_type), rp, "unsupported_response_type"
+    )
 
 
 def test_missing_response_type_is_invalid_request(http, rp):
@@ -97,15 +103,15 @@ def test_missing_response_type_is_invalid_request(http, rp):
 def test_scope_outside_the_clients_scopes_is_invalid_scope(http, rp):
     from idp.oauth.clients import register_client
 
-    client, secret = register_client(name="Narrow", redirect_uris=["https://n.example.gov/cb"],
-                                     scope="openid profile")
+    client, secret = register_client(
+        name="Narrow", redirect_uris=["https://n.example.gov/cb"], scope="openid profile"
+    )
 
     class Narrow:
         client_id = client.client_id
         redirect_uri = "https://n.example.gov/cb"
 
-    assert_redirected_error(authorize(http, Narrow, scope="openid phone"), Narrow,
-                            "invalid_scope")
+    assert_redirected_error(authorize(http, Narrow, scope="openid phone"), Narrow, "invalid_scope")
 
 
 def test_unknown_scope_is_invalid_scope(http, rp):
@@ -118,8 +124,9 @@ def test_openid_scope_is_required(http, rp):
 
 
 def test_state_is_omitted_when_not_sent(http, rp):
-    assert_redirected_error(authorize(http, rp, scope="email", state=None), rp,
-                            "invalid_scope", state=None)
+    assert_redirected_error(
+        authorize(http, rp, scope="email", state=None), rp, "invalid_scope", state=None
+    )
 
 
 def test_prompt_none_with_other_values_is_invalid_request(http, rp):
@@ -136,18 +143,19 @@ def test_malformed_max_age_is_invalid_request(http, rp, max_age):
 
 
 def test_request_object_is_request_not_supported(http, rp):
-    assert_redirected_error(authorize(http, rp, request="eyJhbGciOiJub25lIn0.e30."), rp,
-                            "request_not_supported")
+    assert_redirected_error(
+        authorize(http, rp, request="eyJhbGciOiJub25lIn0.e30."), rp, "request_not_supported"
+    )
 
 
 def test_request_uri_is_request_uri_not_supported(http, rp):
-    assert_redirected_error(authorize(http, rp, request_uri="https://rp.example/r"), rp,
-                            "request_uri_not_supported")
+    assert_redirected_error(
+        authorize(http, rp, request_uri="https://rp.example/r"), rp, "request_uri_not_supported"
+    )
 
 
 def test_response_mode_other_than_query_is_invalid_request(http, rp):
-    assert_redirected_error(authorize(http, rp, response_mode="form_post"), rp,
-                            "invalid_request")
+    assert_redirected_error(authorize(http, rp, response_mode="form_post"), rp, "invalid_request")
 
 
 def test_duplicate_parameter_is_invalid_request(http, rp):
@@ -190,8 +198,7 @@ def test_prompt_none_with_session_and_consent_issues_a_code(http, rp, citizen, l
 def test_prompt_none_with_too_old_session_is_login_required(http, rp, citizen, login):
     grant_consent(citizen, rp)
     login(auth_time=datetime.now(UTC) - timedelta(hours=1))
-    assert_redirected_error(authorize(http, rp, prompt="none", max_age="60"), rp,
-                            "login_required")
+    assert_redirected_error(authorize(http, rp, prompt="none", max_age="60"), rp, "login_required")
 
 
 # -- when the user is needed -----------------------------------------------------------
@@ -199,7 +206,9 @@ def test_prompt_none_with_too_old_session_is_login_required(http, rp, citizen, l
 
 def _parks(response):
     assert response.status_code == 303, response.data[:300]
-    assert response.headers["Location"].startswith(("/interaction/", "http://localhost/interaction/"))
+    assert response.headers["Location"].startswith(
+        ("/interaction/", "http://localhost/interaction/")
+    )
 
 
 def test_prompt_login_parks_even_with_a_session(http, rp, citizen, login):
@@ -241,4 +250,3 @@ def test_ui_locales_choose_the_page_language(http, rp, citizen):
     assert authorize(http, rp, ui_locales="en-US zh-CN").status_code == 303
     with http.session_transaction() as ui:
         assert ui["locale"] == "en"
-

@@ -37,8 +37,7 @@ def code_request(rp, code):
 
 
 def test_wrong_secret_is_401_with_basic_challenge(http, rp):
-    response = http.post("/token", data=code_request(rp, "x"),
-                         headers=basic(rp.client_id, "wrong"))
+    response = http.post("/token", data=code_request(rp, "x"), headers=basic(rp.client_id, "wrong"))
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
     assert response.headers["WWW-Authenticate"].startswith("Basic ")
@@ -58,8 +57,10 @@ def test_no_authentication_is_invalid_client(http, rp):
 def test_basic_client_cannot_use_post(http, rp, consented):
     consented(rp)
     code, _ = get_code(http, rp)
-    response = http.post("/token", data={**code_request(rp, code), "client_id": rp.client_id,
-                                         "client_secret": rp.secret})
+    response = http.post(
+        "/token",
+        data={**code_request(rp, code), "client_id": rp.client_id, "client_secret": rp.secret},
+    )
     assert response.get_json()["error"] == "invalid_client"
 
 
@@ -67,8 +68,9 @@ def test_disabled_client_cannot_authenticate(http, rp):
     from idp.oauth.clients import disable_client
 
     disable_client(rp.client_id)
-    response = http.post("/token", data=code_request(rp, "x"),
-                         headers=basic(rp.client_id, rp.secret))
+    response = http.post(
+        "/token", data=code_request(rp, "x"), headers=basic(rp.client_id, rp.secret)
+    )
     assert response.status_code == 401
 
 
@@ -82,17 +84,31 @@ def test_secret_is_stored_only_as_a_keyed_hash(app, rp):
 
 
 def test_client_secret_post(http, consented):
-    poster = consented(register(name="Poster", redirect_uris=["https://p.example.gov/cb"],
-                                auth_method="client_secret_post"))
+    poster = consented(
+        register(
+            name="Poster",
+            redirect_uris=["https://p.example.gov/cb"],
+            auth_method="client_secret_post",
+        )
+    )
     code, _ = get_code(http, poster)
-    ok = http.post("/token", data={**code_request(poster, code), "client_id": poster.client_id,
-                                   "client_secret": poster.secret})
+    ok = http.post(
+        "/token",
+        data={
+            **code_request(poster, code),
+            "client_id": poster.client_id,
+            "client_secret": poster.secret,
+        },
+    )
     assert ok.status_code == 200 and "id_token" in ok.get_json()
-    wrong = http.post("/token", data={**code_request(poster, "x"), "client_id": poster.client_id,
-                                      "client_secret": "wrong"})
+    wrong = http.post(
+        "/token",
+        data={**code_request(poster, "x"), "client_id": poster.client_id, "client_secret": "wrong"},
+    )
     assert wrong.get_json()["error"] == "invalid_client"
-    via_basic = http.post("/token", data=code_request(poster, "x"),
-                          headers=basic(poster.client_id, poster.secret))
+    via_basic = http.post(
+        "/token", data=code_request(poster, "x"), headers=basic(poster.client_id, poster.secret)
+    )
     assert via_basic.get_json()["error"] == "invalid_client"
 
 
@@ -106,15 +122,26 @@ def signer():
 
 @pytest.fixture
 def jwt_client(consented, signer):
-    return consented(register(
-        name="JWT portal", redirect_uris=["https://jwt.example.gov/cb"],
-        auth_method="private_key_jwt", jwks={"keys": [signer.as_dict(private=False)]}))
+    return consented(
+        register(
+            name="JWT portal",
+            redirect_uris=["https://jwt.example.gov/cb"],
+            auth_method="private_key_jwt",
+            jwks={"keys": [signer.as_dict(private=False)]},
+        )
+    )
 
 
 def assertion(client, key, **overrides):
     now = int(time.time())
-    claims = {"iss": client.client_id, "sub": client.client_id, "aud": ISSUER + "/token",
-              "jti": uuid.uuid4().hex, "iat": now, "exp": now + 120}
+    claims = {
+        "iss": client.client_id,
+        "sub": client.client_id,
+        "aud": ISSUER + "/token",
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + 120,
+    }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     alg = "ES256" if isinstance(key, ECKey) else "RS256"
@@ -122,9 +149,15 @@ def assertion(client, key, **overrides):
 
 
 def jwt_token(http, client, code, client_assertion, **extra):
-    return http.post("/token", data={**code_request(client, code),
-                                     "client_assertion_type": ASSERTION_TYPE,
-                                     "client_assertion": client_assertion, **extra})
+    return http.post(
+        "/token",
+        data={
+            **code_request(client, code),
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": client_assertion,
+            **extra,
+        },
+    )
 
 
 def test_private_key_jwt_authenticates(http, jwt_client, signer):
@@ -150,15 +183,18 @@ def test_jti_replay_is_refused(http, jwt_client, signer):
     assert replay.get_json()["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize("overrides", [
-    {"aud": "https://elsewhere.example/token"},
-    {"exp": int(time.time()) - 300},
-    {"exp": None},
-    {"exp": int(time.time()) + 3600},  # outlives the replay cache
-    {"jti": None},
-    {"iss": "someone-else"},
-    {"sub": "someone-else"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"aud": "https://elsewhere.example/token"},
+        {"exp": int(time.time()) - 300},
+        {"exp": None},
+        {"exp": int(time.time()) + 3600},  # outlives the replay cache
+        {"jti": None},
+        {"iss": "someone-else"},
+        {"sub": "someone-else"},
+    ],
+)
 def test_bad_assertion_claims_are_invalid_client(http, jwt_client, signer, overrides):
     response = jwt_token(http, jwt_client, "x", assertion(jwt_client, signer, **overrides))
     assert response.status_code in (400, 401)
@@ -176,8 +212,13 @@ def test_unsigned_or_hmac_assertions_are_refused(http, jwt_client):
 
     key = OctKey.generate_key(256, parameters={"kid": "rp-key-1"})
     now = int(time.time())
-    claims = {"iss": jwt_client.client_id, "sub": jwt_client.client_id, "aud": ISSUER,
-              "jti": "j", "exp": now + 60}
+    claims = {
+        "iss": jwt_client.client_id,
+        "sub": jwt_client.client_id,
+        "aud": ISSUER,
+        "jti": "j",
+        "exp": now + 60,
+    }
     hmac_jwt = jwt.encode({"alg": "HS256", "kid": "rp-key-1"}, claims, key)
     assert jwt_token(http, jwt_client, "x", hmac_jwt).get_json()["error"] == "invalid_client"
     import base64
@@ -197,15 +238,21 @@ def test_garbage_assertion_is_invalid_client(http, jwt_client):
 
 
 def test_jwt_client_cannot_use_a_secret_method(http, jwt_client):
-    response = http.post("/token", data={**code_request(jwt_client, "x"),
-                                         "client_id": jwt_client.client_id})
+    response = http.post(
+        "/token", data={**code_request(jwt_client, "x"), "client_id": jwt_client.client_id}
+    )
     assert response.get_json()["error"] == "invalid_client"
 
 
 def test_rsa_client_keys(http, consented):
     key = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"}, private=True)
-    client = consented(register(
-        name="RSA portal", redirect_uris=["https://rsa.example.gov/cb"],
-        auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]}))
+    client = consented(
+        register(
+            name="RSA portal",
+            redirect_uris=["https://rsa.example.gov/cb"],
+            auth_method="private_key_jwt",
+            jwks={"keys": [key.as_dict(private=False)]},
+        )
+    )
     code, _ = get_code(http, client)
     assert jwt_token(http, client, code, assertion(client, key)).status_code == 200

@@ -12,9 +12,19 @@ def invoke(app, *args):
 
 
 def test_create_confidential_client_json(app):
-    result = invoke(app, "create", "--name", "Tax portal", "--department", "Tax Bureau",
-                    "--redirect-uri", "https://tax.example.gov/cb",
-                    "--post-logout-redirect-uri", "https://tax.example.gov/bye", "--json")
+    result = invoke(
+        app,
+        "create",
+        "--name",
+        "Tax portal",
+        "--department",
+        "Tax Bureau",
+        "--redirect-uri",
+        "https://tax.example.gov/cb",
+        "--post-logout-redirect-uri",
+        "https://tax.example.gov/bye",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["client_id"] and data["client_secret"]
@@ -34,8 +44,18 @@ def test_create_confidential_client_json(app):
 
 
 def test_create_public_client_has_no_secret(app):
-    result = invoke(app, "create", "--name", "App", "--redirect-uri", "http://127.0.0.1:8000/cb",
-                    "--auth-method", "none", "--first-party", "--json")
+    result = invoke(
+        app,
+        "create",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "http://127.0.0.1:8000/cb",
+        "--auth-method",
+        "none",
+        "--first-party",
+        "--json",
+    )
     data = json.loads(result.output)
     assert "client_secret" not in data and data["first_party"] is True
 
@@ -46,15 +66,35 @@ def test_create_private_key_jwt_client(app, tmp_path):
     key = ECKey.generate_key("P-256", private=True)
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
-    result = invoke(app, "create", "--name", "JWT", "--redirect-uri", "https://j.example.gov/cb",
-                    "--auth-method", "private_key_jwt", "--jwks", str(path), "--json")
+    result = invoke(
+        app,
+        "create",
+        "--name",
+        "JWT",
+        "--redirect-uri",
+        "https://j.example.gov/cb",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks",
+        str(path),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert "client_secret" not in json.loads(result.output)
 
 
 def test_list_show_disable(app):
-    created = json.loads(invoke(app, "create", "--name", "Housing", "--redirect-uri",
-                                "https://h.example.gov/cb", "--json").output)
+    created = json.loads(
+        invoke(
+            app,
+            "create",
+            "--name",
+            "Housing",
+            "--redirect-uri",
+            "https://h.example.gov/cb",
+            "--json",
+        ).output
+    )
     listing = json.loads(invoke(app, "list", "--json").output)
     assert [c["client_id"] for c in listing] == [created["client_id"]]
     assert invoke(app, "disable", created["client_id"]).exit_code == 0
@@ -72,16 +112,19 @@ def test_invalid_input_exits_2_naming_the_rule(app):
     assert "https" in result.output
 
 
-@pytest.mark.parametrize("uri", [
-    "http://portal.example.gov/cb",  # http off loopback
-    "https://portal.example.gov/cb#frag",
-    "/relative/cb",
-    "https://user:pw@portal.example.gov/cb",
-    "https://*.example.gov/cb",
-    "javascript:alert(1)",
-    "https://portal.example.gov:99999/cb",
-    "",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://portal.example.gov/cb",  # http off loopback
+        "https://portal.example.gov/cb#frag",
+        "/relative/cb",
+        "https://user:pw@portal.example.gov/cb",
+        "https://*.example.gov/cb",
+        "javascript:alert(1)",
+        "https://portal.example.gov:99999/cb",
+        "",
+    ],
+)
 def test_redirect_uri_rules(app, uri):
     from idp.errors import InvalidInput
     from idp.oauth.clients import register_client
@@ -91,8 +134,15 @@ def test_redirect_uri_rules(app, uri):
     assert caught.value.field == "redirect_uris"
 
 
-@pytest.mark.parametrize("uri", ["http://localhost:3000/cb", "http://127.0.0.1/cb",
-                                 "http://[::1]:8080/cb", "https://portal.example.gov/cb?x=1"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://localhost:3000/cb",
+        "http://127.0.0.1/cb",
+        "http://[::1]:8080/cb",
+        "https://portal.example.gov/cb?x=1",
+    ],
+)
 def test_allowed_redirect_uris(app, uri):
     from idp.oauth.clients import register_client
 
@@ -108,24 +158,28 @@ def test_sector_defaults_to_the_one_redirect_host_else_must_be_named(app):
     with pytest.raises(InvalidInput) as caught:
         register_client(name="X", redirect_uris=two_hosts)
     assert caught.value.field == "sector_identifier"
-    client, _ = register_client(name="X", redirect_uris=two_hosts,
-                                sector_identifier="Example.gov")
+    client, _ = register_client(name="X", redirect_uris=two_hosts, sector_identifier="Example.gov")
     assert client.sector_identifier == "example.gov"
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"name": ""}, "name"),
-    ({"auth_method": "client_secret_jwt"}, "auth_method"),
-    ({"scope": "profile"}, "scope"),
-    ({"scope": "openid email"}, "scope"),
-    ({"id_token_alg": "HS256"}, "id_token_alg"),
-    ({"auth_method": "private_key_jwt"}, "jwks"),
-    ({"auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
-     "jwks"),
-    ({"logo_uri": "http://logo.example/x.png"}, "logo_uri"),
-    ({"sector_identifier": "not a host"}, "sector_identifier"),
-    ({"post_logout_redirect_uris": ["http://x.example/bye"]}, "post_logout_redirect_uris"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"name": ""}, "name"),
+        ({"auth_method": "client_secret_jwt"}, "auth_method"),
+        ({"scope": "profile"}, "scope"),
+        ({"scope": "openid email"}, "scope"),
+        ({"id_token_alg": "HS256"}, "id_token_alg"),
+        ({"auth_method": "private_key_jwt"}, "jwks"),
+        (
+            {"auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
+            "jwks",
+        ),
+        ({"logo_uri": "http://logo.example/x.png"}, "logo_uri"),
+        ({"sector_identifier": "not a host"}, "sector_identifier"),
+        ({"post_logout_redirect_uris": ["http://x.example/bye"]}, "post_logout_redirect_uris"),
+    ],
+)
 def test_registration_rules(app, kwargs, field):
     from idp.errors import InvalidInput
     from idp.oauth.clients import register_client
@@ -144,6 +198,9 @@ def test_private_jwk_is_refused(app):
 
     key = ECKey.generate_key("P-256", private=True)
     with pytest.raises(InvalidInput):
-        register_client(name="X", redirect_uris=["https://x.example.gov/cb"],
-                        auth_method="private_key_jwt",
-                        jwks={"keys": [key.as_dict(private=True)]})
+        register_client(
+            name="X",
+            redirect_uris=["https://x.example.gov/cb"],
+            auth_method="private_key_jwt",
+            jwks={"keys": [key.as_dict(private=True)]},
+        )

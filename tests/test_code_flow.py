@@ -92,12 +92,14 @@ def test_pairwise_sub_differs_between_sectors_and_is_stable_within_one(
 
 
 def test_rs256_client_gets_rs256_id_token(http, citizen, signed_in):
-    legacy = register(name="Old portal", redirect_uris=["https://old.example.gov/cb"],
-                      id_token_alg="RS256")
+    legacy = register(
+        name="Old portal", redirect_uris=["https://old.example.gov/cb"], id_token_alg="RS256"
+    )
     grant_consent(citizen, legacy)
     token = sign_in(http, legacy)
-    header, _ = decode_id_token(http, token["id_token"], client_id=legacy.client_id,
-                                algorithms=["RS256"])
+    header, _ = decode_id_token(
+        http, token["id_token"], client_id=legacy.client_id, algorithms=["RS256"]
+    )
     assert header["alg"] == "RS256"
 
 
@@ -114,9 +116,11 @@ def test_code_is_single_use_and_replay_revokes_its_tokens(http, rp, signed_in):
 
     userinfo = http.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert userinfo.status_code == 401
-    refreshed = http.post("/token", headers=basic(rp.client_id, rp.secret),
-                          data={"grant_type": "refresh_token",
-                                "refresh_token": tokens["refresh_token"]})
+    refreshed = http.post(
+        "/token",
+        headers=basic(rp.client_id, rp.secret),
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
     assert refreshed.get_json()["error"] == "invalid_grant"
 
 
@@ -134,8 +138,11 @@ def test_expired_code_is_invalid_grant(http, rp, signed_in, monkeypatch):
 def test_code_of_another_client_is_invalid_grant(http, citizen, rp, signed_in):
     other = register(name="Other", redirect_uris=["https://other.example.gov/cb"])
     code, _ = get_code(http, rp)
-    response = http.post("/token", headers=basic(other.client_id, other.secret), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri})
+    response = http.post(
+        "/token",
+        headers=basic(other.client_id, other.secret),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
 
@@ -205,9 +212,15 @@ def test_login_then_resume_issues_code(app, http, rp, citizen):
     with app.test_request_context():
         outcome = complete_login(
             uid,
-            AuthResult(citizen_id=citizen.id, methods=(Amr.PWD,), acr=Acr.LOW,
-                       channel=Channel.WEBSITE, auth_time=datetime.now(UTC)),
-            browser=browser, current_cookie=None,
+            AuthResult(
+                citizen_id=citizen.id,
+                methods=(Amr.PWD,),
+                acr=Acr.LOW,
+                channel=Channel.WEBSITE,
+                auth_time=datetime.now(UTC),
+            ),
+            browser=browser,
+            current_cookie=None,
         )
     http.set_cookie(app.config["IDP_SESSION_COOKIE"], outcome.cookie_value, domain="localhost")
     resumed = http.get(f"/interaction/{uid}/resume")
@@ -240,10 +253,14 @@ def test_direct_visit_interaction_returns_to_local_path(app, http, citizen, logi
     http.get("/healthz")
     with http.session_transaction() as ui:
         ui["browser"] = browser = "b" * 24
-    for target, expected in (("/account", "/account"), ("https://evil.example/", "/"),
-                             ("//evil.example/", "/")):
-        parked = interactions.create(store, browser=browser, prompt=Prompt.LOGIN, reasons=[],
-                                     ttl=60, return_to=target)
+    for target, expected in (
+        ("/account", "/account"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+    ):
+        parked = interactions.create(
+            store, browser=browser, prompt=Prompt.LOGIN, reasons=[], ttl=60, return_to=target
+        )
         interactions.save(store, parked.advance(State.AUTHENTICATED, sid=session.sid), ttl=60)
         response = http.get(f"/interaction/{parked.uid}/resume")
         assert response.status_code == 303

@@ -28,19 +28,23 @@ def consent_page(http, rp, **params):
 
 
 def decide(http, uid, page, decision):
-    return http.post(f"/interaction/{uid}/consent",
-                     data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                           "decision": decision})
+    return http.post(
+        f"/interaction/{uid}/consent",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "decision": decision},
+    )
 
 
 def test_consent_page_shows_portal_and_data(http, rp, login):
     login()
-    _, page = consent_page(http, rp, scope="openid profile phone offline_access",
-                           ui_locales="en")
+    _, page = consent_page(http, rp, scope="openid profile phone offline_access", ui_locales="en")
     html = page.get_data(as_text=True)
     assert "Tax portal" in html and "Tax Bureau" in html
-    for words in ("Your name, date of birth and sex", "Your mobile phone number",
-                  "while you are signed out", "not your ID number"):
+    for words in (
+        "Your name, date of birth and sex",
+        "Your mobile phone number",
+        "while you are signed out",
+        "not your ID number",
+    ):
         assert words in html
     assert "style=" not in html and "<script" not in html
 
@@ -124,8 +128,9 @@ def test_prompt_consent_asks_even_when_remembered(http, rp, citizen, login):
 
 def test_first_party_portal_skips_consent(http, citizen, login):
     login()
-    portal = register(name="Citizen portal", redirect_uris=["https://my.example.gov/cb"],
-                      first_party=True)
+    portal = register(
+        name="Citizen portal", redirect_uris=["https://my.example.gov/cb"], first_party=True
+    )
     params = redirected_to(authorize(http, portal), portal.redirect_uri)
     assert "code" in params
 
@@ -148,8 +153,9 @@ def test_revoked_consent_asks_again_and_ends_tokens(http, rp, citizen, login):
 def test_abort_from_consent_page(http, rp, login):
     login()
     uid, page = consent_page(http, rp)
-    response = http.post(f"/interaction/{uid}/abort",
-                         data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = http.post(
+        f"/interaction/{uid}/abort", data={"csrf_token": csrf_from(page.get_data(as_text=True))}
+    )
     assert redirected_to(response, rp.redirect_uri)["error"] == "access_denied"
 
 

@@ -26,13 +26,30 @@ def test_metadata_fields(http):
     assert meta["subject_types_supported"] == ["pairwise"]
     assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    }
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["scopes_supported"] == ["openid", "profile", "phone", "offline_access"]
-    assert {"sub", "acr", "amr", "sid", "auth_time", "name", "birthdate", "gender",
-            "phone_number", "phone_number_verified"} <= set(meta["claims_supported"])
+    assert {
+        "sub",
+        "acr",
+        "amr",
+        "sid",
+        "auth_time",
+        "name",
+        "birthdate",
+        "gender",
+        "phone_number",
+        "phone_number_verified",
+    } <= set(meta["claims_supported"])
     assert meta["acr_values_supported"] == [
-        "urn:idp:acr:low", "urn:idp:acr:substantial", "urn:idp:acr:high"]
+        "urn:idp:acr:low",
+        "urn:idp:acr:substantial",
+        "urn:idp:acr:high",
+    ]
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["prompt_values_supported"] == ["none", "login", "consent"]
     assert meta["ui_locales_supported"] == ["zh-Hans-CN", "en"]
@@ -46,14 +63,17 @@ def test_metadata_validates_with_authlib(http):
     from authlib.oidc import rpinitiated
 
     meta = discovery.OpenIDProviderMetadata(
-        http.get("/.well-known/openid-configuration").get_json())
-    meta.validate(metadata_classes=[rpinitiated.OpenIDProviderMetadata,
-                                    rfc9207.AuthorizationServerMetadata])
+        http.get("/.well-known/openid-configuration").get_json()
+    )
+    meta.validate(
+        metadata_classes=[rpinitiated.OpenIDProviderMetadata, rfc9207.AuthorizationServerMetadata]
+    )
 
 
 def test_urls_come_from_the_issuer_not_the_host_header(http):
-    meta = http.get("/.well-known/openid-configuration",
-                    headers={"Host": "evil.example"}).get_json()
+    meta = http.get(
+        "/.well-known/openid-configuration", headers={"Host": "evil.example"}
+    ).get_json()
     assert meta["token_endpoint"].startswith("https://id.example.gov/")
 
 

@@ -25,8 +25,7 @@ def introspect(http, rp, token, hint=None, secret=None):
     data = {"token": token}
     if hint:
         data["token_type_hint"] = hint
-    return http.post("/introspect", data=data,
-                     headers=basic(rp.client_id, secret or rp.secret))
+    return http.post("/introspect", data=data, headers=basic(rp.client_id, secret or rp.secret))
 
 
 def test_active_access_token(http, rp, tokens):
@@ -59,8 +58,9 @@ def test_rotated_refresh_token_is_inactive(http, rp, tokens):
 
 
 def test_revoked_token_is_inactive(http, rp, tokens):
-    http.post("/revoke", data={"token": tokens["access_token"]},
-              headers=basic(rp.client_id, rp.secret))
+    http.post(
+        "/revoke", data={"token": tokens["access_token"]}, headers=basic(rp.client_id, rp.secret)
+    )
     assert introspect(http, rp, tokens["access_token"]).get_json() == {"active": False}
 
 
@@ -82,8 +82,9 @@ def test_introspection_requires_client_authentication(http, rp, tokens):
 
 def test_public_clients_cannot_introspect(http, rp, tokens):
     native = register(name="App", redirect_uris=["http://localhost:7000/cb"], auth_method="none")
-    response = http.post("/introspect", data={"token": tokens["access_token"],
-                                              "client_id": native.client_id})
+    response = http.post(
+        "/introspect", data={"token": tokens["access_token"], "client_id": native.client_id}
+    )
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
 

@@ -40,8 +40,9 @@ def test_hint_and_registered_uri_logs_out_and_redirects_with_state(
     app, http, rp, store, session_and_token
 ):
     session, token = session_and_token
-    response = logout(http, id_token_hint=token["id_token"], post_logout_redirect_uri=BYE,
-                      state="bye-state")
+    response = logout(
+        http, id_token_hint=token["id_token"], post_logout_redirect_uri=BYE, state="bye-state"
+    )
     assert redirected_to(response, BYE) == {"state": "bye-state"}
     assert not sso_alive(app, store, session)
     assert cookie_cleared(response, app)
@@ -49,8 +50,9 @@ def test_hint_and_registered_uri_logs_out_and_redirects_with_state(
 
 def test_hint_with_matching_client_id(app, http, rp, store, session_and_token):
     session, token = session_and_token
-    response = logout(http, id_token_hint=token["id_token"], client_id=rp.client_id,
-                      post_logout_redirect_uri=BYE)
+    response = logout(
+        http, id_token_hint=token["id_token"], client_id=rp.client_id, post_logout_redirect_uri=BYE
+    )
     assert redirected_to(response, BYE) == {}
     assert not sso_alive(app, store, session)
 
@@ -59,8 +61,12 @@ def test_unregistered_post_logout_uri_is_never_redirected_to(
     app, http, rp, store, session_and_token
 ):
     session, token = session_and_token
-    response = logout(http, id_token_hint=token["id_token"],
-                      post_logout_redirect_uri="https://evil.example/bye", state="s")
+    response = logout(
+        http,
+        id_token_hint=token["id_token"],
+        post_logout_redirect_uri="https://evil.example/bye",
+        state="s",
+    )
     assert response.status_code == 200
     assert "Location" not in response.headers
     assert b'id="signed-out"' in response.data
@@ -68,11 +74,17 @@ def test_unregistered_post_logout_uri_is_never_redirected_to(
 
 
 def test_uri_registered_for_another_client_is_not_used(app, http, rp, session_and_token):
-    other = register(name="Other", redirect_uris=["https://other.example.gov/cb"],
-                     post_logout_redirect_uris=["https://other.example.gov/bye"])
+    other = register(
+        name="Other",
+        redirect_uris=["https://other.example.gov/cb"],
+        post_logout_redirect_uris=["https://other.example.gov/bye"],
+    )
     _, token = session_and_token
-    response = logout(http, id_token_hint=token["id_token"],
-                      post_logout_redirect_uri="https://other.example.gov/bye")
+    response = logout(
+        http,
+        id_token_hint=token["id_token"],
+        post_logout_redirect_uri="https://other.example.gov/bye",
+    )
     assert response.status_code == 200 and "Location" not in response.headers
     assert other  # registered, but not for the hint's audience
 
@@ -92,8 +104,7 @@ def test_expired_hint_is_accepted(app, http, rp, store, session_and_token, monke
 def test_forged_hint_is_an_error_page(app, http, rp, store, session_and_token):
     session, token = session_and_token
     header, payload, _ = token["id_token"].split(".")
-    response = logout(http, id_token_hint=f"{header}.{payload}.AAAA",
-                      post_logout_redirect_uri=BYE)
+    response = logout(http, id_token_hint=f"{header}.{payload}.AAAA", post_logout_redirect_uri=BYE)
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert sso_alive(app, store, session)
@@ -106,9 +117,11 @@ def test_hint_from_another_issuer_is_refused(app, http, rp, store, session_and_t
 
     session, _ = session_and_token
     info = keys.signing_key_info("ES256")
-    forged = jwt.encode({"alg": "ES256", "kid": info.kid},
-                        {"iss": "https://elsewhere.example", "aud": rp.client_id,
-                         "sub": "x", "sid": session.sid}, keys.private_keyset("ES256"))
+    forged = jwt.encode(
+        {"alg": "ES256", "kid": info.kid},
+        {"iss": "https://elsewhere.example", "aud": rp.client_id, "sub": "x", "sid": session.sid},
+        keys.private_keyset("ES256"),
+    )
     response = logout(http, id_token_hint=forged, post_logout_redirect_uri=BYE)
     assert response.status_code == 400 and sso_alive(app, store, session)
 
@@ -129,13 +142,22 @@ def test_without_hint_the_citizen_confirms_first(app, http, rp, store, session_a
     assert b'name="confirm"' in page.data and b"csrf_token" in page.data
     assert sso_alive(app, store, session)
     # A forged POST without our CSRF token changes nothing.
-    forged = http.post("/logout", data={"client_id": rp.client_id, "confirm": "yes",
-                                        "post_logout_redirect_uri": BYE})
+    forged = http.post(
+        "/logout",
+        data={"client_id": rp.client_id, "confirm": "yes", "post_logout_redirect_uri": BYE},
+    )
     assert forged.status_code == 200 and sso_alive(app, store, session)
     # The citizen confirms on our page.
-    confirmed = http.post("/logout", data={
-        "csrf_token": csrf_token_for(http), "confirm": "yes", "client_id": rp.client_id,
-        "post_logout_redirect_uri": BYE, "state": "s1"})
+    confirmed = http.post(
+        "/logout",
+        data={
+            "csrf_token": csrf_token_for(http),
+            "confirm": "yes",
+            "client_id": rp.client_id,
+            "post_logout_redirect_uri": BYE,
+            "state": "s1",
+        },
+    )
     assert redirected_to(confirmed, BYE) == {"state": "s1"}
     assert not sso_alive(app, store, session)
     assert cookie_cleared(confirmed, app)

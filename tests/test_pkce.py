@@ -15,8 +15,9 @@ from oidc_helpers import register
 
 @pytest.fixture
 def native(app, citizen, login):
-    client = register(name="Mobile app", redirect_uris=["http://127.0.0.1:8765/cb"],
-                      auth_method="none")
+    client = register(
+        name="Mobile app", redirect_uris=["http://127.0.0.1:8765/cb"], auth_method="none"
+    )
     grant_consent(citizen, client)
     login()
     return client

@@ -86,8 +86,9 @@ def test_refresh_token_of_another_client_is_invalid_grant(http, citizen, rp, tok
 
 def test_unknown_or_missing_refresh_token(http, rp, tokens):
     assert refresh(http, rp, "nope").get_json()["error"] == "invalid_grant"
-    missing = http.post("/token", data={"grant_type": "refresh_token"},
-                        headers={"Authorization": "Basic " + "x"})
+    missing = http.post(
+        "/token", data={"grant_type": "refresh_token"}, headers={"Authorization": "Basic " + "x"}
+    )
     assert missing.get_json()["error"] == "invalid_client"
 
 
@@ -110,8 +111,9 @@ def test_expired_refresh_token_is_invalid_grant(http, rp, tokens):
 
 
 def test_client_without_offline_access_cannot_refresh(http, citizen, login, rp, tokens):
-    narrow = register(name="Narrow", redirect_uris=["https://n.example.gov/cb"],
-                      scope="openid profile")
+    narrow = register(
+        name="Narrow", redirect_uris=["https://n.example.gov/cb"], scope="openid profile"
+    )
     response = refresh(http, narrow, tokens["refresh_token"])
     assert response.get_json()["error"] == "unauthorized_client"
 

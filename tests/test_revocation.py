@@ -96,7 +96,8 @@ def test_public_client_may_revoke_its_own_token(http, citizen, login):
     verifier, challenge = pkce()
     code, _ = get_code(http, native, code_challenge=challenge, code_challenge_method="S256")
     token = exchange(http, native, code, verifier=verifier).get_json()
-    response = http.post("/revoke", data={"token": token["access_token"],
-                                          "client_id": native.client_id})
+    response = http.post(
+        "/revoke", data={"token": token["access_token"], "client_id": native.client_id}
+    )
     assert response.status_code == 200
     assert http.get("/userinfo", headers=bearer(token["access_token"])).status_code == 401

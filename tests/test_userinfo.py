@@ -39,8 +39,14 @@ def test_profile_and_phone_claims(http, rp, consented, citizen):
     assert body["phone_number_verified"] is False
     # The ID number is never released in this issue.
     assert "11010519491231002X" not in response.get_data(as_text=True)
-    assert set(body) == {"sub", "name", "birthdate", "gender", "phone_number",
-                         "phone_number_verified"}
+    assert set(body) == {
+        "sub",
+        "name",
+        "birthdate",
+        "gender",
+        "phone_number",
+        "phone_number_verified",
+    }
 
 
 def test_profile_without_phone(http, rp, consented):
@@ -59,8 +65,11 @@ def test_post_with_header_and_with_form_body(http, rp, consented):
 
 def test_missing_token_is_401_without_error_code(http):
     """RFC 6750 3.1: no error information when the request carries no credentials."""
-    for response in (http.get("/userinfo"), http.post("/userinfo"),
-                     http.get("/userinfo", headers={"Authorization": "Basic abc"})):
+    for response in (
+        http.get("/userinfo"),
+        http.post("/userinfo"),
+        http.get("/userinfo", headers={"Authorization": "Basic abc"}),
+    ):
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="idp"'
         assert "error" not in response.headers["WWW-Authenticate"]
@@ -100,8 +109,11 @@ def test_refresh_token_is_not_an_access_token(http, rp, consented):
 
 def test_two_ways_at_once_is_invalid_request(http, rp, consented):
     token = sign_in(http, rp, scope="openid")
-    response = http.post("/userinfo", headers=bearer(token["access_token"]),
-                         data={"access_token": token["access_token"]})
+    response = http.post(
+        "/userinfo",
+        headers=bearer(token["access_token"]),
+        data={"access_token": token["access_token"]},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
     assert response.headers["WWW-Authenticate"].startswith("Bearer ")

@@ -15,7 +15,15 @@ from ..errors import IdpError
 log = logging.getLogger(__name__)
 
 # Endpoints called by portals' code, not by browsers: errors there are always JSON.
-_API_PATHS = ("/api/", "/token", "/userinfo", "/revoke", "/introspect", "/jwks.json", "/.well-known/")
+_API_PATHS = (
+    "/api/",
+    "/token",
+    "/userinfo",
+    "/revoke",
+    "/introspect",
+    "/jwks.json",
+    "/.well-known/",
+)
 
 
 def _wants_json() -> bool:
