@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import cast
 
 from flask import Blueprint
 from flask import Response
@@ -37,6 +38,7 @@ from flask import url_for
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response as BaseResponse
 
 from adapters import website_pages as pages
 from adapters import website_registration
@@ -168,12 +170,12 @@ def _forget_pending(uid: str) -> None:
 
 
 @bp.route("/login")
-def start() -> Response:
+def start() -> BaseResponse:
     """A direct visit: park a login that ends on the account page."""
     return begin_direct_login(return_to="/account")
 
 
-def begin_direct_login(*, return_to: str) -> Response:
+def begin_direct_login(*, return_to: str) -> BaseResponse:
     """Park a login interaction for a page of our own and send the browser to it."""
     return redirect(url_for("website.login", uid=pages.park(return_to=return_to).uid), 303)
 
@@ -261,7 +263,7 @@ def _finish(interaction: Interaction, result: AuthResult, *, on_error: Any) -> A
     _forget_pending(interaction.uid)
     # A new CSRF token for the signed-in browser (OWASP: renew tokens on privilege change).
     session.pop("csrf_token", None)
-    response = redirect(url_for("interaction.resume", uid=interaction.uid), 303)
+    response = cast(Response, redirect(url_for("interaction.resume", uid=interaction.uid), 303))
     set_sso_cookie(response, outcome.cookie_value)
     return response
 

@@ -35,14 +35,14 @@ def too_many(exc: TooManyAttempts) -> str:
     seconds = max(1, int(exc.resets_in))
     if seconds >= 120:
         minutes = (seconds + 59) // 60
-        return _("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes)
-    return _("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds)
+        return str(_("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes))
+    return str(_("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds))
 
 
 def rule_message(exc: InvalidInput) -> str:
     if isinstance(exc, InvalidIdNumber):
-        return _("The ID number is not valid: %(rule)s.", rule=_(exc.rule.value))
-    return _(exc.public)
+        return str(_("The ID number is not valid: %(rule)s.", rule=_(exc.rule.value)))
+    return str(_(exc.public))
 
 
 def render_login(

@@ -47,7 +47,8 @@ NOT_PUBLIC = {name for name in dir(builtins) if name.endswith("Error")} | {
     "SingleProcessViolation",
 }
 
-Message = tuple[int, str | None, Any, list[str]]
+# (line, function name, message, comments); babel itself also yields a trailing context.
+Message = tuple[Any, ...]
 
 
 def _first_string(call: ast.Call) -> str | None:
@@ -102,7 +103,7 @@ def _public_messages(tree: ast.AST) -> Iterator[tuple[int, str]]:
 
 
 def extract(
-    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, Any]
+    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
 ) -> Iterator[Message]:
     source = fileobj.read()
     yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)

@@ -27,6 +27,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..authn import interaction as interactions
 from ..authn import login as logins
@@ -56,7 +57,7 @@ bp = Blueprint("account", __name__)
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _sign_in_first() -> Response:
+def _sign_in_first() -> BaseResponse:
     """Direct visit while signed out: park a login that returns to the account page."""
     parked = interactions.create(
         current_store(),
@@ -146,8 +147,8 @@ def _too_many(exc: TooManyAttempts) -> str:
     seconds = max(1, int(exc.resets_in))
     if seconds >= 120:
         minutes = (seconds + 59) // 60
-        return _("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes)
-    return _("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds)
+        return str(_("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes))
+    return str(_("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds))
 
 
 def _overview(

@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 from babel import Locale
-from flask import Response
 from flask import current_app
 from flask import redirect
 from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..authn.result import Acr
 from ..authn.result import Channel
@@ -81,7 +81,7 @@ def select_locale() -> str:
     if chosen is None:
         best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
         chosen = normalise(best) if best else None
-    return chosen if chosen in supported else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return str(chosen if chosen in supported else current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def page_locale() -> Locale:
@@ -105,7 +105,7 @@ def _safe_next(value: str | None) -> str:
     return parts.path + ("?" + urlencode(query) if query else "")
 
 
-def set_locale() -> Response:
+def set_locale() -> BaseResponse:
     """Remember the chosen language in the UI cookie (``session["locale"]``), go back."""
     chosen = normalise(str(request.form.get("locale") or ""))
     if chosen in current_app.config["IDP_LOCALES"]:
@@ -121,20 +121,20 @@ def utc_datetime(timestamp: int | float) -> datetime:
 
 
 def channel_label(channel: str) -> str:
-    labels = {
+    labels: dict[str, str] = {
         Channel.WEBSITE: _("Website"),
         Channel.MOBILE: _("Mobile app"),
         Channel.KIOSK: _("Self-service kiosk"),
         Channel.HALL: _("Service hall counter"),
         Channel.HOTLINE: _("Telephone hotline"),
     }
-    return labels.get(channel, channel)  # type: ignore[call-overload]
+    return str(labels.get(channel, channel))
 
 
 def acr_label(acr: str) -> str:
-    labels = {
+    labels: dict[str, str] = {
         Acr.LOW: _("Low (password)"),
         Acr.SUBSTANTIAL: _("Substantial (two factors)"),
         Acr.HIGH: _("High"),
     }
-    return labels.get(acr, acr)  # type: ignore[call-overload]
+    return str(labels.get(acr, acr))

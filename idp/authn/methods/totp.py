@@ -34,6 +34,7 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...ids.protect import seal
@@ -108,7 +109,15 @@ def provision(*, citizen_id: str, account_name: str, issuer: str) -> Enrolment:
         existing.secret_enc = sealed
         existing.last_used_step = None
         existing.created_at = utcnow()
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two enrolments started at once (a double click): the other one stands.
+        db.session.rollback()
+        pending = pending_enrolment(citizen_id=citizen_id, account_name=account_name, issuer=issuer)
+        if pending is None:
+            raise ValueError("a confirmed TOTP credential exists") from None
+        return pending
     return Enrolment(secret=secret, uri=_uri(secret, account_name, issuer))
 
 
