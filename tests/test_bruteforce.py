@@ -168,3 +168,15 @@ def test_limits_are_shared_by_two_processes_on_redis(backend: Any, app: Any, cit
         assert sign_in(client, CITIZEN_ID_NUMBER, WRONG).status_code == 401
     with other_app.app_context():
         assert _refused_for(sign_in(second, CITIZEN_ID_NUMBER, CITIZEN_PASSWORD)) >= 1
+
+
+def test_one_address_has_one_budget_across_forms() -> None:
+    store = MemoryStore()
+    policy = ratelimit.Policy(free_attempts=5, lock_after=9, lock_seconds=60, ip_lock_after=4)
+    login = ratelimit.Throttle(store, policy, scope="login")
+    codes = ratelimit.Throttle(store, policy, scope="second-factor")
+    for i in range(2):
+        login.failed(login.begin(subject=f"n{i}", ip="198.51.100.7"))
+        codes.failed(codes.begin(subject=f"c{i}", ip="198.51.100.7"))
+    with pytest.raises(TooManyAttempts):
+        login.begin(subject="another", ip="198.51.100.7")

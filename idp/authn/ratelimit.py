@@ -18,7 +18,7 @@ for second factors), within a window of ``WINDOW`` seconds:
 Attempts are counted *before* the password is checked and forgiven on success, so a burst
 of parallel requests cannot slip past the limit while the first ones are still hashing.
 
-Per client IP, failures across all subjects: ``ip_lock_after`` failures within
+Per client IP, failures across all subjects and scopes: ``ip_lock_after`` failures within
 ``IP_WINDOW`` lock the address for ``lock_seconds``. Successes do not reset it (one
 attacker's good password must not buy a fresh budget for guessing others).
 
@@ -105,7 +105,9 @@ class Throttle:
         self._scope = scope
 
     def _id(self, what: str, key: str) -> str:
-        return f"{self._scope}:{what}:{key}"
+        # One budget per address across every scope (sign-in, codes, registration), so
+        # an address cannot spread its guesses over several forms.
+        return f"any:ip:{key}" if what == "ip" else f"{self._scope}:{what}:{key}"
 
     def _refuse_if_blocked(self, what: str, key: str) -> None:
         for kind in (_LOCK, _WAIT):
