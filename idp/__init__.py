@@ -64,7 +64,18 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+    _init_proxies(app)
     return app
+
+
+def _init_proxies(app: Flask) -> None:
+    """Behind N trusted proxies, take the client address and scheme from the headers
+    they append; without this every client would share the load balancer's address."""
+    hops = int(app.config["IDP_TRUSTED_PROXIES"])
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _check_production(app: Flask) -> None:

@@ -45,6 +45,11 @@ class DefaultConfig:
     # = derived from IDP_MASTER_KEY.
     SECRET_KEY: str | None = None
 
+    # Number of reverse proxies (load balancers) in front of the provider that append to
+    # X-Forwarded-For / X-Forwarded-Proto. 0 = trust no forwarding header. Per-IP rate
+    # limits see the client's address only when this matches the deployment.
+    IDP_TRUSTED_PROXIES = 0
+
     # Cookie flags. Secure can be turned off only for local http development.
     IDP_COOKIE_SECURE = True
     IDP_SESSION_COOKIE = "idp_sid"
@@ -83,6 +88,8 @@ class DefaultConfig:
     # Languages offered on pages; the first is the default (Simplified Chinese).
     IDP_LOCALES = ["zh_Hans_CN", "en"]
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    # Times on pages are shown in the region's time zone; everything stored is UTC.
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
 
     # Feature toggles: a disabled feature registers no route and is absent from discovery.
     IDP_FEATURE_SELF_REGISTRATION = True

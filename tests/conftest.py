@@ -111,9 +111,19 @@ def app_config() -> dict[str, Any]:
     return {}
 
 
+def _fresh_g() -> None:
+    """The fixture keeps one app context open for the whole test (so tests can query
+    the database), and Flask reuses it for test-client requests: without this, ``g``
+    (Flask-Babel's locale, Flask-WTF's CSRF token) would leak between requests."""
+    from flask import g
+
+    g.__dict__.clear()
+
+
 @pytest.fixture
 def app(backend: Any, app_config: dict[str, Any]) -> Iterator[Any]:
     app = make_app(backend, **app_config)
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with app.app_context():
         yield app
     _reset(app)

@@ -57,5 +57,5 @@ def clear_sso_cookie(response: Response) -> Response:
 
 
 def client_ip() -> str:
-    """The caller's address. Behind a proxy, deploy with ProxyFix (IDP_TRUSTED_PROXIES)."""
+    """The caller's address; behind a load balancer set IDP_TRUSTED_PROXIES (ProxyFix)."""
     return request.remote_addr or "unknown"

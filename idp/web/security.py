@@ -2,7 +2,7 @@
 no referrer leaks, no caching of anything personal.
 
 Images may come from any https origin: the consent page shows the portal's registered
-logo. With ``Referrer-Policy: no-referrer`` that fetch tells the logo host nothing
+logo. With ``Referrer-Policy: same-origin`` that fetch tells the logo host nothing
 about the page.
 """
 
@@ -21,7 +21,9 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of every HTTPS form POST
+    # (WTF_CSRF_SSL_STRICT). Other sites, portals included, never see our URLs.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
