@@ -85,6 +85,34 @@ class DefaultConfig:
     IDP_LOGIN_LOCK_SECONDS = 15 * 60
     IDP_LOGIN_IP_LOCK_AFTER = 50  # failures from one IP across all ID numbers
 
+    # WebAuthn (passkeys and security keys), idp.authn.passkeys. The RP ID and origin
+    # must match what the browser sees exactly (WebAuthn 3 sections 7.1 and 7.2 steps
+    # 9 and 15), so both default to the issuer's: its host and its scheme://host[:port].
+    IDP_WEBAUTHN_RP_ID: str | None = None
+    IDP_WEBAUTHN_ORIGIN: str | None = None
+    # Shown by the authenticator when a passkey is created ("Save a passkey for ...").
+    IDP_WEBAUTHN_RP_NAME = "Government identity"
+    # "none": we ask for no attestation, so the authenticator model (AAGUID) is as the
+    # authenticator reports it. "direct" asks for a signed attestation statement, which
+    # py_webauthn verifies; keep "none" unless the allow-list below must be proven.
+    IDP_WEBAUTHN_ATTESTATION = "none"
+    # Authenticator models (AAGUIDs, "xxxxxxxx-xxxx-...") whose sign-ins with user
+    # verification reach the high level. Empty = any model. A model not listed still
+    # signs in, at substantial at most.
+    IDP_WEBAUTHN_HIGH_AAGUIDS: list[str] = []
+    # Synced passkeys (backup eligible: the private key is copied to the platform's
+    # cloud) reach substantial, not high: NIST SP 800-63B Supplement 1 "syncable
+    # authenticators ... cannot reach AAL3" because the key is exportable. True admits
+    # them to high as well.
+    IDP_WEBAUTHN_HIGH_ALLOW_SYNCED = False
+    # Seconds a registration or sign-in ceremony (its single-use challenge) stays valid.
+    # WebAuthn 3 section 15.1 recommends 300 s to 600 s when user verification is needed.
+    IDP_TTL_WEBAUTHN_CHALLENGE = 300
+    # Adding or removing a passkey needs a sign-in at most this many seconds old.
+    IDP_WEBAUTHN_FRESH_SIGN_IN = 300
+    # Credentials one citizen may register (bounds rows and the allowCredentials list).
+    IDP_WEBAUTHN_MAX_CREDENTIALS = 10
+
     # Languages offered on pages; the first is the default (Simplified Chinese).
     IDP_LOCALES = ["zh_Hans_CN", "en"]
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"

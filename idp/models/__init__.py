@@ -9,6 +9,8 @@ from .credential import RecoveryCode
 from .credential import TotpCredential
 from .signing_key import SigningKey
 from .token import OAuthToken
+from .webauthn import WebAuthnCredential
+from .webauthn import WebAuthnUser
 
 __all__ = [
     "Citizen",
@@ -20,4 +22,6 @@ __all__ = [
     "RegistryEntry",
     "SigningKey",
     "TotpCredential",
+    "WebAuthnCredential",
+    "WebAuthnUser",
 ]
