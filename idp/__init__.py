@@ -98,6 +98,17 @@ def _check_production(app: Flask) -> None:
         problems.append("IDP_ISSUER must be an https URL")
     if cfg.get("IDP_FEATURE_DEMO_PORTAL"):
         problems.append("IDP_FEATURE_DEMO_PORTAL must be off")
+    # SMS codes: the outbox keeps texts (codes included) readable in the store.
+    sms_gateway = cfg.get("IDP_SMS_GATEWAY")
+    if sms_gateway == "outbox":
+        problems.append('IDP_SMS_GATEWAY cannot be "outbox" (use "http", or "none")')
+    elif cfg.get("IDP_FEATURE_SMS_LOGIN") and sms_gateway != "http":
+        problems.append('IDP_FEATURE_SMS_LOGIN needs IDP_SMS_GATEWAY "http"')
+    if sms_gateway == "http":
+        if not str(cfg.get("IDP_SMS_GATEWAY_URL") or "").startswith("https://"):
+            problems.append("IDP_SMS_GATEWAY_URL must be an https URL")
+        if not cfg.get("IDP_SMS_GATEWAY_TOKEN"):
+            problems.append("IDP_SMS_GATEWAY_TOKEN is not set")
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

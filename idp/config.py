@@ -66,6 +66,7 @@ class DefaultConfig:
     IDP_TTL_SSO_IDLE = 2 * 3600  # idle lifetime, renewed on every use
     IDP_TTL_INTERACTION = 15 * 60  # a login or consent page left open
     IDP_TTL_CLIENT_ASSERTION_JTI = 600  # private_key_jwt replay cache
+    IDP_TTL_SMS_CODE = 300  # an SMS one-time code (NIST SP 800-63B 5.1.3.2: short-lived)
 
     # Signing keys: algorithm used for clients that do not ask for one.
     IDP_DEFAULT_ID_TOKEN_ALG = "ES256"
@@ -75,6 +76,9 @@ class DefaultConfig:
     # How long a rotated-out key stays in the JWKS after it stopped signing:
     # longer than any token it signed can live.
     IDP_KEY_RETIRE_GRACE = 31 * 24 * 3600
+    # JWT access tokens (RFC 9068, for clients registered with access_token_format
+    # "jwt"): RFC 9068 2.1 makes RS256 the algorithm every resource server supports.
+    IDP_ACCESS_TOKEN_ALG = "RS256"
 
     # OIDC Core 3.1.2.1: nonce is OPTIONAL in the code flow; a deployment may demand it.
     IDP_REQUIRE_NONCE = False
@@ -84,6 +88,30 @@ class DefaultConfig:
     IDP_LOGIN_LOCK_AFTER = 10  # failures before a temporary lock
     IDP_LOGIN_LOCK_SECONDS = 15 * 60
     IDP_LOGIN_IP_LOCK_AFTER = 50  # failures from one IP across all ID numbers
+
+    # Per-authenticator limits (idp.authn.authenticator_limits), on top of the above:
+    # consecutive failures of one password, TOTP, SMS or passkey, across addresses and
+    # days, until a success. NIST SP 800-63B 5.2.2: "no more than 100" before it is
+    # disabled (durably, until re-enabled at a service hall).
+    IDP_AUTHENTICATOR_MAX_FAILURES = 100
+    IDP_AUTHENTICATOR_FREE_FAILURES = 5  # failures before growing delays start
+    IDP_AUTHENTICATOR_MAX_DELAY = 3600  # seconds; delays double up to this
+    # Failures count within this window from the first one (the store needs a TTL).
+    IDP_AUTHENTICATOR_FAILURE_WINDOW = 30 * 24 * 3600
+
+    # SMS one-time codes (idp.authn.sms). "outbox" keeps messages in the ephemeral store
+    # for tests and the demo (refused in production); "http" POSTs JSON to a gateway;
+    # "none" sends nothing (production without SMS: turn IDP_FEATURE_SMS_LOGIN off).
+    IDP_SMS_GATEWAY = "outbox"
+    IDP_SMS_GATEWAY_URL: str | None = None  # https endpoint of the SMS gateway
+    IDP_SMS_GATEWAY_TOKEN: str | None = None  # sent as "Authorization: Bearer ..."
+    IDP_SMS_GATEWAY_TIMEOUT = 5  # seconds, connect and read
+    IDP_SMS_CODE_ATTEMPTS = 5  # wrong entries before a code is void
+    IDP_SMS_RESEND_SECONDS = 60  # between two codes to one phone or one sign-in
+    # Codes sent per hour (each a cost and a text a citizen did not ask for, if abused).
+    IDP_SMS_SENDS_PER_PHONE = 5
+    IDP_SMS_SENDS_PER_CITIZEN = 5
+    IDP_SMS_SENDS_PER_IP = 30
 
     # WebAuthn (passkeys and security keys), idp.authn.passkeys. The RP ID and origin
     # must match what the browser sees exactly (WebAuthn 3 sections 7.1 and 7.2 steps
@@ -122,6 +150,23 @@ class DefaultConfig:
     # Feature toggles: a disabled feature registers no route and is absent from discovery.
     IDP_FEATURE_SELF_REGISTRATION = True
     IDP_FEATURE_DEMO_PORTAL = False
+    # Sign in with a one-time code sent by SMS to the registered phone (low assurance).
+    IDP_FEATURE_SMS_LOGIN = True
+
+    # The resource-server helper (idp.resource.require_token). Unset introspection URL =
+    # in-process: tokens are checked against this provider's own database and keys. A
+    # separate resource server sets the URL and the credentials of the client whose
+    # tokens it accepts (RFC 7662: a client may introspect only its own tokens).
+    IDP_RESOURCE_INTROSPECTION_URL: str | None = None
+    IDP_RESOURCE_JWKS_URL: str | None = None  # default: <issuer>/jwks.json
+    IDP_RESOURCE_ISSUER: str | None = None  # default: IDP_ISSUER
+    IDP_RESOURCE_CLIENT_ID: str | None = None
+    IDP_RESOURCE_CLIENT_SECRET: str | None = None
+    # The "aud" a JWT access token must carry (RFC 9068 4); default: the client id above.
+    # In-process with none set, any audience is accepted (the database binds the token).
+    IDP_RESOURCE_AUDIENCE: str | None = None
+    IDP_RESOURCE_TIMEOUT = 5  # seconds per introspection or JWKS request
+    IDP_RESOURCE_JWKS_MAX_AGE = 300  # seconds a fetched JWKS is used before re-fetching
 
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False

@@ -43,6 +43,22 @@ class CitizenLocked(IdpError):
     public = "This account is locked. Contact the service hall."
 
 
+class AuthenticatorDisabled(CitizenLocked):
+    """One authenticator (a password, a TOTP, SMS codes, a passkey) was disabled after
+    too many consecutive failures (NIST SP 800-63B 5.2.2: no more than 100) and stays so
+    until re-enabled at a service hall. A narrower lock than the account's: it subclasses
+    ``CitizenLocked`` so a page that shows an account lock shows this one too."""
+
+    public = (
+        "This sign-in method is blocked after too many failed attempts. "
+        "Use another one, or bring your ID card to a service hall to unblock it."
+    )
+
+    def __init__(self, *, authenticator: str = "", detail: str = "") -> None:
+        super().__init__(detail=detail or f"authenticator {authenticator} is disabled")
+        self.authenticator = authenticator
+
+
 class InteractionExpired(IdpError):
     public = "This sign-in page has expired. Return to the portal and start again."
 

@@ -7,12 +7,14 @@ from .consent import Consent
 from .credential import PasswordCredential
 from .credential import RecoveryCode
 from .credential import TotpCredential
+from .lockout import AuthenticatorLockout
 from .signing_key import SigningKey
 from .token import OAuthToken
 from .webauthn import WebAuthnCredential
 from .webauthn import WebAuthnUser
 
 __all__ = [
+    "AuthenticatorLockout",
     "Citizen",
     "Consent",
     "OAuthClient",

@@ -37,6 +37,10 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="ES256")
     # First-party portals are run by the same operator and skip the consent page.
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "opaque" (default) or "jwt": RFC 9068 JWT access tokens (idp.oauth.jwt_access).
+    access_token_format: Mapped[str] = mapped_column(
+        String(16), default="opaque", server_default="opaque"
+    )
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
