@@ -68,6 +68,15 @@ class DefaultConfig:
     IDP_TTL_CLIENT_ASSERTION_JTI = 600  # private_key_jwt replay cache
     IDP_TTL_SMS_CODE = 300  # an SMS one-time code (NIST SP 800-63B 5.1.3.2: short-lived)
 
+    # Assurance levels: how long each level lasts once reached (idp.authn.assurance).
+    # A level lapses MAX_AGE seconds after it was reached, or IDLE seconds after a portal
+    # last relied on it; the session then stands at the highest level left (low lasts as
+    # long as the SSO session). High follows NIST SP 800-63B AAL3 (12 h / 15 min).
+    IDP_ACR_HIGH_MAX_AGE = 12 * 3600
+    IDP_ACR_HIGH_IDLE = 15 * 60
+    IDP_ACR_SUBSTANTIAL_MAX_AGE = 24 * 3600
+    IDP_ACR_SUBSTANTIAL_IDLE = 3600
+
     # Signing keys: algorithm used for clients that do not ask for one.
     IDP_DEFAULT_ID_TOKEN_ALG = "ES256"
     # Seconds between publishing a new key (`idp keys rotate`) and signing with it: longer
@@ -129,9 +138,9 @@ class DefaultConfig:
     # signs in, at substantial at most.
     IDP_WEBAUTHN_HIGH_AAGUIDS: list[str] = []
     # Synced passkeys (backup eligible: the private key is copied to the platform's
-    # cloud) reach substantial, not high: NIST SP 800-63B Supplement 1 "syncable
-    # authenticators ... cannot reach AAL3" because the key is exportable. True admits
-    # them to high as well.
+    # cloud) reach substantial, not high: NIST SP 800-63B Supplement 1 (syncable
+    # authenticators) admits them at AAL2 only, as AAL3 needs a non-exportable key.
+    # True admits them to high as well.
     IDP_WEBAUTHN_HIGH_ALLOW_SYNCED = False
     # Seconds a registration or sign-in ceremony (its single-use challenge) stays valid.
     # WebAuthn 3 section 15.1 recommends 300 s to 600 s when user verification is needed.

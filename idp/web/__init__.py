@@ -11,6 +11,7 @@ def register_web(app: Flask) -> None:
     from . import health_bp
     from . import interaction_bp
     from . import oauth_bp
+    from . import passkeys_bp
     from .security import init_security
 
     init_security(app)
@@ -19,3 +20,4 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(oauth_bp.bp)
     app.register_blueprint(interaction_bp.bp)
     app.register_blueprint(account_bp.bp)
+    app.register_blueprint(passkeys_bp.bp)
