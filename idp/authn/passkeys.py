@@ -558,9 +558,8 @@ def finish_sign_in(
         throttle.failed(attempt)
         raise PasskeyRefused(reason="user_handle_mismatch", detail=f"credential {row.id}")
     if row.disabled_at is not None:
-        raise PasskeyDisabled(
-            reason=row.disabled_reason or "disabled", detail=f"credential {row.id}"
-        )
+        kind = PossibleClone if row.disabled_reason == CLONE_SUSPECTED else PasskeyDisabled
+        raise kind(reason=row.disabled_reason or "disabled", detail=f"credential {row.id}")
     authenticator = f"webauthn:{row.id}"
     # TooManyAttempts or AuthenticatorDisabled (NIST SP 800-63B 5.2.2), before verifying.
     authenticator_limits.before_attempt(authenticator=authenticator)
