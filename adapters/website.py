@@ -10,6 +10,13 @@ Pages, in order:
   the citizen has a confirmed authenticator. The half-done login (password accepted) is
   kept in the signed UI cookie under the interaction uid for ``PENDING_TTL`` seconds, and
   holds only the citizen's internal id, never in a URL.
+- ``/login/<uid>`` again, as the step-up page: when the interaction is a step-up
+  (reason ``acr_too_low``) and the citizen in the browser's session has earlier proofs
+  to build on, ``GET`` shows only the enrolled factors that lift the session to the
+  required level (``idp.authn.service.step_up_plan``): a TOTP or recovery code, the
+  password (after a passkey-only sign-in), a passkey (a link to ``website.passkey``).
+  They post to ``/login/<uid>/step-up`` (``website.step_up``); the result carries only
+  the new proof and the core joins it to the earlier ones.
 - ``/login`` (``website.start``): a direct visit; parks an interaction that returns to
   the account page.
 - ``/register`` (``website.register``, only with ``IDP_FEATURE_SELF_REGISTRATION``).
@@ -46,10 +53,13 @@ from adapters.base import AdapterError
 from idp.authn import login as logins
 from idp.authn.assurance import level_for
 from idp.authn.interaction import Interaction
+from idp.authn.interaction import Reason
 from idp.authn.result import Amr
 from idp.authn.result import AuthResult
 from idp.authn.result import Channel
+from idp.authn.service import StepUpPlan
 from idp.authn.service import complete_login
+from idp.authn.service import step_up_plan
 from idp.errors import AuthenticationFailed
 from idp.errors import CitizenLocked
 from idp.errors import IdpError
@@ -81,6 +91,14 @@ class PendingLoginExpired(AdapterError):
         super().__init__("Your sign-in took too long. Enter your ID number and password again.")
 
 
+class StepUpUnavailable(AdapterError):
+    """A step-up form was posted but this browser has no step-up to do (signed out in
+    another tab, or the factor is no longer enrolled)."""
+
+    def __init__(self) -> None:
+        super().__init__("This extra check is no longer available. Sign in again.")
+
+
 # --- the channel interface -----------------------------------------------------------------
 
 
@@ -88,10 +106,12 @@ def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthRe
     """Turn one submitted form into an AuthResult (``adapters.base.ChannelAdapter``).
 
     ``form["step"]`` is ``password`` (ID number + password), ``totp`` or ``recovery``
-    (a code, after a password accepted for this interaction). Raises
-    ``SecondFactorRequired`` after a right password when the citizen has a TOTP,
-    ``InvalidIdNumber``, ``AuthenticationFailed``, ``TooManyAttempts``, ``CitizenLocked``
-    or ``PendingLoginExpired``.
+    (a code, after a password accepted for this interaction), or ``step_up_totp``,
+    ``step_up_recovery``, ``step_up_password`` (one factor for the citizen already
+    signed in, on a step-up interaction). Raises ``SecondFactorRequired`` after a right
+    password when the citizen has a TOTP, ``InvalidIdNumber``, ``AuthenticationFailed``,
+    ``TooManyAttempts``, ``CitizenLocked``, ``PendingLoginExpired`` or
+    ``StepUpUnavailable``.
     """
     step = str(form.get("step") or "password")
     if step == "password":
@@ -114,7 +134,30 @@ def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthRe
             ip=client_ip(),
         )
         return _result(citizen_id, (Amr.PWD, method), extra={"second_factor": step})
+    if step in ("step_up_totp", "step_up_recovery", "step_up_password"):
+        return _step_up(interaction, step, form)
     raise AdapterError("Unknown sign-in step.")
+
+
+def _step_up(interaction: Interaction, step: str, form: Mapping[str, Any]) -> AuthResult:
+    """One more factor for the citizen of the browser's session. The result holds only
+    this factor; ``complete_login`` joins it to the session's earlier proofs."""
+    plan = step_up_plan(interaction, cookie=sso_cookie())
+    kind = "password" if step == "step_up_password" else "totp"
+    if plan is None or not plan.offers(kind):
+        raise StepUpUnavailable()
+    if kind == "password":
+        logins.confirm_password(
+            citizen_id=plan.citizen_id, password=str(form.get("password") or ""), ip=client_ip()
+        )
+        return _result(plan.citizen_id, (Amr.PWD,), extra={"step_up": kind})
+    method = logins.check_second_factor(
+        citizen_id=plan.citizen_id,
+        code=str(form.get("code") or ""),
+        recovery=step == "step_up_recovery",
+        ip=client_ip(),
+    )
+    return _result(plan.citizen_id, (method,), extra={"step_up": step.removeprefix("step_up_")})
 
 
 def _result(
@@ -123,7 +166,7 @@ def _result(
     return AuthResult(
         citizen_id=citizen_id,
         methods=methods,
-        acr=level_for(methods),
+        acr=level_for(methods, channel=NAME),
         channel=NAME,
         auth_time=datetime.now(UTC),
         extra=extra or {},
@@ -186,7 +229,12 @@ def login(uid: str) -> Any:
     if (done := pages.already_signed_in(interaction)) is not None:
         return done
     if request.method == "GET":
-        return pages.render_login(interaction, id_number=interaction.login_hint or "")
+        plan = step_up_plan(interaction, cookie=sso_cookie())
+        if plan is not None and any(pages.step_up_choices(plan).values()):
+            return pages.render_step_up(interaction, plan)
+        return pages.render_login(
+            interaction, id_number=interaction.login_hint or "", notice=_login_notice(interaction)
+        )
     typed = str(request.form.get("id_number") or "")[:64]
     try:
         result = authenticate(interaction=interaction, form={**request.form, "step": "password"})
@@ -248,6 +296,47 @@ def second_factor(uid: str) -> Any:
     )
 
 
+def _login_notice(interaction: Interaction) -> str | None:
+    """Why the sign-in form is shown to someone who may already be signed in (the
+    level asked for, if any, is shown by the template)."""
+    if Reason.REAUTH in interaction.reasons or Reason.LOGIN_PROMPT in interaction.reasons:
+        return str(_("For your security, sign in again to continue."))
+    if Reason.ACR_TOO_LOW in interaction.reasons or Reason.MAX_AGE in interaction.reasons:
+        return str(_("Sign in again with your password to continue."))
+    return None
+
+
+@bp.route("/login/<uid>/step-up", methods=["GET", "POST"])
+def step_up(uid: str) -> Any:
+    """The step-up page's forms: one factor for the citizen already signed in."""
+    interaction = pages.load(uid)
+    if (done := pages.already_signed_in(interaction)) is not None:
+        return done
+    plan = step_up_plan(interaction, cookie=sso_cookie())
+    if plan is None or not any(pages.step_up_choices(plan).values()):
+        # Signed out meanwhile, or nothing left to offer: the full sign-in form.
+        return redirect(url_for("website.login", uid=uid), 303)
+    if request.method == "GET":
+        return pages.render_step_up(interaction, plan)
+    step = str(request.form.get("step") or "totp")
+    if step not in ("totp", "recovery", "password"):
+        step = "totp"
+    form = {**request.form, "step": f"step_up_{step}"}
+
+    def again(status: int, error: str, current: StepUpPlan = plan) -> Any:
+        return pages.render_step_up(interaction, current, status=status, error=error, step=step)
+
+    try:
+        result = authenticate(interaction=interaction, form=form)
+    except StepUpUnavailable as exc:
+        return pages.render_login(interaction, status=400, error=_(exc.public))
+    except AuthenticationFailed as exc:
+        return again(401, _(exc.public))
+    except TooManyAttempts as exc:
+        return pages.retry_after(again(429, pages.too_many(exc)), exc)
+    return _finish(interaction, result, on_error=lambda e: again(403, _(e.public)))
+
+
 def _finish(interaction: Interaction, result: AuthResult, *, on_error: Any) -> Any:
     """Hand the result to the core, set the (new) SSO cookie, resume the interaction."""
     try:
@@ -281,7 +370,10 @@ def csrf_refused(exc: CSRFError) -> Any:
         "this site. Check your details and submit it again."
     )
     typed = str(request.form.get("id_number") or "")[:64]
-    if request.endpoint in ("website.login", "website.second_factor") and request.view_args:
+    if (
+        request.endpoint in ("website.login", "website.second_factor", "website.step_up")
+        and request.view_args
+    ):
         try:
             interaction = pages.load(str(request.view_args.get("uid")))
         except IdpError:
@@ -294,6 +386,10 @@ def csrf_refused(exc: CSRFError) -> Any:
             if request.endpoint == "website.second_factor":
                 recovery = request.form.get("step") == "recovery"
                 return pages.render_code(interaction, status=400, error=message, recovery=recovery)
+            if request.endpoint == "website.step_up":
+                plan = step_up_plan(interaction, cookie=sso_cookie())
+                if plan is not None and any(pages.step_up_choices(plan).values()):
+                    return pages.render_step_up(interaction, plan, status=400, error=message)
             return pages.render_login(interaction, status=400, id_number=typed, error=message)
     if request.endpoint == "website.register":
         values = {

@@ -12,10 +12,12 @@ from flask import render_template
 from flask import url_for
 from flask_babel import gettext as _
 
+from idp.authn import authenticators
 from idp.authn import interaction as interactions
 from idp.authn.interaction import Interaction
 from idp.authn.interaction import Prompt
 from idp.authn.interaction import State
+from idp.authn.service import StepUpPlan
 from idp.errors import InvalidInput
 from idp.errors import TooManyAttempts
 from idp.ids import InvalidIdNumber
@@ -89,6 +91,39 @@ def already_signed_in(interaction: Interaction) -> Any | None:
     if interaction.state != State.PENDING:
         return redirect(url_for("interaction.resume", uid=interaction.uid), 303)
     return None
+
+
+def render_step_up(
+    interaction: Interaction,
+    plan: StepUpPlan,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    step: str = "totp",
+) -> tuple[str, int]:
+    """The step-up page: only the factors in ``plan`` (each lifts the session to the
+    required level with the proofs it already holds). The passkey link appears only
+    when the passkey routes are installed."""
+    page = render_template(
+        "step_up.html",
+        interaction=interaction,
+        required=plan.required,
+        error=error,
+        step=step,
+        **step_up_choices(plan),
+    )
+    return page, status
+
+
+def step_up_choices(plan: StepUpPlan) -> dict[str, bool]:
+    """Which of the website's step-up forms apply (the passkey link only when the
+    passkey routes are installed)."""
+    return {
+        "totp": plan.offers(authenticators.TOTP),
+        "password": plan.offers(authenticators.PASSWORD),
+        "passkey": plan.offers(authenticators.WEBAUTHN)
+        and "website.passkey" in current_app.view_functions,
+    }
 
 
 def render_code(

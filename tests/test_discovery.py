@@ -53,7 +53,7 @@ def test_metadata_fields(http):
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["prompt_values_supported"] == ["none", "login", "consent"]
     assert meta["ui_locales_supported"] == ["zh-Hans-CN", "en"]
-    assert meta["claims_parameter_supported"] is False
+    assert meta["claims_parameter_supported"] is True  # OIDC Core 5.5 (acr)
     assert meta["request_parameter_supported"] is False
 
 

@@ -42,6 +42,18 @@ class Prompt(StrEnum):
     CONSENT = "consent"
 
 
+class Reason(StrEnum):
+    """Why an interaction was parked (``idp.oauth.prompts`` names the OAuth ones)."""
+
+    NO_SESSION = "no_session"
+    LOGIN_PROMPT = "login_prompt"  # prompt=login
+    MAX_AGE = "max_age"  # the level asked for was reached too long ago
+    ACR_TOO_LOW = "acr_too_low"  # step-up: the session is below ``required_acr``
+    REAUTH = "reauth"  # a page of ours demands a fresh proof (``service.require_reauthentication``)
+    CONSENT_PROMPT = "consent_prompt"
+    CONSENT_MISSING = "consent_missing"
+
+
 @dataclass(frozen=True)
 class Interaction:
     uid: str
@@ -53,7 +65,11 @@ class Interaction:
     # For OAuth interactions: the validated authorization request, replayed on finish.
     client_id: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    # The level the sign-in must reach (step-up), and the time before which earlier
+    # proofs do not count (prompt=login, max_age, reauth): a step-up builds only on
+    # proofs of the session reached at or after ``fresh_after``.
     required_acr: str | None = None
+    fresh_after: int = 0
     # For a direct visit (account page): where to go after login.
     return_to: str | None = None
     # Filled by the core when the user has authenticated.
@@ -76,6 +92,7 @@ def create(
     client_id: str | None = None,
     params: dict[str, str] | None = None,
     required_acr: str | None = None,
+    fresh_after: int = 0,
     return_to: str | None = None,
     login_hint: str | None = None,
 ) -> Interaction:
@@ -89,6 +106,7 @@ def create(
         client_id=client_id,
         params=dict(params or {}),
         required_acr=required_acr,
+        fresh_after=fresh_after,
         return_to=return_to,
         login_hint=login_hint,
     )

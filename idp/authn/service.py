@@ -1,12 +1,39 @@
-"""The one door into an SSO session: ``complete_login``.
+"""The one door into an SSO session: ``complete_login``; and the step-up rules.
 
 Every channel adapter ends here with an AuthResult. The adapter never writes sessions or
 mints tokens; it gets back the cookie value to set and the interaction to resume.
+
+Step-up (DESIGN.md "Assurance"): a citizen signed in below the level a portal needs is
+asked only for what is missing. ``assess`` decides, for a session and the acceptable
+levels of a request, whether the session already meets one, whether the citizen can
+reach one with what they have enrolled (step up to the first such level, in order of
+preference), or neither (the portal gets an error, never a lower level).
+
+The merge rule (``complete_login``), for an interaction parked with reason
+``acr_too_low``, when the session in the browser belongs to the same citizen:
+
+1. The earlier proofs counted are the methods of the session's levels that have not
+   lapsed and were reached at or after the interaction's ``fresh_after`` (so a
+   ``max_age`` or ``prompt=login`` request never builds on a proof older than it allows).
+2. The chain is those methods followed by the new proof's, each once; its level is
+   ``assurance.level_for(chain, channel)``, never below the new proof's own.
+3. When the chain reaches a higher level than the new proof alone, the session records
+   the chain: ``acr`` is its level, ``amr`` its methods (e.g. ``pwd otp mfa`` after a
+   TOTP step-up on a password session), ``auth_time`` the time of the new proof.
+   Otherwise the new proof stands alone (a re-entered password does not refresh an
+   older second factor).
+
+Every sign-in, step-up included, renews the session id (the cookie rotates); the old
+ids stay in ``previous_sids`` for RP-initiated logout; tokens already issued to other
+portals are untouched.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from dataclasses import replace
+from enum import StrEnum
 
 from flask import current_app
 
@@ -15,10 +42,19 @@ from ..errors import InteractionExpired
 from ..extensions import db
 from ..models import Citizen
 from ..store import current_store
+from . import authenticators
 from . import interaction as interactions
 from . import sessions
+from .assurance import LevelPolicy
+from .assurance import level_for
+from .assurance import merge_methods
+from .authenticators import Enrolled
 from .interaction import Interaction
+from .interaction import Prompt
+from .interaction import Reason
 from .interaction import State
+from .result import Acr
+from .result import Amr
 from .result import AuthResult
 
 
@@ -32,6 +68,10 @@ class LoginOutcome:
 def _ttls() -> tuple[int, int, int]:
     cfg = current_app.config
     return cfg["IDP_TTL_SSO_SESSION"], cfg["IDP_TTL_SSO_IDLE"], cfg["IDP_TTL_INTERACTION"]
+
+
+def level_policy() -> LevelPolicy:
+    return LevelPolicy.from_namespace(current_app.config.get_namespace("IDP_ACR_"))
 
 
 def current_session(cookie: str | None) -> sessions.SsoSession | None:
@@ -60,9 +100,10 @@ def complete_login(
     if citizen is None or citizen.locked_at is not None:
         raise CitizenLocked(detail="login refused for locked or missing citizen")
     previous = sessions.load(store, current_cookie, idle=idle)
+    proof = _joined(pending, previous, result)
     session, cookie = sessions.start(
         store,
-        result=result,
+        result=proof,
         lifetime=lifetime,
         idle=idle,
         previous=previous,
@@ -73,9 +114,174 @@ def complete_login(
     return LoginOutcome(session=session, cookie_value=cookie, interaction=moved)
 
 
+def _joined(
+    pending: Interaction, previous: sessions.SsoSession | None, result: AuthResult
+) -> AuthResult:
+    """The merge rule of the module docstring."""
+    if (
+        previous is None
+        or previous.citizen_id != result.citizen_id
+        or Reason.ACR_TOO_LOW not in pending.reasons
+    ):
+        return result
+    earlier = previous.chain(level_policy(), int(time.time()), fresh_after=pending.fresh_after)
+    chain = merge_methods(earlier, result.methods)
+    level = level_for(chain, channel=result.channel)
+    if level.rank <= result.acr.rank:
+        return result
+    return replace(result, methods=chain, acr=level)
+
+
 def logout(cookie: str | None) -> sessions.SsoSession | None:
     """End the session behind ``cookie``; returns it (for logout fan-out) or None."""
     session = current_session(cookie)
     if session is not None:
         sessions.end(current_store(), session.sid, session.citizen_id)
     return session
+
+
+# --- assessing a session against the levels a request accepts ------------------------------
+
+
+class Verdict(StrEnum):
+    MET = "met"  # the session stands at an acceptable level
+    STEP_UP = "step_up"  # the citizen can reach ``level`` with what they have enrolled
+    UNMET = "unmet"  # no acceptable level can be reached
+
+
+@dataclass(frozen=True)
+class Assessment:
+    verdict: Verdict
+    level: Acr | None  # the level met, or to step up to
+
+
+def reachable_level(citizen_id: str, chain: tuple[Amr, ...] = ()) -> Acr:
+    """The highest level the citizen can reach from ``chain`` by adding every
+    authenticator they have enrolled (each step can be done in turn)."""
+    extra = [e.methods for e in authenticators.enrolled(citizen_id)]
+    return level_for(merge_methods(chain, *extra))
+
+
+def assess(
+    session: sessions.SsoSession, acceptable: tuple[Acr, ...], *, fresh_after: int = 0
+) -> Assessment:
+    """OIDC Core 3.1.2.1 ``acr_values`` are "in order of preference": the first
+    acceptable level the session already stands at (counting only levels reached at or
+    after ``fresh_after``) or the citizen can reach, whichever comes first."""
+    now = int(time.time())
+    policy = level_policy()
+    standing = session.standing(policy, now, fresh_after=fresh_after)
+    if not acceptable:
+        return Assessment(Verdict.MET, standing.acr if standing else None)
+    reachable: Acr | None = None
+    for level in acceptable:
+        if standing is not None and standing.acr.satisfies(level):
+            return Assessment(Verdict.MET, standing.acr)
+        if reachable is None:
+            chain = session.chain(policy, now, fresh_after=fresh_after)
+            reachable = reachable_level(session.citizen_id, chain)
+        if reachable.satisfies(level):
+            return Assessment(Verdict.STEP_UP, level)
+    return Assessment(Verdict.UNMET, None)
+
+
+def fresh_enough(session: sessions.SsoSession, *, within: int, acr: Acr | None) -> bool:
+    """The session proved a level of at least ``acr`` (any level when None) in the last
+    ``within`` seconds, and that level has not lapsed. For pages that need a recent
+    sign-in (removing an authenticator): when False, ``require_reauthentication``."""
+    now = int(time.time())
+    return session.standing(level_policy(), now, fresh_after=now - within, at_least=acr) is not None
+
+
+def require_reauthentication(
+    *, browser: str, return_to: str, required_acr: Acr | None = None
+) -> Interaction:
+    """Park a "sign in again" interaction (reason ``reauth``) for one of our own pages:
+    the citizen must prove themselves afresh (earlier proofs do not count), at
+    ``required_acr`` when given, even with a live session. Send the browser to
+    ``url_for("interaction.show", uid=...)``; it comes back to ``return_to`` (a local
+    path), where the page checks ``fresh_enough`` again (a citizen who cannot reach the
+    level also comes back, still not fresh enough)."""
+    _, _, ttl = _ttls()
+    return interactions.create(
+        current_store(),
+        browser=browser,
+        prompt=Prompt.LOGIN,
+        reasons=[Reason.REAUTH],
+        ttl=ttl,
+        required_acr=str(required_acr) if required_acr else None,
+        fresh_after=int(time.time()),
+        return_to=return_to,
+    )
+
+
+def step_up(parked: Interaction, *, level: Acr) -> Interaction:
+    """Finish ``parked`` and park its continuation as a step-up to ``level``: same
+    browser, portal request and ``fresh_after``, reason ``acr_too_low``."""
+    store = current_store()
+    _, _, ttl = _ttls()
+    interactions.finish(store, parked)
+    return interactions.create(
+        store,
+        browser=parked.browser,
+        prompt=Prompt.LOGIN,
+        reasons=[Reason.ACR_TOO_LOW],
+        ttl=ttl,
+        client_id=parked.client_id,
+        params=parked.params,
+        required_acr=str(level),
+        fresh_after=parked.fresh_after,
+        return_to=parked.return_to,
+    )
+
+
+# --- what the step-up page offers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepUpPlan:
+    """For a step-up interaction and the session in the browser: the factors that lift
+    the session to ``required`` on their own (``factors``), and whether a new sign-in
+    from the start could (``full_login``)."""
+
+    citizen_id: str
+    required: Acr
+    chain: tuple[Amr, ...]
+    factors: tuple[Enrolled, ...]
+    full_login: bool
+
+    def offers(self, kind: str) -> bool:
+        return any(f.kind == kind for f in self.factors)
+
+
+def step_up_plan(interaction: Interaction, *, cookie: str | None) -> StepUpPlan | None:
+    """None unless ``interaction`` is a pending step-up (reason ``acr_too_low``) and the
+    browser's session has earlier proofs to build on: then the channel shows the
+    step-up page instead of its sign-in form."""
+    if (
+        interaction.state != State.PENDING
+        or not interaction.required_acr
+        or Reason.ACR_TOO_LOW not in interaction.reasons
+    ):
+        return None
+    session = current_session(cookie)
+    if session is None:
+        return None
+    now = int(time.time())
+    policy = level_policy()
+    required = Acr(interaction.required_acr)
+    chain = session.chain(policy, now, fresh_after=interaction.fresh_after)
+    if not chain:
+        return None
+    enrolled = authenticators.enrolled(session.citizen_id)
+    factors = tuple(
+        e for e in enrolled if level_for(merge_methods(chain, e.methods)).satisfies(required)
+    )
+    full = level_for(merge_methods(*(e.methods for e in enrolled))).satisfies(required)
+    return StepUpPlan(
+        citizen_id=session.citizen_id,
+        required=required,
+        chain=chain,
+        factors=factors,
+        full_login=full,
+    )

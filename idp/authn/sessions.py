@@ -4,8 +4,18 @@ The browser holds ``<sid>.<secret>``; the store holds the session under the publ
 (the ID token's ``sid`` claim) with only a hash of the secret, so neither the ``sid`` a
 portal sees nor a dump of the store lets anyone ride the session.
 
-A session remembers when each assurance level was last reached (``levels``), so
-``max_age`` and step-up can be judged per level.
+A session remembers, per assurance level, when it was last reached, when it was last
+relied on and by which methods (``levels``). A level lapses after its own lifetime
+(``idp.authn.assurance.LevelPolicy``); the session's effective level is the highest
+level that has not lapsed, so ``max_age``, ``prompt=login`` and step-up are judged per
+level. A proof that reaches a level also (re)establishes every level below it.
+
+``acr``, ``amr``, ``auth_time`` and ``channel`` describe the most recent proof (what the
+account page lists); tokens use ``standing()``, never these.
+
+The session id is renewed at every sign-in and step-up (against fixation); the ids it
+had before stay in ``previous_sids`` so that RP-initiated logout with an ID token
+issued before a step-up still recognises the session.
 """
 
 from __future__ import annotations
@@ -21,12 +31,31 @@ from dataclasses import replace
 from typing import Any
 
 from ..store.base import EphemeralStore
+from .assurance import LevelPolicy
 from .assurance import amr_claim
+from .assurance import merge_methods
 from .result import Acr
+from .result import Amr
 from .result import AuthResult
 
 KIND = "sso"
 INDEX = "citizen-sso"
+MAX_PREVIOUS_SIDS = 10  # ids before step-ups / re-sign-ins, oldest dropped
+
+
+@dataclass(frozen=True)
+class LevelState:
+    """One level of a session: reached at ``reached_at`` (the ``auth_time`` of the proof),
+    last relied on at ``used_at``, by ``methods`` (the proof's chain)."""
+
+    acr: Acr
+    reached_at: int
+    used_at: int
+    methods: tuple[Amr, ...]
+
+    @property
+    def amr(self) -> list[str]:
+        return amr_claim(self.methods)
 
 
 @dataclass(frozen=True)
@@ -37,20 +66,65 @@ class SsoSession:
     created_at: int
     last_seen: int
     expires_at: int  # absolute end of the session
-    auth_time: int  # most recent authentication
-    acr: str
+    auth_time: int  # most recent proof
+    acr: str  # level of the most recent proof
     amr: list[str]
     channel: str
-    levels: dict[str, int] = field(default_factory=dict)  # acr -> when last reached
+    # acr -> {"at": reached, "used": last relied on, "methods": [...]}
+    levels: dict[str, dict[str, Any]] = field(default_factory=dict)
     clients: list[str] = field(default_factory=list)  # portals signed in through it
     device_id: str | None = None
     acting_staff_id: str | None = None
     user_agent: str = ""
+    previous_sids: list[str] = field(default_factory=list)
 
-    def level_time(self, acr: Acr) -> int | None:
-        """When a level at least as strong as ``acr`` was last reached."""
-        times = [t for level, t in self.levels.items() if Acr(level).satisfies(acr)]
-        return max(times) if times else None
+    def level_states(self, policy: LevelPolicy, now: int) -> list[LevelState]:
+        """The levels that have not lapsed, highest first."""
+        live = []
+        for name, entry in self.levels.items():
+            try:
+                acr = Acr(name)
+            except ValueError:
+                continue
+            state = LevelState(
+                acr=acr,
+                reached_at=int(entry["at"]),
+                used_at=int(entry.get("used", entry["at"])),
+                methods=tuple(Amr(m) for m in entry.get("methods", [])),
+            )
+            if not policy.lifetime(acr).lapsed(
+                reached_at=state.reached_at, used_at=state.used_at, now=now
+            ):
+                live.append(state)
+        return sorted(live, key=lambda s: s.acr.rank, reverse=True)
+
+    def standing(
+        self,
+        policy: LevelPolicy,
+        now: int,
+        *,
+        fresh_after: int = 0,
+        at_least: Acr | None = None,
+    ) -> LevelState | None:
+        """The highest live level reached at or after ``fresh_after`` (and at least
+        ``at_least``), or None."""
+        for state in self.level_states(policy, now):
+            if state.reached_at < fresh_after:
+                continue
+            if at_least is not None and not state.acr.satisfies(at_least):
+                return None
+            return state
+        return None
+
+    def chain(self, policy: LevelPolicy, now: int, *, fresh_after: int = 0) -> tuple[Amr, ...]:
+        """Methods of every live level reached at or after ``fresh_after``: the earlier
+        proofs a step-up may build on."""
+        states = [s for s in self.level_states(policy, now) if s.reached_at >= fresh_after]
+        return merge_methods(*(s.methods for s in reversed(states)))
+
+    def known_as(self, sid: str | None) -> bool:
+        """``sid`` is this session's id, now or before a step-up."""
+        return bool(sid) and (sid == self.sid or sid in self.previous_sids)
 
 
 def _hash(secret: str) -> str:
@@ -75,23 +149,30 @@ def start(
     """Start a session for ``result`` and return it with the cookie value.
 
     The session id is always new (renewed at every sign-in against fixation). When the
-    same citizen was already signed in, the portals and earlier levels carry over.
+    same citizen was already signed in, the portals, the levels the new proof does not
+    reach and the earlier session ids carry over. ``result.methods`` is the whole chain
+    of the proof (``idp.authn.service`` joins a step-up to the earlier proofs first).
     """
     now = int(time.time())
     auth_time = int(result.auth_time.timestamp())
     secret = secrets.token_urlsafe(32)
-    levels: dict[str, int] = {}
+    levels: dict[str, dict[str, Any]] = {}
     clients: list[str] = []
+    previous_sids: list[str] = []
     created = now
     expires = now + lifetime
     if previous is not None and previous.citizen_id == result.citizen_id:
-        levels = dict(previous.levels)
+        levels = {k: dict(v) for k, v in previous.levels.items()}
         clients = list(previous.clients)
+        previous_sids = [*previous.previous_sids, previous.sid][-MAX_PREVIOUS_SIDS:]
         created = previous.created_at
         expires = max(previous.expires_at, now + lifetime)
     if previous is not None:
         end(store, previous.sid, previous.citizen_id)
-    levels[str(result.acr)] = auth_time
+    methods = [str(m) for m in merge_methods(result.methods)]
+    for acr in Acr:
+        if result.acr.satisfies(acr):
+            levels[str(acr)] = {"at": auth_time, "used": now, "methods": methods}
     session = SsoSession(
         sid=secrets.token_urlsafe(24),
         citizen_id=result.citizen_id,
@@ -108,6 +189,7 @@ def start(
         device_id=result.device_id,
         acting_staff_id=result.acting_staff_id,
         user_agent=user_agent[:200],
+        previous_sids=previous_sids,
     )
     _save(store, session, now, idle)
     return session, f"{session.sid}.{secret}"
@@ -146,6 +228,32 @@ def add_client(store: EphemeralStore, session: SsoSession, client_id: str, *, id
     _save(store, replace(session, clients=[*session.clients, client_id]), now, idle)
 
 
+def record_use(
+    store: EphemeralStore,
+    session: SsoSession,
+    *,
+    client_id: str,
+    level: Acr,
+    idle: int,
+) -> SsoSession:
+    """A portal was signed in on the strength of ``level``: that level and those below
+    it count as used now (their idle clocks restart), and the portal is remembered
+    (logout fan-out). One store write."""
+    now = int(time.time())
+    levels = {k: dict(v) for k, v in session.levels.items()}
+    for name, entry in levels.items():
+        try:
+            acr = Acr(name)
+        except ValueError:
+            continue
+        if level.satisfies(acr):
+            entry["used"] = now
+    clients = session.clients if client_id in session.clients else [*session.clients, client_id]
+    updated = replace(session, levels=levels, clients=clients, last_seen=now)
+    _save(store, updated, now, idle)
+    return updated
+
+
 def end(store: EphemeralStore, sid: str, citizen_id: str | None = None) -> None:
     store.delete(KIND, sid)
     if citizen_id:
@@ -172,4 +280,14 @@ def end_all(store: EphemeralStore, citizen_id: str) -> list[SsoSession]:
 
 
 def _from_dict(data: dict[str, Any]) -> SsoSession:
-    return SsoSession(**data)
+    values = dict(data)
+    levels = values.get("levels") or {}
+    # Sessions written before per-level records held only ``acr -> reached``; their
+    # ``amr`` claim's ``mfa`` is not the user-verification marker, so it is dropped.
+    old_methods = [m for m in values.get("amr") or [] if m != Amr.MFA]
+    values["levels"] = {
+        k: (v if isinstance(v, dict) else {"at": v, "used": v, "methods": old_methods})
+        for k, v in levels.items()
+    }
+    values["amr"] = list(values.get("amr") or [])
+    return SsoSession(**values)

@@ -1,8 +1,11 @@
-"""`idp clients create|list|show|disable`: register and manage relying-party portals.
+"""`idp clients create|update|list|show|disable`: register and manage relying-party portals.
 
 ``create`` prints the client_id and, for clients authenticating with a secret, the
 secret: shown this once, stored only as a keyed hash. ``--json`` gives machine-readable
-output for provisioning scripts. Exit status 2 on invalid input, 1 for an unknown
+output for provisioning scripts. ``--default-acr`` and ``--minimum-acr`` (on ``create``
+and ``update``) set the portal's assurance policy: the level used when a request names
+none, and a floor no request can go below (``low``, ``substantial``, ``high`` or the
+acr URIs; ``none`` clears). Exit status 2 on invalid input, 1 for an unknown
 client.
 """
 
@@ -16,7 +19,11 @@ import click
 from flask.cli import AppGroup
 
 from ..errors import InvalidInput
+from ..extensions import db
 from ..oauth import clients as registry
+
+_DEFAULT_ACR_HELP = "Level used when a request names none: low, substantial, high (or the acr URI)."
+_MINIMUM_ACR_HELP = "Floor no request can go below: low, substantial, high (or the acr URI)."
 
 clients = AppGroup("clients", help="Register and manage relying-party portals (OIDC clients).")
 
@@ -77,6 +84,15 @@ def _print(data: Any, as_json: bool) -> None:
 )
 @click.option("--department", help="Department running the portal.")
 @click.option("--logo-uri", help="https URL of the portal's logo.")
+@click.option(
+    "--access-token-format",
+    type=click.Choice(["opaque", "jwt"]),
+    default="opaque",
+    show_default=True,
+    help="Opaque access tokens, or RFC 9068 JWTs a resource server can validate offline.",
+)
+@click.option("--default-acr", help=_DEFAULT_ACR_HELP)
+@click.option("--minimum-acr", help=_MINIMUM_ACR_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -90,6 +106,9 @@ def create(
     id_token_alg: str | None,
     department: str | None,
     logo_uri: str | None,
+    access_token_format: str,
+    default_acr: str | None,
+    minimum_acr: str | None,
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
@@ -112,17 +131,49 @@ def create(
             id_token_alg=id_token_alg,
             department=department,
             logo_uri=logo_uri,
+            default_acr=default_acr,
+            minimum_acr=minimum_acr,
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
         raise SystemExit(2) from None
+    if access_token_format != client.access_token_format:  # RFC 9068 (idp.oauth.jwt_access)
+        client.access_token_format = access_token_format
+        db.session.commit()
     data = {"client_id": client.client_id}
     if secret is not None:
         data["client_secret"] = secret
     data.update({k: v for k, v in registry.describe(client).items() if k != "client_id"})
+    data.setdefault("access_token_format", client.access_token_format)
     _print(data, as_json)
     if secret is not None and not as_json:
         click.echo("The client secret is shown only now: store it safely.", err=True)
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--default-acr", help=_DEFAULT_ACR_HELP + " 'none' clears it.")
+@click.option("--minimum-acr", help=_MINIMUM_ACR_HELP + " 'none' clears it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def update(client_id: str, default_acr: str | None, minimum_acr: str | None, as_json: bool) -> None:
+    """Change a portal's assurance policy (options left out keep their value)."""
+    changes: dict[str, Any] = {}
+    if default_acr is not None:
+        changes["default_acr"] = default_acr
+    if minimum_acr is not None:
+        changes["minimum_acr"] = minimum_acr
+    if not changes:
+        click.echo("error: nothing to change (give --default-acr and/or --minimum-acr)", err=True)
+        raise SystemExit(2)
+    try:
+        client = registry.update_acr_policy(client_id, **changes)
+    except InvalidInput as exc:
+        click.echo(f"error: {exc.field}: {exc.public}", err=True)
+        raise SystemExit(2) from None
+    if client is None:
+        click.echo(f"error: no client {client_id}", err=True)
+        raise SystemExit(1)
+    _print(registry.describe(client), as_json)
 
 
 @clients.command("list")

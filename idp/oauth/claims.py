@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -85,3 +86,57 @@ def userinfo(*, citizen: Citizen, sub: str, scopes: Iterable[str]) -> dict[str, 
     }
     # OIDC Core 5.3.2: "If a Claim is not returned, that Claim Name SHOULD be omitted".
     return {c: values[c] for c in released_claims(scopes) if values.get(c) is not None}
+
+
+# --- the claims request parameter (OIDC Core 5.5) ---------------------------------------------
+
+CLAIMS_TARGETS = ("userinfo", "id_token")
+MAX_CLAIMS_LENGTH = 4096
+
+
+class ClaimsParameterError(ValueError):
+    """The ``claims`` parameter is not what OIDC Core 5.5 describes; the message is
+    public ASCII (it becomes the ``invalid_request`` description)."""
+
+
+def parse_claims_parameter(raw: str | None) -> dict[str, dict[str, dict[str, Any] | None]]:
+    """OIDC Core 5.5: "The claims Authentication Request parameter requests that
+    specific Claims be returned from the UserInfo Endpoint and/or in the ID Token. It
+    is represented as a JSON object containing lists of Claims being requested from
+    these locations."
+
+    Returns ``{"userinfo": {...}, "id_token": {...}}`` (members absent when not asked).
+    Each claim maps to None (default manner) or to an object whose ``essential`` is a
+    boolean, ``value`` a JSON value and ``values`` an array (5.5.1). Other top-level
+    members are ignored (5.5: "Other members MAY be present. Any members used that are
+    not understood MUST be ignored"). Raises ``ClaimsParameterError``.
+    """
+    if raw is None or raw == "":
+        return {}
+    if len(raw) > MAX_CLAIMS_LENGTH:
+        raise ClaimsParameterError("The 'claims' parameter is too long.")
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ClaimsParameterError("The 'claims' parameter is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise ClaimsParameterError("The 'claims' parameter must be a JSON object.")
+    parsed: dict[str, dict[str, dict[str, Any] | None]] = {}
+    for target in CLAIMS_TARGETS:
+        if target not in document or document[target] is None:
+            continue
+        requested = document[target]
+        if not isinstance(requested, dict):
+            raise ClaimsParameterError(f"claims.{target} must be a JSON object.")
+        members: dict[str, dict[str, Any] | None] = {}
+        for name, spec in requested.items():
+            if spec is not None and not isinstance(spec, dict):
+                raise ClaimsParameterError("Each requested claim must be null or an object.")
+            if spec is not None:
+                if "essential" in spec and not isinstance(spec["essential"], bool):
+                    raise ClaimsParameterError("'essential' must be true or false.")
+                if "values" in spec and not isinstance(spec["values"], list):
+                    raise ClaimsParameterError("'values' must be an array.")
+            members[str(name)] = spec
+        parsed[target] = members
+    return parsed

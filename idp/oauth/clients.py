@@ -31,6 +31,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
+from ..authn.assurance import parse_acr
+from ..authn.result import Acr
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import OAuthClient
@@ -84,6 +86,14 @@ class Client(ClientMixin):  # type: ignore[misc]
         return self.model.id_token_signed_response_alg or "ES256"
 
     @property
+    def default_acr(self) -> Acr | None:
+        return parse_acr(self.model.default_acr)
+
+    @property
+    def minimum_acr(self) -> Acr | None:
+        return parse_acr(self.model.minimum_acr)
+
+    @property
     def allowed_scopes(self) -> list[str]:
         return self.model.scope.split()
 
@@ -98,6 +108,8 @@ class Client(ClientMixin):  # type: ignore[misc]
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "scope": self.model.scope,
             "subject_type": "pairwise",
+            # OIDC Registration 2: "default_acr_values"; the minimum is our own.
+            "default_acr_values": [self.model.default_acr] if self.model.default_acr else [],
         }
 
     def get_client_id(self) -> str:
@@ -157,6 +169,8 @@ def register_client(
     id_token_alg: str | None = None,
     department: str | None = None,
     logo_uri: str | None = None,
+    default_acr: str | None = None,
+    minimum_acr: str | None = None,
 ) -> tuple[OAuthClient, str | None]:
     """Register a portal; returns the client and, for confidential clients using a
     secret, the secret (shown once, stored only as a keyed hash).
@@ -199,6 +213,7 @@ def register_client(
             raise InvalidInput("The logo URI must be an https URL.", field="logo_uri")
     else:
         logo_uri = None
+    default, minimum = _acr_policy(default_acr, minimum_acr)
 
     client = OAuthClient(
         client_id=secrets.token_urlsafe(16),
@@ -213,6 +228,8 @@ def register_client(
         sector_identifier=_sector(sector_identifier, redirects),
         id_token_signed_response_alg=id_token_alg,
         first_party=bool(first_party),
+        default_acr=default,
+        minimum_acr=minimum,
     )
     secret = None
     if auth_method in ("client_secret_basic", "client_secret_post"):
@@ -221,6 +238,47 @@ def register_client(
     db.session.add(client)
     db.session.commit()
     return client, secret
+
+
+def _acr_value(value: str | None, *, field: str) -> str | None:
+    """An acr URI or short name (low, substantial, high); "" or "none" clears it."""
+    if value is None or value.strip().lower() in ("", "none"):
+        return None
+    acr = parse_acr(value)
+    if acr is None:
+        raise InvalidInput(
+            "The level must be one of: low, substantial, high (or their acr URIs).", field=field
+        )
+    return str(acr)
+
+
+def _acr_policy(default_acr: str | None, minimum_acr: str | None) -> tuple[str | None, str | None]:
+    default = _acr_value(default_acr, field="default_acr")
+    minimum = _acr_value(minimum_acr, field="minimum_acr")
+    if default and minimum and not Acr(default).satisfies(Acr(minimum)):
+        raise InvalidInput("The default level cannot be below the minimum.", field="default_acr")
+    return default, minimum
+
+
+_UNCHANGED: Any = object()
+
+
+def update_acr_policy(
+    client_id: str, *, default_acr: str | None = _UNCHANGED, minimum_acr: str | None = _UNCHANGED
+) -> OAuthClient | None:
+    """Set (or, with "none", clear) a portal's default and minimum level; an argument
+    left out keeps its value. None for an unknown client; ``InvalidInput`` on a bad
+    level or a default below the minimum."""
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        return None
+    default, minimum = _acr_policy(
+        client.default_acr if default_acr is _UNCHANGED else default_acr,
+        client.minimum_acr if minimum_acr is _UNCHANGED else minimum_acr,
+    )
+    client.default_acr, client.minimum_acr = default, minimum
+    db.session.commit()
+    return client
 
 
 def validate_redirect_uri(uri: str, *, field: str) -> str:
@@ -320,6 +378,8 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "sector_identifier": client.sector_identifier,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "first_party": bool(client.first_party),
+        "default_acr": client.default_acr,
+        "minimum_acr": client.minimum_acr,
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }

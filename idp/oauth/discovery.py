@@ -58,7 +58,8 @@ def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(CLAIMS_SUPPORTED),
         "claim_types_supported": ["normal"],
-        "claims_parameter_supported": False,
+        # OIDC Core 5.5; only the ID token's acr is acted on (idp.oauth.acr_request).
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,

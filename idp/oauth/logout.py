@@ -71,5 +71,5 @@ def needs_confirmation(request: EndSessionRequest, session: SsoSession | None) -
     claims = request.id_token_claims
     if claims is None:
         return True
-    sid = claims.get("sid")
-    return not sid or sid != session.sid
+    # The session's id changes at every step-up; the ids it had stay known to it.
+    return not session.known_as(claims.get("sid"))

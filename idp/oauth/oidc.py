@@ -23,6 +23,9 @@ from flask import current_app
 from joserfc.jwk import KeySet
 
 from . import keys
+from .claims import MAX_CLAIMS_LENGTH
+from .claims import ClaimsParameterError
+from .claims import parse_claims_parameter
 from .clients import Client
 from .errors import InvalidRequestError
 from .errors import InvalidScopeError
@@ -43,6 +46,7 @@ MAX_LENGTHS = {
     "max_age": 10,
     "prompt": 64,
     "id_token_hint": 8192,
+    "claims": MAX_CLAIMS_LENGTH,
 }
 
 
@@ -87,8 +91,17 @@ class AuthenticationRequestRules:
         if "none" in prompts and len(prompts) > 1:
             raise InvalidRequestError("prompt=none cannot be combined with other values.")
         max_age = data.get("max_age")
-        if max_age is not None and (not max_age.isdigit() or len(max_age) > 9):
+        well_formed = max_age is None or (
+            max_age.isascii() and max_age.isdigit() and len(max_age) <= 9
+        )
+        if not well_formed:
             raise InvalidRequestError("max_age must be a non-negative integer.")
+        # OIDC Core 5.5: the claims parameter is a JSON object (parsed again, for the
+        # requested acr, by idp.oauth.acr_request).
+        try:
+            parse_claims_parameter(data.get("claims"))
+        except ClaimsParameterError as exc:
+            raise InvalidRequestError(str(exc)) from None
 
 
 class _IdTokenClaims:

@@ -4,7 +4,14 @@ Modelled on node-oidc-provider's interaction policy: a prompt is a list of small
 checks, each returning a reason or None. ``/authorize`` runs LOGIN then CONSENT; when
 the citizen comes back from the login page only CONSENT runs again.
 
-OIDC Core 3.1.2.1 for ``prompt`` and ``max_age``; OIDC Core 3.1.2.4 for consent.
+OIDC Core 3.1.2.1 for ``prompt``, ``max_age`` and ``acr_values``; OIDC Core 3.1.2.4
+for consent. ``max_age`` and the requested level are judged per level: ``max_age``
+applies to the ``auth_time`` of the level asked for, and a level that has lapsed
+(``idp.authn.assurance.LevelPolicy``) does not count.
+
+Reasons of the LOGIN prompt: ``no_session``, ``login_prompt``, ``max_age``,
+``acr_too_low`` (the citizen can step up) and ``acr_unmet`` (they cannot: the portal
+gets ``unmet_authentication_requirements``).
 """
 
 from __future__ import annotations
@@ -12,6 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..authn.assurance import LevelPolicy
+from ..authn.result import Acr
+from ..authn.service import Assessment
+from ..authn.service import Verdict
 from ..authn.sessions import SsoSession
 from ..models import Consent
 from .clients import Client
@@ -26,6 +37,10 @@ class Context:
     scopes: tuple[str, ...]
     consent: Consent | None
     now: int
+    policy: LevelPolicy
+    acceptable: tuple[Acr, ...] = ()  # requested levels, most preferred first
+    # The session against ``acceptable`` (None without a session or a request).
+    assessment: Assessment | None = None
 
 
 Check = Callable[[Context], str | None]
@@ -43,10 +58,28 @@ def login_prompt(ctx: Context) -> str | None:
 def max_age(ctx: Context) -> str | None:
     # OIDC Core 3.1.2.1: "If the elapsed time is greater than this value, the OP MUST
     # attempt to actively re-authenticate the End-User"; max_age=0 is prompt=login.
+    # The elapsed time is that of the level asked for (the lowest acceptable one), or of
+    # any level when none is asked.
     if ctx.max_age is None or ctx.session is None:
         return None
-    if ctx.max_age == 0 or ctx.now - ctx.session.auth_time > ctx.max_age:
+    if ctx.max_age == 0:
         return "max_age"
+    lowest = min(ctx.acceptable, key=lambda a: a.rank) if ctx.acceptable else None
+    fresh = ctx.session.standing(
+        ctx.policy, ctx.now, fresh_after=ctx.now - ctx.max_age, at_least=lowest
+    )
+    return "max_age" if fresh is None else None
+
+
+def acr_too_low(ctx: Context) -> str | None:
+    # OIDC Core 3.1.2.1 acr_values / 5.5.1.1 essential acr: the session must stand at a
+    # requested level; when it does not, step up or, if impossible, fail.
+    if ctx.session is None or ctx.assessment is None:
+        return None
+    if ctx.assessment.verdict == Verdict.STEP_UP:
+        return "acr_too_low"
+    if ctx.assessment.verdict == Verdict.UNMET:
+        return "acr_unmet"
     return None
 
 
@@ -65,7 +98,7 @@ def consent_missing(ctx: Context) -> str | None:
     return None
 
 
-LOGIN: tuple[Check, ...] = (no_session, login_prompt, max_age)
+LOGIN: tuple[Check, ...] = (no_session, login_prompt, max_age, acr_too_low)
 CONSENT: tuple[Check, ...] = (consent_prompt, consent_missing)
 
 

@@ -4,8 +4,8 @@ Revision ID: 3a_assurance_policy
 Revises: e329121ddfe2
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "3a_assurance_policy"
 down_revision = "e329121ddfe2"
@@ -14,8 +14,12 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("oauth_client", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("default_acr", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("minimum_acr", sa.String(length=64), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("oauth_client", schema=None) as batch_op:
+        batch_op.drop_column("minimum_acr")
+        batch_op.drop_column("default_acr")
