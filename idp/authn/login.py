@@ -27,6 +27,7 @@ from ..ids.protect import blind_index
 from ..models import Citizen
 from ..models import PasswordCredential
 from ..store import current_store
+from . import authenticator_limits as limits
 from . import ratelimit
 from .citizens import keyring
 from .methods import password as passwords
@@ -70,6 +71,10 @@ def check_password(*, number: IdNumber, password: str, ip: str) -> PasswordCheck
         .where(Citizen.id_number_index == subject)
     ).first()
     citizen, credential = (row[0], row[1]) if row is not None else (None, None)
+    # Per-authenticator cap (authenticator_limits); an unknown number is counted under
+    # its blind index, so a disabled password says nothing about who has an account.
+    authenticator = f"password:{citizen.id}" if citizen else f"password:unknown:{subject}"
+    limits.before_attempt(authenticator=authenticator)
     if credential is None:
         passwords.dummy_verify(password=password)
         ok = False
@@ -77,8 +82,10 @@ def check_password(*, number: IdNumber, password: str, ip: str) -> PasswordCheck
         ok = passwords.verify_password(hash=credential.hash, password=password)
     if not ok or citizen is None or credential is None:
         limiter.failed(attempt)
+        limits.record_failure(authenticator=authenticator)
         raise AuthenticationFailed(detail="password sign-in failed")
     limiter.succeeded(attempt)
+    limits.record_success(authenticator=authenticator)
     if citizen.locked_at is not None:
         # Said only after the right password: it reveals nothing to a guesser.
         raise CitizenLocked(detail=f"sign-in to locked citizen {citizen.id}")
@@ -99,16 +106,20 @@ def check_second_factor(*, citizen_id: str, code: str, recovery: bool, ip: str) 
     """
     limiter = throttle(SECOND_FACTOR)
     attempt = limiter.begin(subject=citizen_id, ip=ip)
+    authenticator = f"{'recovery' if recovery else 'totp'}:{citizen_id}"  # authenticator_limits
+    limits.before_attempt(authenticator=authenticator)
     if recovery:
         ok = totp.use_recovery_code(citizen_id=citizen_id, code=code)
     else:
         ok = totp.verify(citizen_id=citizen_id, code=code)
     if not ok:
         limiter.failed(attempt)
+        limits.record_failure(authenticator=authenticator)
         raise AuthenticationFailed(
             "The code is not valid. Check it and try again.", detail="second factor failed"
         )
     limiter.succeeded(attempt)
+    limits.record_success(authenticator=authenticator)
     if recovery:
         log.info("citizen %s signed in with a recovery code", citizen_id)
     return Amr.OTP
@@ -118,6 +129,8 @@ def confirm_password(*, citizen_id: str, password: str, ip: str) -> None:
     """Re-authentication before a sensitive change (removing a factor)."""
     limiter = throttle(REAUTH)
     attempt = limiter.begin(subject=citizen_id, ip=ip)
+    authenticator = f"password:{citizen_id}"  # authenticator_limits: the same password
+    limits.before_attempt(authenticator=authenticator)
     credential = db.session.get(PasswordCredential, citizen_id)
     if credential is None:
         passwords.dummy_verify(password=password)
@@ -126,5 +139,7 @@ def confirm_password(*, citizen_id: str, password: str, ip: str) -> None:
         ok = passwords.verify_password(hash=credential.hash, password=password)
     if not ok:
         limiter.failed(attempt)
+        limits.record_failure(authenticator=authenticator)
         raise AuthenticationFailed("The password is incorrect.", detail="re-authentication failed")
     limiter.succeeded(attempt)
+    limits.record_success(authenticator=authenticator)

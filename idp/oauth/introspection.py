@@ -6,6 +6,11 @@ to introspect this particular token, then the authorization server MUST return a
 introspection response with the "active" field set to "false"."
 
 A client may introspect only its own tokens; anything else is ``active: false``.
+Opaque and JWT access tokens (RFC 9068) are found alike, by the keyed hash of their
+value, so a revoked JWT is inactive here although its signature is still good.
+
+RFC 9470 section 6.2: the response carries the ``acr`` and ``auth_time`` of the
+sign-in behind the token, so a resource server can decide on a step-up challenge.
 Public clients cannot introspect (section 2.1: the endpoint "MUST also require some
 form of authorization").
 """

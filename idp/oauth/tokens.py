@@ -1,8 +1,10 @@
 """Access and refresh tokens (RFC 6749 sections 1.4, 1.5 and 6; RFC 6750).
 
-Access tokens are opaque random strings (JWT access tokens come later). Only keyed
-hashes are stored, in ``OAuthToken`` rows: one row per issuance, holding the access
-token and, with ``offline_access``, its refresh token. Every row descended from one
+Access tokens are opaque random strings, or RFC 9068 JWTs for clients registered with
+``access_token_format = "jwt"`` (``jwt_access``). Either way only a keyed hash of the
+token's value is stored, in ``OAuthToken`` rows, so revocation, introspection and
+UserInfo treat both alike: one row per issuance, holding the access token and, with
+``offline_access``, its refresh token. Every row descended from one
 authorization code shares a ``grant_id``: revoking a grant (code replay, refresh-token
 reuse, revocation of a refresh token) revokes them all.
 
@@ -29,6 +31,7 @@ from ..extensions import db
 from ..models import Citizen
 from ..models import OAuthToken
 from . import hashing
+from . import jwt_access
 from .clients import Client
 from .clients import query_client
 from .errors import InvalidScopeError
@@ -36,6 +39,8 @@ from .errors import InvalidScopeError
 ACCESS = "access-token"
 REFRESH = "refresh-token"
 TOKEN_TYPES = ("access_token", "refresh_token")
+# Longest token string looked up: opaque tokens are 43 characters, JWTs about 1 kB.
+MAX_TOKEN_LENGTH = jwt_access.MAX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -80,15 +85,31 @@ def generate_bearer(
     allowed = client.get_allowed_scope(scope)
     if allowed is None:
         raise InvalidScopeError()
+    lifetime = expires_in or _ttl("IDP_TTL_ACCESS_TOKEN")
     token: dict[str, Any] = {
         "token_type": "Bearer",
-        "access_token": hashing.new_secret(),
-        "expires_in": expires_in or _ttl("IDP_TTL_ACCESS_TOKEN"),
+        "access_token": _access_token(client, user, allowed, lifetime),
+        "expires_in": lifetime,
         "scope": allowed,
     }
     if include_refresh_token and "offline_access" in allowed.split():
         token["refresh_token"] = hashing.new_secret()
     return token
+
+
+def _access_token(client: Client, user: AuthorizedUser | None, scope: str, lifetime: int) -> str:
+    """Opaque by default; an RFC 9068 JWT for clients registered for one."""
+    if client.model.access_token_format != "jwt" or user is None:
+        return hashing.new_secret()
+    return jwt_access.encode(
+        client_id=client.client_id,
+        subject=user.subject,
+        scope=scope,
+        expires_in=lifetime,
+        auth_time=user.auth_time,
+        acr=user.acr,
+        amr=user.amr,
+    )
 
 
 def persist(
@@ -189,7 +210,9 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
 
 def find(token_string: str | None, hint: str | None = None) -> IssuedToken | None:
     """RFC 7009 / 7662: look the token up by the hinted type first, then the other."""
-    if not token_string or not isinstance(token_string, str) or len(token_string) > 512:
+    if not token_string or not isinstance(token_string, str):
+        return None
+    if len(token_string) > MAX_TOKEN_LENGTH:
         return None
     order = ["refresh_token", "access_token"] if hint == "refresh_token" else list(TOKEN_TYPES)
     for kind in order:

@@ -13,6 +13,9 @@ token would end up in logs). Errors (RFC 6750 section 3.1), all with a
 - two ways of sending a token at once: 400 ``invalid_request``;
 - unknown, expired or revoked token: 401 ``invalid_token``;
 - a token without the ``openid`` scope: 403 ``insufficient_scope``.
+
+Opaque and JWT access tokens (RFC 9068) are accepted alike: both are looked up by the
+keyed hash of their value, so a revoked JWT is refused although its signature is good.
 """
 
 from __future__ import annotations
