@@ -62,7 +62,9 @@ def id_number(n: int) -> tuple[str, date, str]:
 
 
 def name_of(n: int) -> str:
-    return SURNAMES[n % len(SURNAMES)] + GIVEN[(n // 20) % len(GIVEN)] + GIVEN[(n // 7) % len(GIVEN)]
+    return (
+        SURNAMES[n % len(SURNAMES)] + GIVEN[(n // 20) % len(GIVEN)] + GIVEN[(n // 7) % len(GIVEN)]
+    )
 
 
 def rows(keyring: object, start: int, count: int, now: datetime) -> Iterator[tuple[object, ...]]:
@@ -125,7 +127,9 @@ def load(*, count: int, start: int, password: str, batch: int = 50_000) -> dict[
                     copy.write_row(row)
                     ids.append(row[0])  # type: ignore[arg-type]
             t1 = time.monotonic()
-            with cur.copy("COPY password_credential (citizen_id, hash, updated_at) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY password_credential (citizen_id, hash, updated_at) FROM STDIN"
+            ) as copy:
                 for citizen_id in ids:
                     copy.write_row((citizen_id, pw_hash, now))
         conn.commit()

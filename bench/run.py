@@ -182,7 +182,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], logfile: Path, timeout: float = 60) -> None:
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], logfile: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -222,6 +224,8 @@ class Server:
     citizens: list[dict[str, Any]] = field(default_factory=list)
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)  # case -> client
     grant_types: list[str] = field(default_factory=list)
+    schema: str = ""  # idp: its PostgreSQL schema and Redis key prefix (removed at the end)
+    redis_prefix: str = ""
     password_hash: str = ""  # idp's argon2id PHC string for the citizens, given to the peer
     store_pids: Callable[[], list[int]] = lambda: []
     cleanup: list[Callable[[], None]] = field(default_factory=list)
@@ -279,7 +283,7 @@ def start_ours(opts: Options, label: str, extra_citizens: int = 0) -> Server:
     tag = secrets.token_hex(4)
     schema = f"bench_{tag}"
     app_name = f"idp_bench_{tag}"
-    server = Server(label=label, kind="ours")
+    server = Server(label=label, kind="ours", schema=schema, redis_prefix=f"idp-bench-{tag}:")
     admin_url = opts.database_url
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -289,7 +293,7 @@ def start_ours(opts: Options, label: str, extra_citizens: int = 0) -> Server:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     server.cleanup.append(drop_schema)
-    prefix = f"idp-bench-{tag}:"
+    prefix = server.redis_prefix
 
     def drop_keys() -> None:
         client = redis.Redis.from_url(opts.redis_url)
@@ -600,8 +604,21 @@ def start_profilers(
         target = out / f"{server.label}-{case}-{pid}.txt"
         procs.append(
             subprocess.Popen(
-                [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                 "--rate", "200", "--format", "raw", "--output", str(target), "--nonblocking"],
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(target),
+                    "--nonblocking",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -625,6 +642,18 @@ COLUMNS = (
 )
 
 
+READING = """
+rate/s: requests (sign-ins, flows) completed per second; p50/p99: latency of one request
+or one whole flow; cores: CPU time of the server's own processes (gunicorn master and
+workers, or node) / wall time; +db/redis: the same for the PostgreSQL backends serving idp
+and the Redis server (shared with anything else using it); per CPU-s: completed per second
+of all server-side CPU (both columns): the figure that survives a noisy machine; RSS/PSS:
+peak over the run of the sum over the server's processes (PSS shares forked pages fairly);
+loadgen: CPU cores used by the load generator. Ratios: above 1 is better for rate/s and
+per CPU-s, worse for the others.
+"""
+
+
 def median(values: list[float]) -> float:
     clean = [v for v in values if v == v]  # drop NaN
     return statistics.median(clean) if clean else float("nan")
@@ -642,8 +671,14 @@ def summarise(runs: list[Measurement]) -> dict[str, Any]:
 
 
 def render_table(
-    results: dict[str, dict[str, list[Measurement]]], labels: list[str]
+    results: dict[str, dict[str, list[Measurement]]],
+    labels: list[str],
+    ratio: tuple[str, str] | None = None,
 ) -> str:
+    """One block per case: a row per server (medians over rounds), then the ratio
+    ``ratio[0] / ratio[1]`` of each figure (default: the first label over the second)."""
+    if ratio is None and len(labels) > 1:
+        ratio = (labels[0], labels[1])
     heads = ["case", "server"] + [h for _, h, _ in COLUMNS] + ["errors"]
     rows: list[list[str]] = []
     for case, by_server in results.items():
@@ -656,18 +691,20 @@ def render_table(
             cells = [fmt.format(s[key]) if s[key] == s[key] else "-" for key, _, fmt in COLUMNS]
             errors = str(s["errors"]) if s["count"] else f"{s['errors']} (failed)"
             rows.append([case, label] + cells + [errors])
-        a, b = (sums[label] for label in labels[:2]) if len(labels) > 1 else ({}, {})
-        if len(labels) > 1 and "note" not in a and "note" not in b:
-            ratio = []
-            for key, _, _ in COLUMNS:
-                x, y = a.get(key, float("nan")), b.get(key, float("nan"))
-                ratio.append(f"{x / y:.2f}" if y and x == x and y == y else "-")
-            rows.append([case, f"{labels[0]}/{labels[1]}"] + ratio + [""])
+        if ratio is not None:
+            a, b = sums[ratio[0]], sums[ratio[1]]
+            if "note" not in a and "note" not in b:
+                cells = []
+                for key, _, _ in COLUMNS:
+                    x, y = a.get(key, float("nan")), b.get(key, float("nan"))
+                    cells.append(f"{x / y:.2f}" if y and x == x and y == y else "-")
+                rows.append([case, f"{ratio[0]}/{ratio[1]}"] + cells + [""])
         rows.append([])
     widths = [len(h) for h in heads]
     for row in rows:
         if len(row) == len(heads):
             widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+
     def line(cells: list[str]) -> str:
         if len(cells) != len(heads):
             return "  ".join(
@@ -677,6 +714,7 @@ def render_table(
             c.ljust(w) if i < 2 else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
+
     out = [line(heads), line(["-" * w for w in widths])]
     for row in rows:
         out.append(line(row) if row else "")
@@ -913,7 +951,8 @@ def main(argv: list[str] | None = None) -> int:
                     path.unlink(missing_ok=True)
         for path in opts.out.glob("instance-*"):
             shutil.rmtree(path, ignore_errors=True)
-    table = render_table(results, labels)
+    table = render_table(results, labels, (labels[1], labels[0]) if scale else None)
+    table += READING
     header = "\n".join(f"{k:8} {v}" for k, v in env.items())
     print(header + "\n\n" + table, end="")
     (opts.out / "results.json").write_text(
@@ -921,6 +960,15 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "environment": env,
                 "scale": scale,
+                "servers": {
+                    s.label: {
+                        "base_url": s.base_url,
+                        "pid": s.proc.pid if s.proc else None,
+                        "schema": s.schema,
+                        "redis_prefix": s.redis_prefix,
+                    }
+                    for s in servers
+                },
                 "results": {
                     case: {
                         label: {"median": summarise(runs), "runs": [vars(r) for r in runs]}
