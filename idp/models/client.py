@@ -37,10 +37,6 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="ES256")
     # First-party portals are run by the same operator and skip the consent page.
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
-    # "opaque" (default) or "jwt": RFC 9068 JWT access tokens (idp.oauth.jwt_access).
-    access_token_format: Mapped[str] = mapped_column(
-        String(16), default="opaque", server_default="opaque"
-    )
     # Assurance policy set by administrators (idp.oauth.acr_request): the level used when
     # a request names none, and a floor no request can go below. acr URIs or NULL.
     default_acr: Mapped[str | None] = mapped_column(String(64))
