@@ -3,39 +3,48 @@ level lasts (DESIGN.md "Assurance").
 
 This module is the one mapping from authentication methods (RFC 8176 ``amr`` values,
 https://www.rfc-editor.org/rfc/rfc8176#section-2) and channel to an assurance level.
-Adapters build ``AuthResult.methods`` with the helpers below and set
-``acr=level_for(methods, channel=NAME)``; the core applies the same mapping again when a
-step-up joins a new proof to the session's earlier ones (``idp.authn.service``).
+Adapters build ``AuthResult.methods`` and set ``acr=level_for(methods, channel=NAME)``;
+the core applies the same rules again when a step-up joins a new proof to the
+session's earlier ones (``idp.authn.service``).
 
-=================================  ==========================  ==============  ============
-proof                              ``methods`` (adapter)        ``amr`` claim   level
-=================================  ==========================  ==============  ============
-password                           pwd                          pwd             low
-SMS one-time code                  sms                          sms             low
-password + SMS code                pwd sms                      pwd sms mfa     low
-password + TOTP / recovery code    pwd otp                      pwd otp mfa     substantial
-password + WebAuthn, no UV         pwd hwk (or swk)             pwd hwk mfa     substantial
-WebAuthn with user verification    hwk mfa (or swk mfa)         hwk mfa         high
-WebAuthn without UV, alone         hwk (or swk)                 hwk             low
-app key unlocked by a biometric    swk fpt|face  (mobile)       swk fpt mfa     high (issue 5)
-chip ID card + face match          sc face  (hall, kiosk)       sc face mfa     high (issue 5)
-anything on the hotline            ...                          ...             at most substantial
-=================================  ==========================  ==============  ============
+=========================================  ===================  ===============  ===========
+proof                                      ``methods``           ``amr`` claim    level
+=========================================  ===================  ===============  ===========
+password                                   pwd                   pwd              low
+SMS one-time code                          sms                   sms              low
+password + SMS code                        pwd sms               pwd sms mfa      low
+password + TOTP (or a recovery code)       pwd otp               pwd otp mfa      substantial
+password + WebAuthn key without UV         pwd hwk | pwd swk     pwd hwk mfa      substantial
+WebAuthn with UV, device-bound key [1]     hwk mfa               hwk mfa          high
+WebAuthn with UV, synced or not listed [1] swk | hwk             swk              substantial [2]
+WebAuthn without UV, alone                 hwk | swk             hwk              low
+app key unlocked by a biometric            swk fpt|face (mobile) swk fpt mfa      high (issue 5)
+chip ID card + face match in person        sc face (hall, kiosk) sc face mfa      high (issue 5)
+anything on the hotline                    ...                   ...              <= substantial
+=========================================  ===================  ===============  ===========
+
+[1] ``idp.authn.passkeys.assurance`` decides for WebAuthn: ``hwk`` for a device-bound
+credential, ``swk`` for a synced passkey; ``mfa`` joins the methods only when the
+authenticator verified the user (UV flag, WebAuthn Level 3 section 6.1) and the
+credential is admitted to high (device-bound unless ``IDP_WEBAUTHN_HIGH_ALLOW_SYNCED``,
+model on ``IDP_WEBAUTHN_HIGH_AAGUIDS`` when that list is set).
+[2] Stated by the WebAuthn adapter as its result's ``acr``: user verification is a
+second factor on the device, but the key is not admitted to high. An adapter may state a
+level above ``level_for`` for its own proof only where this table says so; the core
+takes the higher of the two.
 
 Why:
 
-- Substantial needs two factors of different kinds (eIDAS 2015/1502 2.2.1; NIST SP
-  800-63B AAL2), with a possession factor that is not an SMS code: NIST SP 800-63B
-  5.1.3.3 makes the PSTN a RESTRICTED authenticator, so a password plus an SMS code
-  stays low.
-- High needs a hardware- or platform-protected key that itself verified the person
-  (NIST SP 800-63B AAL3 asks for a verifier-impersonation-resistant, multi-factor
-  cryptographic authenticator). In WebAuthn that is the UV flag (WebAuthn Level 2,
-  6.1 "UV"); an assertion without it is a single possession factor and never reaches
-  high. Only the adapter sees the flag, so it marks a user-verified assertion with
-  ``mfa`` in ``methods`` (RFC 8176: "mfa: Multiple-factor authentication"): in
-  ``methods`` ``mfa`` always means "this one authenticator verified the user itself";
-  the ``amr`` claim adds ``mfa`` on its own whenever two kinds of factor were used.
+- Substantial needs two factors of different kinds (eIDAS implementing regulation
+  2015/1502, annex 2.2.1; NIST SP 800-63B AAL2), with a possession factor that is not
+  an SMS code: NIST SP 800-63B 5.1.3.3 makes the PSTN a RESTRICTED authenticator, so a
+  password plus an SMS code stays low.
+- High needs a key protected by the device that itself verified the person (NIST SP
+  800-63B AAL3: a multi-factor cryptographic authenticator). In ``methods``, ``mfa``
+  means exactly that: "this one authenticator verified the user itself". An assertion
+  without user verification is a single possession factor and never reaches high.
+- ``amr`` (RFC 8176): each method once, plus ``mfa`` whenever two kinds of factor were
+  used or an authenticator verified the user itself.
 - A channel caps what it can vouch for (STYLE.md 7.15): the hotline never yields high.
 """
 
@@ -148,14 +157,6 @@ def amr_claim(methods: Iterable[Amr | str]) -> list[str]:
 def merge_methods(*chains: Iterable[Amr | str]) -> tuple[Amr, ...]:
     """Methods of several proofs joined into one chain, in order, each once."""
     return tuple(Amr(m) for m in dict.fromkeys(str(m) for chain in chains for m in chain))
-
-
-def webauthn_methods(*, hardware: bool, user_verified: bool) -> tuple[Amr, ...]:
-    """What a WebAuthn assertion adds: ``hwk`` for a hardware-bound key (security key,
-    TPM), ``swk`` for a software or synced one (passkey), and the ``mfa`` marker only
-    when the authenticator set the UV flag."""
-    key = Amr.HWK if hardware else Amr.SWK
-    return (key, Amr.MFA) if user_verified else (key,)
 
 
 # --- per-level lifetimes -------------------------------------------------------------------

@@ -158,8 +158,12 @@ class Assessment:
 def reachable_level(citizen_id: str, chain: tuple[Amr, ...] = ()) -> Acr:
     """The highest level the citizen can reach from ``chain`` by adding every
     authenticator they have enrolled (each step can be done in turn)."""
-    extra = [e.methods for e in authenticators.enrolled(citizen_id)]
-    return level_for(merge_methods(chain, *extra))
+    enrolled = authenticators.enrolled(citizen_id)
+    best = level_for(merge_methods(chain, *(e.methods for e in enrolled)))
+    for one in enrolled:
+        if one.level.rank > best.rank:
+            best = one.level
+    return best
 
 
 def assess(
@@ -274,10 +278,8 @@ def step_up_plan(interaction: Interaction, *, cookie: str | None) -> StepUpPlan 
     if not chain:
         return None
     enrolled = authenticators.enrolled(session.citizen_id)
-    factors = tuple(
-        e for e in enrolled if level_for(merge_methods(chain, e.methods)).satisfies(required)
-    )
-    full = level_for(merge_methods(*(e.methods for e in enrolled))).satisfies(required)
+    factors = tuple(e for e in enrolled if e.with_chain(chain).satisfies(required))
+    full = reachable_level(session.citizen_id).satisfies(required)
     return StepUpPlan(
         citizen_id=session.citizen_id,
         required=required,
