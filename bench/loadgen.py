@@ -13,10 +13,11 @@ Protocol with the parent (lines on stdout / stdin)::
     loadgen -> parent   {"result": {...}}            counts, latency percentiles, own CPU
 
 Cases (``--case``): ``discovery``, ``jwks``, ``cc_opaque``, ``cc_jwt``, ``introspection``,
-``userinfo``, ``flow_es256``, ``flow_rs256``, ``signin``. The endpoints come from the
-server's discovery document, so one script drives both servers. Each connection is one
-"browser" with its own cookie jar and its own citizen (``spec["citizens"][i % n]``): a
-sign-in with per-number brute-force limits must not see 16 parallel attempts on one number.
+``userinfo``, ``flow_es256``, ``flow_rs256``, ``signin``, ``flow_during_signin``. The
+endpoints come from the server's discovery document, so one script drives both servers.
+Each connection is one "browser" with its own cookie jar and its own citizen
+(``spec["citizens"][i % n]``): a sign-in with per-number brute-force limits must not see
+16 parallel attempts on one number.
 
 - ``flow_*``: a signed-in browser (setup: one password sign-in per connection) runs
   GET authorize (PKCE S256, fresh verifier, state and nonce each time) -> redirect with
@@ -26,6 +27,10 @@ sign-in with per-number brute-force limits must not see 16 parallel attempts on 
   login form (hidden fields, e.g. CSRF, copied) -> POST ID number + password -> redirects
   -> the redirect URI with ``code``. Stops at the code (the token exchange is measured by
   ``flow_*``). One sign-in = one sample.
+- ``flow_during_signin``: ``flow_es256`` measured on N connections while N more
+  connections (citizens N..2N-1) run ``signin`` unmeasured: the token endpoint's latency
+  under a flood of password sign-ins (``token_p99_ms`` in the result; ``side_rate`` is
+  the sign-ins per second).
 - ``userinfo`` / ``introspection``: setup obtains an access token per connection through a
   sign-in and code exchange; each request presents it.
 - ``cc_opaque`` / ``cc_jwt``: client_credentials with ``resource`` (RFC 8707).
@@ -248,6 +253,8 @@ EXPECT = {
     "cc_opaque": '"access_token"',
     "cc_jwt": '"access_token"',
 }
+# Measured flows on n connections while n more connections sign in with passwords.
+MIXED = {"flow_during_signin": "flow_es256"}
 SIMPLE_CASES = ("discovery", "jwks", "cc_opaque", "cc_jwt", "introspection", "userinfo")
 WRK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk", "simple.lua")
 
@@ -266,6 +273,7 @@ class Client:
         self.client = spec.get("client") or {}
         self.access_token = ""
         self.checked_alg = False
+        self.token_ns: list[int] | None = None  # token request latencies, while measured
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -352,6 +360,7 @@ class Client:
         return self.code_from(left, state, response), verifier
 
     async def exchange(self, code: str, verifier: str) -> dict[str, Any]:
+        start = time.perf_counter_ns()
         response = await self.conn.request(
             "POST",
             self.setup.paths["token_endpoint"],
@@ -367,6 +376,8 @@ class Client:
         )
         if response.status != 200:
             raise CaseError(f"token: {response.status} {response.body[:200]!r}")
+        if self.token_ns is not None:
+            self.token_ns.append(time.perf_counter_ns() - start)
         tokens: dict[str, Any] = json.loads(response.body)
         if "id_token" not in tokens or "access_token" not in tokens:
             raise CaseError("token response without id_token / access_token")
@@ -457,6 +468,7 @@ class Tally:
 
 
 async def worker(client: Client, case: str, until: float, tally: Tally | None) -> None:
+    """Run ``case`` on ``client`` until ``until``, recording into ``tally`` (or not)."""
     clock = time.perf_counter_ns
     while time.monotonic() < until:
         start = clock()
@@ -511,28 +523,40 @@ async def run(
 ) -> None:
     setup = Setup(spec)
     await discover(setup)
-    if case == "signin":
+    if case == "signin" or case in MIXED:
         # A sign-in takes seconds under load (argon2id on purpose): a short window would
         # count only the lucky first ones. Steady state needs a queue that has filled.
         seconds, warmup = max(seconds, MIN_SIGNIN_SECONDS), max(warmup, MIN_SIGNIN_WARMUP)
     if tool == "wrk" and case in SIMPLE_CASES:
         await run_wrk(setup, case, seconds, warmup, wait)
         return
-    clients = [Client(setup, i) for i in range(int(spec.get("connections", 16)))]
+    n = int(spec.get("connections", 16))
+    # (client, what it runs, measured?): the mixed case adds n sign-in connections, with
+    # their own citizens, beside the n measured flow connections.
+    plan = [(Client(setup, i), MIXED.get(case, case), True) for i in range(n)]
+    if case in MIXED:
+        plan += [(Client(setup, n + i), "signin", False) for i in range(n)]
+    clients = [c for c, _, _ in plan]
     # Setup in small batches: a burst of 16 argon2 sign-ins at once is not the case measured.
-    for start in range(0, len(clients), 4):
-        await asyncio.gather(*(c.prepare(case) for c in clients[start : start + 4]))
+    for start in range(0, len(plan), 4):
+        await asyncio.gather(*(c.prepare(what) for c, what, _ in plan[start : start + 4]))
     if warmup > 0:
         until = time.monotonic() + warmup
-        await asyncio.gather(*(worker(c, case, until, None) for c in clients))
+        await asyncio.gather(*(worker(c, what, until, None) for c, what, _ in plan))
     await ready(wait)
-    tally = Tally()
+    tally, side = Tally(), Tally()
+    for c, what, measured in plan:
+        if measured and what.startswith("flow_"):
+            c.token_ns = []
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     until = t0 + seconds
     # The window is exactly `seconds` long: what is still in flight at its end is
     # abandoned, not counted (as wrk does), so slow sign-ins cannot stretch it.
-    tasks = [asyncio.ensure_future(worker(c, case, until, tally)) for c in clients]
+    tasks = [
+        asyncio.ensure_future(worker(c, what, until, tally if measured else side))
+        for c, what, measured in plan
+    ]
     await asyncio.wait(tasks, timeout=seconds)
     for task in tasks:
         task.cancel()
@@ -541,6 +565,7 @@ async def run(
     emit({"done": True})
     await asyncio.gather(*tasks, return_exceptions=True)
     lat = sorted(tally.latencies_ns)
+    token = sorted(t for c in clients for t in (c.token_ns or ()))
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     emit(
         {
@@ -556,6 +581,10 @@ async def run(
                 "loadgen_cpu_s": cpu,
                 "loadgen": "python",
                 "reconnects": sum(c.conn.reconnects for c in clients) - len(clients),
+                "token_p50_ms": percentile(token, 0.50),
+                "token_p99_ms": percentile(token, 0.99),
+                "side_rate": len(side.latencies_ns) / elapsed if case in MIXED else None,
+                "side_errors": side.errors,
             }
         }
     )
