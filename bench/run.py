@@ -36,6 +36,7 @@ import base64
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -622,6 +623,7 @@ def start_profilers(
                     str(int(seconds)),
                     "--rate",
                     "200",
+                    "--gil",
                     "--format",
                     "raw",
                     "--output",
@@ -1035,9 +1037,14 @@ def _short(count: int) -> str:
     return str(count)
 
 
-def summarise_profiles(profile_dir: Path, top: int = 25) -> str:
-    """Where idp's workers spent their samples, per case: own time per function and
-    inclusive time per module group, from py-spy's collapsed stacks."""
+def summarise_profiles(profile_dir: Path, top: int = 20) -> str:
+    """Where idp's workers spent their CPU, per case, from py-spy's collapsed stacks
+    (``--gil``: only the thread holding the GIL is sampled, so waiting on PostgreSQL or
+    Redis and C code that releases the GIL, such as argon2, do not appear).
+
+    Three views: own time per package (sums to 100 %), inclusive time per area (a
+    sample counts once for every area on its stack), own time per function.
+    """
     lines: list[str] = []
     by_case: dict[str, list[Path]] = {}
     for path in sorted(profile_dir.glob("*.txt")):
@@ -1045,6 +1052,7 @@ def summarise_profiles(profile_dir: Path, top: int = 25) -> str:
         by_case.setdefault(case, []).append(path)
     for case, paths in by_case.items():
         own: dict[str, int] = {}
+        own_area: dict[str, int] = {}
         inclusive: dict[str, int] = {}
         total = 0
         for path in paths:
@@ -1054,40 +1062,55 @@ def summarise_profiles(profile_dir: Path, top: int = 25) -> str:
                     continue
                 count = int(count_text)
                 frames = stack.split(";")
+                if not frames:
+                    continue
                 total += count
                 own[frames[-1]] = own.get(frames[-1], 0) + count
-                for group in {_group(f) for f in frames}:
-                    inclusive[group] = inclusive.get(group, 0) + count
+                leaf = _area(frames[-1])
+                own_area[leaf] = own_area.get(leaf, 0) + count
+                for area in {_area(f) for f in frames}:
+                    inclusive[area] = inclusive.get(area, 0) + count
         if not total:
             continue
-        lines.append(f"profile {case}: {total} samples (py-spy, all idp workers)")
-        lines.append("  inclusive, by area:")
-        for group, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
-            lines.append(f"    {100 * count / total:5.1f}%  {group}")
-        lines.append("  own time, by function:")
-        for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
-            lines.append(f"    {100 * count / total:5.1f}%  {frame}")
+
+        def block(title: str, counts: dict[str, int], total: int = total) -> None:
+            lines.append(f"  {title}:")
+            for key, count in sorted(counts.items(), key=lambda kv: -kv[1])[:top]:
+                lines.append(f"    {100 * count / total:5.1f}%  {key}")
+
+        lines.append(f"profile {case}: {total} samples (py-spy --gil, all idp workers)")
+        block("own time, by package", own_area)
+        block("inclusive time, by area", inclusive)
+        block("own time, by function", own)
         lines.append("")
     return "\n".join(lines)
 
 
-def _group(frame: str) -> str:
-    """A frame ``func (path/to/module.py:123)`` -> the package area it belongs to."""
-    path = frame.rpartition("(")[2].rstrip(")").rsplit(":", 1)[0]
+def _area(frame: str) -> str:
+    """``func (path/to/module.py:123)`` -> ``idp/oauth``, ``sqlalchemy``, ``stdlib`` ...
+
+    py-spy prints paths relative to sys.path entries; idp and adapters keep their
+    sub-package, third-party code its distribution, the standard library is one area.
+    """
+    match = _FRAME.search(frame)
+    if match is None:
+        return "<native>"
+    path = match.group(1)
     parts = Path(path).parts
-    for anchor in ("site-packages", "lib"):
-        if anchor in parts:
-            i = len(parts) - 1 - parts[::-1].index(anchor)
-            rest = parts[i + 1 :]
-            if anchor == "site-packages" and rest:
-                return rest[0].removesuffix(".py")
-            if anchor == "lib" and rest and rest[0].startswith("python"):
-                return "stdlib:" + (rest[1].removesuffix(".py") if len(rest) > 1 else "")
-    for marker in ("idp", "adapters"):
-        if marker in parts:
-            i = parts.index(marker)
-            return "/".join(parts[i : i + 2]).removesuffix(".py")
-    return path or frame
+    if not parts:
+        return "<native>"
+    if parts[0] in ("idp", "adapters", "demo") or "idp" in parts[:-1]:
+        i = parts.index("idp") if "idp" in parts else 0
+        return "/".join(parts[i : i + 2]).removesuffix(".py")
+    if parts[0] in STDLIB_TOP or parts[0].removesuffix(".py") in STDLIB_TOP:
+        return "stdlib"
+    if path.startswith("<"):
+        return "<frozen>"
+    return parts[0].removesuffix(".py")
+
+
+_FRAME = re.compile(r"\(([^()]+\.py):\d+\)$")
+STDLIB_TOP = set(getattr(sys, "stdlib_module_names", ()))
 
 
 if __name__ == "__main__":
