@@ -99,3 +99,45 @@ class Flow:
 
 def post_page(http: Any, path: str, page: Any, **fields: str) -> Any:
     return http.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True)), **fields})
+
+
+def plant(
+    app: Any, http: Any, citizen: Any, *proofs: tuple[tuple[str, ...], str | None, int]
+) -> Any:
+    """Plant one SSO session built from several proofs in turn, each
+    ``(methods, acr or None, seconds ago)``, as successive sign-ins of one browser."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from idp.authn.assurance import level_for
+    from idp.authn.result import Acr
+    from idp.authn.result import Amr
+    from idp.authn.result import AuthResult
+    from idp.authn.result import Channel
+
+    store = app.extensions["idp.store"]
+    session = None
+    cookie = ""
+    for methods, acr, ago in proofs:
+        amrs = tuple(Amr(m) for m in methods)
+        result = AuthResult(
+            citizen_id=citizen.id,
+            methods=amrs,
+            acr=Acr(acr) if acr else level_for(amrs),
+            channel=Channel.WEBSITE,
+            auth_time=datetime.fromtimestamp(time.time() - ago, UTC),
+        )
+        session, cookie = sessions.start(
+            store, result=result, lifetime=12 * 3600, idle=7200, previous=session
+        )
+    http.set_cookie(app.config["IDP_SESSION_COOKIE"], cookie, domain="localhost")
+    return session
+
+
+def age_level(app: Any, session: Any, level: str, **seconds_ago: int) -> None:
+    """Move a stored level's times back: ``age_level(app, s, HIGH, used=900)``."""
+    store = app.extensions["idp.store"]
+    data = store.get(sessions.KIND, session.sid)
+    for key, ago in seconds_ago.items():
+        data["levels"][level][key] = int(time.time()) - ago
+    store.put(sessions.KIND, session.sid, data, 3600)

@@ -256,3 +256,30 @@ def test_fresh_enough(app, store, citizen):
     old = _aged(store, session, substantial={"at": 300}, low={"at": 300})
     assert not fresh_enough(old, within=60, acr=None)
     assert fresh_enough(old, within=600, acr=SUBSTANTIAL)
+
+
+# --- joining a step-up to earlier proofs ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("earlier", "new", "joined"),
+    [
+        (("pwd",), ("otp",), SUBSTANTIAL),  # the missing factor
+        (("pwd",), ("hwk",), SUBSTANTIAL),  # a key without user verification
+        (("pwd",), ("hwk", "mfa"), HIGH),
+        (("pwd",), ("pwd",), None),  # nothing added
+        (("pwd",), ("sms",), None),  # still low
+        # A lapsed high still stands at substantial with the same methods: a password
+        # (or any factor it does not need) must not bring high back.
+        (("hwk", "mfa"), ("pwd",), None),
+        (("hwk", "mfa"), ("otp",), None),
+        # A lapsed substantial: its code cannot be refreshed by another possession
+        # factor alone (conservative: sign in again).
+        (("pwd", "otp"), ("hwk",), None),
+        (("pwd", "otp"), ("hwk", "mfa"), HIGH),
+    ],
+)
+def test_joined_level_counts_only_when_the_new_proof_is_needed(earlier, new, joined):
+    from idp.authn.assurance import joined_level
+
+    assert joined_level(earlier, new) == joined

@@ -154,6 +154,29 @@ def amr_claim(methods: Iterable[Amr | str]) -> list[str]:
     return values
 
 
+def joined_level(
+    earlier: Iterable[Amr | str],
+    new: Iterable[Amr | str],
+    *,
+    channel: Channel | str | None = None,
+) -> Acr | None:
+    """The level a new proof reaches joined to the session's earlier proofs (step-up),
+    or None when joining adds nothing.
+
+    The earlier methods are those of levels that have not lapsed, but they may be the
+    methods of a higher level that has (a passkey proof whose high lapsed still stands
+    at substantial with ``hwk mfa``). So the joined chain counts only when the new proof
+    is needed for it: ``level_for(earlier + new) > level_for(earlier)``. A password
+    typed after high lapsed therefore does not bring high back; a TOTP code on a
+    password session does reach substantial.
+    """
+    before = list(earlier)
+    joined = level_for([*before, *new], channel=channel)
+    if joined.rank > level_for(before, channel=channel).rank:
+        return joined
+    return None
+
+
 def merge_methods(*chains: Iterable[Amr | str]) -> tuple[Amr, ...]:
     """Methods of several proofs joined into one chain, in order, each once."""
     return tuple(Amr(m) for m in dict.fromkeys(str(m) for chain in chains for m in chain))

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from ..extensions import db
 from ..models import PasswordCredential
 from . import authenticator_limits
+from .assurance import joined_level
 from .assurance import level_for
-from .assurance import merge_methods
 from .methods import totp
 from .result import Acr
 from .result import Amr
@@ -52,9 +52,10 @@ class Enrolled:
     level: Acr
 
     def with_chain(self, chain: tuple[Amr, ...]) -> Acr:
-        """The level one use of it reaches on top of the proofs in ``chain``."""
-        joined = level_for(merge_methods(chain, self.methods))
-        return joined if joined.rank >= self.level.rank else self.level
+        """The level one use of it reaches on top of the proofs in ``chain``
+        (``assurance.joined_level``), or on its own."""
+        joined = joined_level(chain, self.methods)
+        return joined if joined is not None and joined.rank > self.level.rank else self.level
 
 
 def _simple(methods: tuple[Amr, ...]) -> Capability:

@@ -16,12 +16,14 @@ The merge rule (``complete_login``), for an interaction parked with reason
    lapsed and were reached at or after the interaction's ``fresh_after`` (so a
    ``max_age`` or ``prompt=login`` request never builds on a proof older than it allows).
 2. The chain is those methods followed by the new proof's, each once; its level is
-   ``assurance.level_for(chain, channel)``, never below the new proof's own.
+   ``assurance.joined_level``: ``level_for(chain)``, counted only when the new proof is
+   needed to reach it (a lapsed level is not brought back by an unrelated factor).
 3. When the chain reaches a higher level than the new proof alone, the session records
    the chain: ``acr`` is its level, ``amr`` its methods (e.g. ``pwd otp mfa`` after a
    TOTP step-up on a password session), ``auth_time`` the time of the new proof.
    Otherwise the new proof stands alone (a re-entered password does not refresh an
-   older second factor).
+   older second factor; a user-verified passkey reaches high by itself and its ``amr``
+   is ``hwk mfa``).
 
 Every sign-in, step-up included, renews the session id (the cookie rotates); the old
 ids stay in ``previous_sids`` for RP-initiated logout; tokens already issued to other
@@ -46,6 +48,7 @@ from . import authenticators
 from . import interaction as interactions
 from . import sessions
 from .assurance import LevelPolicy
+from .assurance import joined_level
 from .assurance import level_for
 from .assurance import merge_methods
 from .authenticators import Enrolled
@@ -125,11 +128,10 @@ def _joined(
     ):
         return result
     earlier = previous.chain(level_policy(), int(time.time()), fresh_after=pending.fresh_after)
-    chain = merge_methods(earlier, result.methods)
-    level = level_for(chain, channel=result.channel)
-    if level.rank <= result.acr.rank:
+    level = joined_level(earlier, result.methods, channel=result.channel)
+    if level is None or level.rank <= result.acr.rank:
         return result
-    return replace(result, methods=chain, acr=level)
+    return replace(result, methods=merge_methods(earlier, result.methods), acr=level)
 
 
 def logout(cookie: str | None) -> sessions.SsoSession | None:
@@ -156,13 +158,15 @@ class Assessment:
 
 
 def reachable_level(citizen_id: str, chain: tuple[Amr, ...] = ()) -> Acr:
-    """The highest level the citizen can reach from ``chain`` by adding every
-    authenticator they have enrolled (each step can be done in turn)."""
+    """The highest level the citizen can reach: one enrolled authenticator on top of
+    the earlier proofs in ``chain`` (a step-up), or a new sign-in with everything they
+    have enrolled, used in turn."""
     enrolled = authenticators.enrolled(citizen_id)
-    best = level_for(merge_methods(chain, *(e.methods for e in enrolled)))
+    best = level_for(merge_methods(*(e.methods for e in enrolled)))
     for one in enrolled:
-        if one.level.rank > best.rank:
-            best = one.level
+        level = one.with_chain(chain)
+        if level.rank > best.rank:
+            best = level
     return best
 
 
