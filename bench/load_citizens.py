@@ -10,9 +10,10 @@ citizen gets a password credential; they all share one argon2id hash (of
 ``--password``), computed once: hashing a million passwords would take hours and change
 nothing the benchmark measures (a sign-in verifies one hash, whatever the table holds).
 
-Rows are streamed with PostgreSQL ``COPY`` (no ORM), in one transaction per table, then
-the tables are ANALYZEd so the planner sees their real size. About 40 s per million rows
-on the 2-core benchmark machine, most of it AES-GCM and HMAC in Python.
+Rows are streamed with PostgreSQL ``COPY`` (no ORM), both tables in one transaction, then
+the tables are ANALYZEd so the planner sees their real size. About 90 s per million rows
+on the 2-core benchmark machine (12,000 rows/s measured at 100,000: citizen rows with
+sealing and blind index 64 %, credentials 28 %, ANALYZE 8 %).
 
 The numbers come from a range no seeded or demo citizen uses (region codes of
 Guangdong, birth dates 1940-2005, sequences 100-999), numbered by ``--start``: running
