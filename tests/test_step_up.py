@@ -298,3 +298,103 @@ def test_without_a_session_an_unreachable_level_is_unmet_after_the_sign_in(
     assert params["error"] == UNMET
     assert params["state"] == "state-123" and params["iss"] == ISSUER
     assert "code" not in params
+
+
+# --- reauthentication for our own pages --------------------------------------------------------
+
+
+def _reauth(app: Any, http: Any, **kwargs: Any) -> str:
+    """What an account page does: park a reauth interaction for this browser."""
+    from idp.authn.service import require_reauthentication
+
+    http.get("/login")  # a browser id in the UI cookie
+    with http.session_transaction() as ui:
+        browser = ui["browser"]
+    parked = require_reauthentication(browser=browser, return_to="/account/passkeys", **kwargs)
+    return parked.uid
+
+
+def test_reauthentication_demands_a_fresh_sign_in_even_with_a_live_session(
+    app: Any, http: Any, citizen: Any, login: Any
+) -> None:
+    from conftest import CITIZEN_ID_NUMBER
+    from conftest import CITIZEN_PASSWORD
+
+    from idp.authn.service import fresh_enough
+
+    login(amr=("pwd",), auth_time=datetime.now(UTC) - timedelta(minutes=30))
+    assert not fresh_enough(sso(app, http), within=300, acr=None)
+    uid = _reauth(app, http)
+    stored = current_store().get("interaction", uid)
+    assert stored["reasons"] == [Reason.REAUTH] and stored["fresh_after"] >= time.time() - 5
+    shown = http.get(f"/interaction/{uid}")
+    page = http.get(path_of(shown.headers["Location"]))
+    html = page.get_data(as_text=True)
+    assert 'name="id_number"' in html  # a full sign-in, not a step-up on the old one
+    done = post_page(
+        http, f"/login/{uid}", page, id_number=CITIZEN_ID_NUMBER, password=CITIZEN_PASSWORD
+    )
+    back = http.get(path_of(done.headers["Location"]))
+    assert back.status_code == 303 and path_of(back.headers["Location"]) == "/account/passkeys"
+    assert fresh_enough(sso(app, http), within=300, acr=None)
+
+
+def test_reauthentication_at_a_level_continues_as_a_step_up(
+    app: Any, http: Any, citizen: Any, login: Any
+) -> None:
+    """A fresh sign-in with the password gives low; the page asked for substantial, so
+    the TOTP is asked next (the code page of the sign-in itself: TOTP is always asked
+    once enrolled), and the citizen comes back fresh at substantial."""
+    from conftest import CITIZEN_ID_NUMBER
+    from conftest import CITIZEN_PASSWORD
+
+    from idp.authn.service import fresh_enough
+
+    secret = enrol_totp(citizen)
+    login(amr=("pwd", "otp"), auth_time=datetime.now(UTC) - timedelta(minutes=30))
+    uid = _reauth(app, http, required_acr=Acr.SUBSTANTIAL)
+    page = http.get(f"/login/{uid}")
+    password = post_page(
+        http, f"/login/{uid}", page, id_number=CITIZEN_ID_NUMBER, password=CITIZEN_PASSWORD
+    )
+    code_path = path_of(password.headers["Location"])
+    done = post_page(http, code_path, http.get(code_path), step="totp", code=next_code(secret))
+    back = http.get(path_of(done.headers["Location"]))
+    assert path_of(back.headers["Location"]) == "/account/passkeys"
+    assert fresh_enough(sso(app, http), within=60, acr=Acr.SUBSTANTIAL)
+
+
+def test_reauthentication_at_an_unreachable_level_returns_to_the_page(
+    app: Any, http: Any, citizen: Any, login: Any
+) -> None:
+    from conftest import CITIZEN_ID_NUMBER
+    from conftest import CITIZEN_PASSWORD
+
+    from idp.authn.service import fresh_enough
+
+    login(amr=("pwd",))
+    uid = _reauth(app, http, required_acr=Acr.HIGH)
+    page = http.get(f"/login/{uid}")
+    done = post_page(
+        http, f"/login/{uid}", page, id_number=CITIZEN_ID_NUMBER, password=CITIZEN_PASSWORD
+    )
+    back = http.get(path_of(done.headers["Location"]))
+    assert path_of(back.headers["Location"]) == "/account/passkeys"
+    # The page sees it is still not fresh enough at high and says so itself.
+    assert not fresh_enough(sso(app, http), within=60, acr=Acr.HIGH)
+
+
+def test_a_level_that_lapses_on_the_consent_page_is_never_issued_lower(
+    app: Any, http: Any, citizen: Any, rp: Any, login: Any
+) -> None:
+    from assurance_helpers import age_level
+
+    session = login(amr=("pwd", "otp"))
+    flow = Flow(http, rp, acr_values=SUBSTANTIAL)
+    uid = flow.parked()
+    page = http.get(f"/interaction/{uid}/resume")
+    assert page.status_code == 200  # the consent page
+    age_level(app, session, SUBSTANTIAL, used=2 * 3600)
+    answered = post_page(http, f"/interaction/{uid}/consent", page, decision="approve")
+    params = flow.redirected(answered)
+    assert params["error"] == "login_required" and "code" not in params
