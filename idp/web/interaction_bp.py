@@ -4,14 +4,18 @@ Flow contract with the channel adapters (``adapters/website.py``):
 
 1. ``interaction.show``: a login prompt goes to ``website.login``; anything else
    (the login is done, or only consent is missing) goes to ``interaction.resume``.
+   A login interaction may be a step-up (reason ``acr_too_low``, ``required_acr``): the
+   website then shows only the missing factors (``idp.authn.service.step_up_plan``).
 2. The adapter authenticates, calls ``idp.authn.service.complete_login``, sets the SSO
    cookie and redirects to ``interaction.resume``.
-3. ``interaction.resume`` asks for consent if needed (``consent.html`` posting to
-   ``interaction.consent``), then finishes the interaction and sends the code to the
-   portal; an interaction without a portal (a direct visit) returns to its
-   ``return_to`` path.
+3. ``interaction.resume``: a session still below the level the request needs continues
+   in a new step-up interaction (back to 1), or the portal gets
+   ``unmet_authentication_requirements``; then consent if needed (``consent.html``
+   posting to ``interaction.consent``); then the interaction is finished and the code
+   sent to the portal. An interaction without a portal (a direct visit, a ``reauth``
+   from an account page) returns to its ``return_to`` path.
 4. ``interaction.abort`` (POST): the citizen gives up; the portal gets
-   ``access_denied``.
+   ``access_denied`` (described as a cancelled step-up when it was one).
 
 Every interaction is bound to the browser that started it (``browser_id``); a wrong,
 finished or expired uid is an ``InteractionExpired`` error page.
