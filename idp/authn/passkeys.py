@@ -48,7 +48,6 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
-import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,6 +71,7 @@ from ..models._types import utcnow
 from ..store import current_store
 from . import authenticator_limits
 from . import ratelimit
+from . import service
 from .methods import webauthn
 from .methods.webauthn import Reason
 from .result import Acr
@@ -259,10 +259,11 @@ def admitted_to_high(*, synced: bool, aaguid: str) -> bool:
 # --- freshness -----------------------------------------------------------------------------
 
 
-def fresh_enough(session: SsoSession, *, now: float | None = None) -> bool:
-    """The session's last sign-in is recent enough to change its credentials."""
-    max_age = int(current_app.config["IDP_WEBAUTHN_FRESH_SIGN_IN"])
-    return (time.time() if now is None else now) - session.auth_time <= max_age
+def fresh_enough(session: SsoSession) -> bool:
+    """The session proved itself within ``IDP_WEBAUTHN_FRESH_SIGN_IN`` seconds, at any
+    level (``service.fresh_enough``): enough to change its credentials."""
+    within = int(current_app.config["IDP_WEBAUTHN_FRESH_SIGN_IN"])
+    return service.fresh_enough(session, within=within, acr=None)
 
 
 def _require_fresh(session: SsoSession) -> None:

@@ -11,8 +11,9 @@
 
 Adding and removing need a fresh sign-in (``idp.authn.passkeys.fresh_enough``): when the
 session's last sign-in is older, the citizen is sent through a ``reauth`` login
-interaction that returns to the page they were on. Every change is a POST with a CSRF
-token (the JSON options request carries it in ``X-CSRFToken``).
+interaction (``idp.authn.service.require_reauthentication``: earlier proofs do not count)
+that returns to the page they were on. Every change is a POST with a CSRF token (the
+JSON options request carries it in ``X-CSRFToken``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..authn import interaction as interactions
 from ..authn import passkeys
+from ..authn import service
 from ..authn import sessions
 from ..authn.citizens import id_number_of
 from ..authn.interaction import Prompt
+from ..authn.interaction import Reason
 from ..authn.service import current_session
 from ..errors import IdpError
 from ..errors import InvalidInput
@@ -63,21 +66,24 @@ def _signed_in() -> tuple[sessions.SsoSession, Citizen] | None:
     return sso, citizen
 
 
-def _login(*, reasons: list[str], return_to: str) -> BaseResponse:
-    """Park a login interaction that comes back to ``return_to`` (one of our paths)."""
+def _sign_in_first() -> BaseResponse:
+    """Signed out: park a login that comes back to the passkey list."""
     parked = interactions.create(
         current_store(),
         browser=browser_id(),
         prompt=Prompt.LOGIN,
-        reasons=reasons,
+        reasons=[Reason.NO_SESSION],
         ttl=current_app.config["IDP_TTL_INTERACTION"],
-        return_to=return_to,
+        return_to=url_for("passkeys.index"),
     )
-    return redirect(url_for("website.login", uid=parked.uid), 303)
+    return redirect(url_for("interaction.show", uid=parked.uid), 303)
 
 
-def _sign_in_first() -> BaseResponse:
-    return _login(reasons=["no_session"], return_to=url_for("passkeys.index"))
+def _sign_in_again(return_to: str) -> BaseResponse:
+    """OWASP Authentication Cheat Sheet, "Reauthentication": a fresh proof (earlier ones
+    do not count) before the credentials change, then back to ``return_to``."""
+    parked = service.require_reauthentication(browser=browser_id(), return_to=return_to)
+    return redirect(url_for("interaction.show", uid=parked.uid), 303)
 
 
 def _index(
@@ -116,7 +122,7 @@ def reauth() -> Any:
         back = url_for("passkeys.remove", passkey_id=passkey_id)
     else:
         back = url_for("passkeys.index")
-    return _login(reasons=["reauth"], return_to=back)
+    return _sign_in_again(back)
 
 
 @bp.post("/options")
@@ -206,10 +212,7 @@ def remove(passkey_id: str) -> Any:
     try:
         passkeys.remove(session=sso, passkey_id=passkey_id)
     except passkeys.FreshSignInRequired:
-        # OWASP Authentication Cheat Sheet, "Reauthentication": prove it is still you.
-        return _login(
-            reasons=["reauth"], return_to=url_for("passkeys.remove", passkey_id=passkey_id)
-        )
+        return _sign_in_again(url_for("passkeys.remove", passkey_id=passkey_id))
     except passkeys.UnknownPasskey as exc:
         return _index(sso, citizen, status=404, error=_(exc.public))
     flash(_("“%(name)s” was removed. It can no longer be used to sign in.", name=found.name))
