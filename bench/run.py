@@ -1042,8 +1042,10 @@ def summarise_profiles(profile_dir: Path, top: int = 20) -> str:
     (``--gil``: only the thread holding the GIL is sampled, so waiting on PostgreSQL or
     Redis and C code that releases the GIL, such as argon2, do not appear).
 
-    Three views: own time per package (sums to 100 %), inclusive time per area (a
-    sample counts once for every area on its stack), own time per function.
+    Four views: own time per package (sums to 100 %); inclusive time per area (a
+    sample counts once for every area on its stack); the innermost frame of idp's own
+    code on each stack (which line of ours led to the time, wherever it was spent: the
+    place to optimise); own time per function.
     """
     lines: list[str] = []
     by_case: dict[str, list[Path]] = {}
@@ -1053,6 +1055,7 @@ def summarise_profiles(profile_dir: Path, top: int = 20) -> str:
     for case, paths in by_case.items():
         own: dict[str, int] = {}
         own_area: dict[str, int] = {}
+        ours: dict[str, int] = {}
         inclusive: dict[str, int] = {}
         total = 0
         for path in paths:
@@ -1070,6 +1073,9 @@ def summarise_profiles(profile_dir: Path, top: int = 20) -> str:
                 own_area[leaf] = own_area.get(leaf, 0) + count
                 for area in {_area(f) for f in frames}:
                     inclusive[area] = inclusive.get(area, 0) + count
+                mine = [f for f in frames if _OURS.search(f)]
+                key = mine[-1] if mine else "(outside idp's code)"
+                ours[key] = ours.get(key, 0) + count
         if not total:
             continue
 
@@ -1081,6 +1087,7 @@ def summarise_profiles(profile_dir: Path, top: int = 20) -> str:
         lines.append(f"profile {case}: {total} samples (py-spy --gil, all idp workers)")
         block("own time, by package", own_area)
         block("inclusive time, by area", inclusive)
+        block("innermost idp frame (the line of ours the time is spent under)", ours)
         block("own time, by function", own)
         lines.append("")
     return "\n".join(lines)
@@ -1109,6 +1116,7 @@ def _area(frame: str) -> str:
     return parts[0].removesuffix(".py")
 
 
+_OURS = re.compile(r"\((?:idp|adapters)/[^()]*\.py:\d+\)$")
 _FRAME = re.compile(r"\(([^()]+\.py):\d+\)$")
 STDLIB_TOP = set(getattr(sys, "stdlib_module_names", ()))
 
