@@ -58,7 +58,7 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 MAX_BODY = 8 * 1024 * 1024
-MIN_SIGNIN_SECONDS = 5.0
+MIN_SIGNIN_SECONDS = 10.0
 MIN_SIGNIN_WARMUP = 3.0
 MAX_HOPS = 12
 

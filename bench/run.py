@@ -596,6 +596,21 @@ def measure(opts: Options, server: Server, case: str, profile_dir: Path | None) 
     )
 
 
+def _cell(value: float, fmt: str) -> str:
+    """NaN as "-"; "~": three significant figures at most (rates from 0.8 to 5,000)."""
+    if value != value:
+        return "-"
+    if fmt != "~":
+        return fmt.format(value)
+    return (
+        f"{value:.0f}"
+        if abs(value) >= 100
+        else f"{value:.1f}"
+        if abs(value) >= 10
+        else f"{value:.2f}"
+    )
+
+
 def _num(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else float("nan")
 
@@ -641,12 +656,12 @@ def start_profilers(
 
 COLUMNS = (
     # key, heading, format, better
-    ("rate", "rate/s", "{:.0f}"),
+    ("rate", "rate/s", "~"),
     ("p50_ms", "p50 ms", "{:.1f}"),
     ("p99_ms", "p99 ms", "{:.1f}"),
     ("cores_app", "cores", "{:.2f}"),
     ("cores_store", "+db/redis", "{:.2f}"),
-    ("per_cpu_s", "per CPU-s", "{:.0f}"),
+    ("per_cpu_s", "per CPU-s", "~"),
     ("rss_mib", "RSS MiB", "{:.0f}"),
     ("pss_mib", "PSS MiB", "{:.0f}"),
     ("loadgen_cores", "loadgen", "{:.2f}"),
@@ -701,7 +716,7 @@ def render_table(
             if "note" in s:
                 rows.append([case, label, s["note"]])
                 continue
-            cells = [fmt.format(s[key]) if s[key] == s[key] else "-" for key, _, fmt in COLUMNS]
+            cells = [_cell(s[key], fmt) for key, _, fmt in COLUMNS]
             errors = str(s["errors"]) if s["count"] else f"{s['errors']} (failed)"
             rows.append([case, label] + cells + [errors])
         if ratio is not None:
