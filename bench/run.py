@@ -277,8 +277,11 @@ class Options:
     profile: bool
 
 
-def start_ours(opts: Options, label: str, extra_citizens: int = 0) -> Server:
-    """idp under gunicorn on its own PostgreSQL schema and Redis prefix, seeded."""
+def start_ours(opts: Options, label: str, started: list[Server], extra_citizens: int = 0) -> Server:
+    """idp under gunicorn on its own PostgreSQL schema and Redis prefix, seeded.
+
+    The server joins ``started`` before anything is created, so whatever happens next
+    (a failed seed, Ctrl+C) its schema, keys and processes are removed."""
     import psycopg
     import redis
 
@@ -286,6 +289,7 @@ def start_ours(opts: Options, label: str, extra_citizens: int = 0) -> Server:
     schema = f"bench_{tag}"
     app_name = f"idp_bench_{tag}"
     server = Server(label=label, kind="ours", schema=schema, redis_prefix=f"idp-bench-{tag}:")
+    started.append(server)
     admin_url = opts.database_url
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -406,9 +410,12 @@ def ensure_peer_installed() -> None:
         )
 
 
-def start_peer(opts: Options, citizens: list[dict[str, Any]], password_hash: str) -> Server:
+def start_peer(
+    opts: Options, citizens: list[dict[str, Any]], password_hash: str, started: list[Server]
+) -> Server:
     ensure_peer_installed()
     server = Server(label="peer", kind="peer")
+    started.append(server)
     port = free_port()
     server.base_url = f"http://127.0.0.1:{port}"
 
@@ -962,15 +969,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if scale is None:
             log("starting idp (gunicorn, PostgreSQL, Redis)")
-            ours = start_ours(opts, "ours")
-            servers.append(ours)
+            ours = start_ours(opts, "ours", servers)
             log("starting the peer (oidc-provider)")
-            servers.append(start_peer(opts, ours.citizens, ours.password_hash))
+            start_peer(opts, ours.citizens, ours.password_hash, servers)
         else:
             for count in scale:
                 label = f"ours@{_short(count)}"
                 log(f"starting {label}")
-                servers.append(start_ours(opts, label, extra_citizens=count - 2 * opts.connections))
+                start_ours(opts, label, servers, extra_citizens=count - 2 * opts.connections)
         labels = [s.label for s in servers]
         for round_no in range(1, opts.rounds + 1):
             for case in opts.cases:
