@@ -122,6 +122,7 @@ def test_introspection_of_a_jwt_carries_acr_and_auth_time(
     assert body["auth_time"] == claims["auth_time"]
     assert body["sub"] == claims["sub"]
     assert body["exp"] == claims["exp"]
+    assert body["iat"] == claims["iat"]
 
 
 def test_a_revoked_jwt_is_inactive_and_refused_though_its_signature_is_good(

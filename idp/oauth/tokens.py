@@ -117,6 +117,11 @@ def persist(
 ) -> OAuthToken:
     """Add the row for a freshly generated token to the session (the caller commits)."""
     now = _now()
+    access_expires = now + timedelta(seconds=int(token["expires_in"]))
+    if jwt_access.looks_like_jwt(token["access_token"]):
+        # The row says what the JWT says (introspection's iat/exp match the token's).
+        iat, exp = jwt_access.issued_times(token["access_token"])
+        now, access_expires = datetime.fromtimestamp(iat, UTC), datetime.fromtimestamp(exp, UTC)
     refresh = token.get("refresh_token")
     row = OAuthToken(
         grant_id=grant_id,
@@ -126,7 +131,7 @@ def persist(
         access_token_hash=hashing.keyed_hash(ACCESS, token["access_token"]),
         refresh_token_hash=hashing.keyed_hash(REFRESH, refresh) if refresh else None,
         issued_at=now,
-        access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
+        access_expires_at=access_expires,
         refresh_expires_at=(
             now + timedelta(seconds=_ttl("IDP_TTL_REFRESH_TOKEN")) if refresh else None
         ),
