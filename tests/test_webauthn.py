@@ -268,10 +268,17 @@ def test_registration_challenge_is_single_use(http: Any, login: Any, citizen: An
     assert len(_rows(citizen)) == 1
 
 
-def test_options_need_the_csrf_header(http: Any, login: Any) -> None:
+def test_options_need_the_csrf_header_and_a_known_kind(http: Any, login: Any) -> None:
     login()
-    http.get("/account/passkeys")
+    token = csrf_from(_html(http.get("/account/passkeys")))
     assert http.post("/account/passkeys/options", json={"kind": "passkey"}).status_code == 400
+    headers = {"X-CSRFToken": token}
+    unknown = http.post("/account/passkeys/options", json={"kind": "x"}, headers=headers)
+    assert unknown.status_code == 400
+    for body in (["security-key"], "security-key", None):  # not an object: a passkey
+        answer = http.post("/account/passkeys/options", json=body, headers=headers)
+        assert answer.status_code == 200, body
+        assert answer.json["authenticatorSelection"]["residentKey"] == "required"
 
 
 def test_credential_names_are_checked(http: Any, login: Any, citizen: Any) -> None:
@@ -703,6 +710,9 @@ def test_failures_count_against_the_authenticator(
     blocked = sign_in_with(http, authenticator)
     assert blocked.status_code == 403
     assert "blocked after too many failed attempts" in _html(blocked)
+    login()
+    assert "Blocked after too many failed attempts" in _html(http.get("/account/passkeys"))
+    assert passkeys.list_passkeys(citizen_id=citizen.id)[0].blocked
 
 
 # --- fresh sign-in for changes ---------------------------------------------------------------

@@ -131,7 +131,8 @@ def options() -> Any:
     if signed_in is None:
         return jsonify(error=_("Your sign-in has ended. Sign in again.")), 401
     sso, citizen = signed_in
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     try:
         kind = passkeys.Kind(str(body.get("kind") or passkeys.Kind.PASSKEY))
     except ValueError:
