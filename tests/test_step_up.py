@@ -398,3 +398,20 @@ def test_a_level_that_lapses_on_the_consent_page_is_never_issued_lower(
     answered = post_page(http, f"/interaction/{uid}/consent", page, decision="approve")
     params = flow.redirected(answered)
     assert params["error"] == "login_required" and "code" not in params
+
+
+def test_step_up_form_needs_its_csrf_token_and_a_session(
+    app: Any, http: Any, citizen: Any, portal: Any, login: Any
+) -> None:
+    secret = enrol_totp(citizen)
+    login(amr=("pwd",))
+    flow = Flow(http, portal, acr_values=SUBSTANTIAL)
+    uid, _, page = flow.page()
+    refused = http.post(f"/login/{uid}/step-up", data={"step": "totp", "code": next_code(secret)})
+    assert refused.status_code == 400
+    assert f'action="/login/{uid}/step-up"' in refused.get_data(as_text=True)  # shown again
+    assert sso(app, http).acr == Acr.LOW
+    # Signed out in another tab: nothing to step up from, the full sign-in form instead.
+    http.delete_cookie(app.config["IDP_SESSION_COOKIE"], domain="localhost")
+    gone = post_page(http, f"/login/{uid}/step-up", page, step="totp", code=next_code(secret))
+    assert gone.status_code == 303 and path_of(gone.headers["Location"]) == f"/login/{uid}"
