@@ -280,6 +280,9 @@ def second_factor(uid: str) -> Any:
         return pages.render_login(interaction, status=400, error=_(exc.public))
     except AuthenticationFailed as exc:
         return pages.render_code(interaction, status=401, error=_(exc.public), recovery=recovery)
+    except CitizenLocked as exc:
+        # A blocked TOTP (AuthenticatorDisabled) leaves the recovery codes: keep the form.
+        return pages.render_code(interaction, status=403, error=_(exc.public), recovery=recovery)
     except TooManyAttempts as exc:
         return pages.retry_after(
             pages.render_code(

@@ -184,9 +184,14 @@ def test_totp_is_disabled_after_the_cap(
     statuses = [
         post_form(http, code_path, html, step="totp", code="000000").status_code for _ in range(5)
     ]
-    # The fifth is refused before any code is checked (a page naming the service hall).
-    assert statuses[:4] == [401, 401, 401, 401]
-    assert statuses[4] in (400, 403)
+    # The fifth is refused before any code is checked, on the code form itself, which
+    # still offers the recovery codes.
+    assert statuses == [401, 401, 401, 401, 403]
+    blocked = http.get(code_path)
+    assert blocked.status_code == 200
+    page = post_form(http, code_path, blocked.get_data(as_text=True), step="totp", code="000000")
+    assert page.status_code == 403
+    assert 'name="step" value="recovery"' in page.get_data(as_text=True)
     assert limits.is_disabled(authenticator=f"totp:{citizen.id}")
     # The recovery codes are an authenticator of their own.
     assert not limits.is_disabled(authenticator=f"recovery:{citizen.id}")

@@ -204,3 +204,21 @@ def test_private_jwk_is_refused(app):
             auth_method="private_key_jwt",
             jwks={"keys": [key.as_dict(private=True)]},
         )
+
+
+def test_show_reports_the_access_token_format(app):
+    created = json.loads(
+        invoke(
+            app,
+            "create",
+            "--name",
+            "Pensions",
+            "--redirect-uri",
+            "https://p.example.gov/cb",
+            "--access-token-format",
+            "jwt",
+            "--json",
+        ).output
+    )
+    shown = json.loads(invoke(app, "show", created["client_id"], "--json").output)
+    assert shown["access_token_format"] == "jwt"

@@ -380,6 +380,7 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "first_party": bool(client.first_party),
         "default_acr": client.default_acr,
         "minimum_acr": client.minimum_acr,
+        "access_token_format": client.access_token_format,
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }
