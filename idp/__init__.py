@@ -109,6 +109,10 @@ def _check_production(app: Flask) -> None:
             problems.append("IDP_SMS_GATEWAY_URL must be an https URL")
         if not cfg.get("IDP_SMS_GATEWAY_TOKEN"):
             problems.append("IDP_SMS_GATEWAY_TOKEN is not set")
+    # WebAuthn binds credentials to the origin; an http one would be phishable.
+    webauthn_origin = cfg.get("IDP_WEBAUTHN_ORIGIN")
+    if webauthn_origin and not str(webauthn_origin).startswith("https://"):
+        problems.append("IDP_WEBAUTHN_ORIGIN must be an https origin")
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 
