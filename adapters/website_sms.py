@@ -105,6 +105,7 @@ def _code_page(
         error=error,
         notice=notice,
         outbox=_outbox_enabled(current_app.config),
+        code_minutes=max(1, int(current_app.config["IDP_TTL_SMS_CODE"]) // 60),
     )
     return page, status
 

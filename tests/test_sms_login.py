@@ -499,3 +499,11 @@ def test_a_disabled_feature_has_no_route_and_no_link(app: Any, http: Any) -> Non
     assert http.get(f"/login/{uid}/sms").status_code == 404
     assert http.get("/dev/sms-outbox").status_code == 404
     assert csrf_from(html)
+
+
+def test_the_code_page_states_the_configured_lifetime(app: Any, http: Any, citizen: Any) -> None:
+    app.config["IDP_TTL_SMS_CODE"] = 600
+    http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    uid, html = _start(http)
+    assert _send(http, uid, html, CITIZEN_ID_NUMBER).status_code == 303
+    assert "valid for 10 minutes" in _code_page(http, uid)

@@ -52,6 +52,13 @@ def _pages(app: Any) -> None:
     prepare(app)
 
 
+@pytest.fixture
+def http(http: Any) -> Any:
+    """The assertions read the English pages (the default language is Chinese)."""
+    http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return http
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -622,6 +629,7 @@ def test_a_replayed_response_is_refused(app: Any, http: Any, login: Any, citizen
 
     # The same response again: its challenge was consumed with the first use.
     replay = http.application.test_client()
+    replay.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     uid2, token2, _options = begin_sign_in(replay)
     refused = finish_sign_in(replay, uid2, token2, response)
     assert refused.status_code == 400
