@@ -27,18 +27,7 @@ from idp.commands.serve import threaded_server
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(os.environ.get("IDP_TEST_SCREENSHOTS", "/tmp"))
-TIMEOUT_MS = 20_000
 
 
 class LiveServer:
@@ -103,34 +92,6 @@ def live(app: Any, backend: Any, provider_server: LiveServer, portal_server: Liv
 class _Live:
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"{CHROMIUM} not found: install Debian's chromium (scripts/services.sh chromium), "
-            "set IDP_TEST_CHROMIUM, or deselect with -m 'not e2e'"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def _submit(page: Any, form_selector: str, button: str = "") -> None:

@@ -15,16 +15,12 @@ Debian's Chromium only (``/usr/bin/chromium``), never ``playwright install``.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_e2e_browser import CHROMIUM
-from test_e2e_browser import CHROMIUM_ARGS
 from test_e2e_browser import SCREENSHOTS
-from test_e2e_browser import TIMEOUT_MS
 from test_e2e_browser import LiveServer
 
 from idp.commands.demo import DEMO_ID_NUMBER
@@ -84,31 +80,6 @@ def live(app: Any, backend: Any, provider_server: LiveServer, portal_server: Liv
     provider_server.app = app
     portal_server.app = portal
     return _Live(backend=backend[0], provider=provider_server.url, portal=portal_server.url)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium or set IDP_TEST_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 class VirtualAuthenticator:
