@@ -65,6 +65,9 @@ class DefaultConfig:
     IDP_TTL_SSO_SESSION = 12 * 3600  # absolute lifetime of a sign-in
     IDP_TTL_SSO_IDLE = 2 * 3600  # idle lifetime, renewed on every use
     IDP_TTL_INTERACTION = 15 * 60  # a login or consent page left open
+    # How long a consent lasts before the citizen is asked again (issue 4: 180 days);
+    # a portal's scope_policy "ttl_days" may shorten or lengthen it.
+    IDP_CONSENT_TTL_DAYS = 180
     IDP_TTL_CLIENT_ASSERTION_JTI = 600  # private_key_jwt replay cache
     IDP_TTL_SMS_CODE = 300  # an SMS one-time code (NIST SP 800-63B 5.1.3.2: short-lived)
 

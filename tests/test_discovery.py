@@ -32,7 +32,14 @@ def test_metadata_fields(http):
         "none",
     }
     assert meta["code_challenge_methods_supported"] == ["S256"]
-    assert meta["scopes_supported"] == ["openid", "profile", "phone", "offline_access"]
+    assert meta["scopes_supported"] == [
+        "openid",
+        "profile",
+        "phone",
+        "address",
+        "id_number",
+        "offline_access",
+    ]
     assert {
         "sub",
         "acr",

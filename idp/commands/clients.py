@@ -25,6 +25,25 @@ from ..oauth import clients as registry
 _DEFAULT_ACR_HELP = "Level used when a request names none: low, substantial, high (or the acr URI)."
 _MINIMUM_ACR_HELP = "Floor no request can go below: low, substantial, high (or the acr URI)."
 
+_POLICY_HELP = (
+    'JSON file: {"<scope>": {"required": true|false, "purpose": "..."}, "ttl_days": N}; '
+    "only scopes the portal may ask for."
+)
+
+
+def _known(client_id: str) -> bool:
+    return bool(registry._CLIENT_ID.match(client_id or ""))
+
+
+def _read_policy(path: Path) -> Any:
+    """The scope-policy JSON file, or exit 2 saying why it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        click.echo(f"error: scope_policy: cannot read the file: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
 clients = AppGroup("clients", help="Register and manage relying-party portals (OIDC clients).")
 
 
@@ -93,6 +112,9 @@ def _print(data: Any, as_json: bool) -> None:
 )
 @click.option("--default-acr", help=_DEFAULT_ACR_HELP)
 @click.option("--minimum-acr", help=_MINIMUM_ACR_HELP)
+@click.option(
+    "--scope-policy", "scope_policy_file", type=click.Path(path_type=Path), help=_POLICY_HELP
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -109,9 +131,11 @@ def create(
     access_token_format: str,
     default_acr: str | None,
     minimum_acr: str | None,
+    scope_policy_file: Path | None,
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
+    scope_policy = _read_policy(scope_policy_file) if scope_policy_file is not None else None
     jwks = None
     if jwks_file is not None:
         try:
@@ -133,6 +157,7 @@ def create(
             logo_uri=logo_uri,
             default_acr=default_acr,
             minimum_acr=minimum_acr,
+            scope_policy=scope_policy,
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
@@ -154,19 +179,41 @@ def create(
 @click.argument("client_id")
 @click.option("--default-acr", help=_DEFAULT_ACR_HELP + " 'none' clears it.")
 @click.option("--minimum-acr", help=_MINIMUM_ACR_HELP + " 'none' clears it.")
+@click.option(
+    "--scope-policy", "scope_policy_file", type=click.Path(path_type=Path), help=_POLICY_HELP
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def update(client_id: str, default_acr: str | None, minimum_acr: str | None, as_json: bool) -> None:
-    """Change a portal's assurance policy (options left out keep their value)."""
+def update(
+    client_id: str,
+    default_acr: str | None,
+    minimum_acr: str | None,
+    scope_policy_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Change a portal's assurance and scope policy (options left out keep their value)."""
     changes: dict[str, Any] = {}
     if default_acr is not None:
         changes["default_acr"] = default_acr
     if minimum_acr is not None:
         changes["minimum_acr"] = minimum_acr
-    if not changes:
-        click.echo("error: nothing to change (give --default-acr and/or --minimum-acr)", err=True)
+    if not changes and scope_policy_file is None:
+        click.echo(
+            "error: nothing to change (give --default-acr, --minimum-acr or --scope-policy)",
+            err=True,
+        )
         raise SystemExit(2)
+    scope_policy = _read_policy(scope_policy_file) if scope_policy_file is not None else None
     try:
-        client = registry.update_acr_policy(client_id, **changes)
+        client = registry.get_client(client_id) if _known(client_id) else None
+        if client is not None and scope_policy is not None:
+            # Validated before anything is written: a bad policy changes nothing.
+            from ..consent.policy import validate
+
+            validate(scope_policy, allowed=client.scope.split())
+        if client is not None and changes:
+            client = registry.update_acr_policy(client_id, **changes)
+        if client is not None and scope_policy is not None:
+            client = registry.set_scope_policy(client_id, scope_policy)
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
         raise SystemExit(2) from None

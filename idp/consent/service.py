@@ -6,9 +6,9 @@ conditions for processing the request or other means (for example, via previous
 administrative consent)."
 
 A grant is a durable ``Consent`` row per (citizen, portal). Granting more scopes writes
-a new row with the union and marks the previous one superseded, so the history of what
-was agreed when stays readable; per-scope choice and expiry (a later issue) grow from
-here: ``expires_at`` already exists and ``find_active`` honours it.
+a new row and marks the previous one superseded, so the history of what was agreed when
+stays readable. Each row holds exactly the granted scopes and expires (``expires_at``,
+default 180 days; ``find_active`` ignores expired rows, so the citizen is asked again).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy import update
@@ -56,19 +57,58 @@ def covers(consent: Consent | None, scopes: Iterable[str]) -> bool:
     return set(scopes) <= set(consent.scopes or [])
 
 
-def grant(*, citizen_id: str, client_id: str, scopes: Iterable[str]) -> Consent:
-    """Record the citizen's approval of ``scopes`` for the portal (kept with earlier ones)."""
+DEFAULT_TTL_DAYS = 180
+
+
+def grant(
+    *,
+    citizen_id: str,
+    client_id: str,
+    scopes: Iterable[str],
+    shown: Iterable[str] | None = None,
+    ttl_days: int = DEFAULT_TTL_DAYS,
+) -> Consent:
+    """Record the citizen's answer: exactly ``scopes`` out of the ``shown`` ones.
+
+    Scopes granted earlier and not on this page are kept; a scope shown and left
+    unticked is dropped (the citizen changed their mind). Without ``shown`` the earlier
+    grant is only extended. The record expires after ``ttl_days`` (then the citizen is
+    asked again).
+    """
     now = _now()
     previous = find_active(citizen_id=citizen_id, client_id=client_id, now=now)
     wanted = list(dict.fromkeys(scopes))
     if previous is not None:
-        wanted = list(dict.fromkeys([*(previous.scopes or []), *wanted]))
+        asked = set(shown or ())
+        kept = [s for s in (previous.scopes or []) if s not in asked]
+        wanted = list(dict.fromkeys([*kept, *wanted]))
         previous.revoked_at = now
         previous.revoked_by = SUPERSEDED
-    record = Consent(citizen_id=citizen_id, client_id=client_id, scopes=wanted, granted_at=now)
+    record = Consent(
+        citizen_id=citizen_id,
+        client_id=client_id,
+        scopes=wanted,
+        granted_at=now,
+        expires_at=now + timedelta(days=ttl_days),
+    )
     db.session.add(record)
     db.session.commit()
     return record
+
+
+def list_active(*, citizen_id: str, now: datetime | None = None) -> list[Consent]:
+    """The citizen's current consents, one per portal, newest first."""
+    now = now or _now()
+    rows = db.session.scalars(
+        select(Consent)
+        .where(Consent.citizen_id == citizen_id, Consent.revoked_at.is_(None))
+        .order_by(Consent.granted_at.desc())
+    ).all()
+    seen: dict[str, Consent] = {}
+    for row in rows:
+        if row.client_id not in seen and (row.expires_at is None or row.expires_at > now):
+            seen[row.client_id] = row
+    return list(seen.values())
 
 
 def revoke(*, citizen_id: str, client_id: str, by: str) -> bool:

@@ -45,6 +45,9 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     access_token_format: Mapped[str] = mapped_column(
         String(16), default="opaque", server_default="opaque"
     )
+    # Per-scope consent policy (idp.consent.policy): {scope: {"required": bool,
+    # "purpose": str}, "ttl_days": int}. NULL: every requested scope required.
+    scope_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from ..authn.assurance import parse_acr
 from ..authn.result import Acr
+from ..consent.categories import minimum_level
 from .claims import ClaimsParameterError
 from .claims import parse_claims_parameter
 from .clients import Client
@@ -94,6 +95,11 @@ def resolve(data: Mapping[str, str], client: Client) -> AcrRequest:
     if not levels:
         source = "none"
     floor = client.minimum_acr
+    # Issue 4: a scope releasing sensitive data (the ID number) needs the session at its
+    # minimum level; below it the citizen steps up, as for any other floor.
+    scope_floor = minimum_level(tuple((data.get("scope") or "").split()))
+    if scope_floor is not None and (floor is None or scope_floor.rank > floor.rank):
+        floor = scope_floor
     if floor is not None:
         raised = [a if a.satisfies(floor) else floor for a in levels] or [floor]
         if raised != levels:

@@ -39,7 +39,9 @@ from ..authn.interaction import State
 from ..authn.result import Acr
 from ..authn.service import Verdict
 from ..authn.sessions import SsoSession
+from ..consent import policy as consent_policy
 from ..consent import service as consent_service
+from ..consent.categories import is_sensitive
 from ..errors import InteractionExpired
 from ..extensions import db
 from ..models import Citizen
@@ -64,6 +66,7 @@ _NOT_STORED = ("login_hint",)
 # Public descriptions (RFC 6749 5.2: ASCII).
 UNMET_DESCRIPTION = "The requested authentication level cannot be reached for this user."
 STEP_UP_CANCELLED = "The user cancelled the step-up to the requested authentication level."
+REQUIRED_DECLINED = "The user declined a scope the client marked as required."
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class ShowConsent:
     interaction: Interaction
     client: Client
     scopes: tuple[str, ...]
+    items: tuple[consent_policy.ScopeItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,12 +229,25 @@ def resume(uid: str, *, session: SsoSession | None, browser: str) -> Outcome:
         client, session, request.payload.data, request.scope, wanted, fresh_after=parked.fresh_after
     )
     if prompts.evaluate(ctx, login=False).prompt == "consent":
-        return ShowConsent(interaction=parked, client=client, scopes=ctx.scopes)
+        lines = consent_policy.items(client.model.scope_policy, ctx.scopes)
+        return ShowConsent(interaction=parked, client=client, scopes=ctx.scopes, items=tuple(lines))
     interactions.finish(store, parked)
     return _issue(server, request, grant, session, fresh_after=parked.fresh_after, wanted=wanted)
 
 
-def decide_consent(uid: str, *, session: SsoSession | None, browser: str, approve: bool) -> Outcome:
+def decide_consent(
+    uid: str,
+    *,
+    session: SsoSession | None,
+    browser: str,
+    approve: bool,
+    ticked: tuple[str, ...] = (),
+    agreed_sensitive: tuple[str, ...] = (),
+) -> Outcome:
+    """The citizen's answer. Optional scopes count only if ``ticked``; sensitive ones
+    only if in ``agreed_sensitive`` (PIPL art. 29: separate consent). A required scope
+    left out is ``access_denied``; optional ones left out are simply not granted, and
+    the code (and every token from it) carries exactly the granted scopes."""
     store = current_store()
     parked = interactions.load(store, uid, browser=browser)
     if parked.state != State.AUTHENTICATED or parked.client_id is None:
@@ -247,12 +264,28 @@ def decide_consent(uid: str, *, session: SsoSession | None, browser: str, approv
         return _error(server, request, error)
     if not approve:
         return _deny(server, request, grant)
+    client: Client = request.client
+    lines = consent_policy.items(client.model.scope_policy, (request.scope or "").split())
+    choice = consent_policy.choose(lines, ticked=ticked, agreed_sensitive=agreed_sensitive)
+    if choice.refused_required:
+        return _deny(server, request, grant, description=REQUIRED_DECLINED)
+    default_ttl = int(current_app.config["IDP_CONSENT_TTL_DAYS"])
     consent_service.grant(
         citizen_id=session.citizen_id,
-        client_id=request.client.client_id,
-        scopes=(request.scope or "").split(),
+        client_id=client.client_id,
+        scopes=choice.granted,
+        shown=[line.scope for line in lines],
+        ttl_days=consent_policy.ttl_days(client.model.scope_policy, default_ttl),
     )
-    return _issue(server, request, grant, session, fresh_after=parked.fresh_after, wanted=wanted)
+    return _issue(
+        server,
+        request,
+        grant,
+        session,
+        fresh_after=parked.fresh_after,
+        wanted=wanted,
+        granted=choice.granted,
+    )
 
 
 def abort(uid: str, *, browser: str) -> Outcome:
@@ -302,7 +335,7 @@ def _context(
 ) -> prompts.Context:
     scopes = tuple((scope or "").split())
     consent = None
-    if session is not None and not client.first_party:
+    if session is not None:
         consent = consent_service.find_active(
             citizen_id=session.citizen_id, client_id=client.client_id
         )
@@ -337,6 +370,7 @@ def _issue(
     *,
     fresh_after: int,
     wanted: acr_request.AcrRequest,
+    granted: tuple[str, ...] | None = None,
 ) -> Outcome:
     """Issue the code for the highest level the session stands at (counting proofs
     from ``fresh_after`` on): its ``acr``, ``amr`` and ``auth_time`` go in the ID token.
@@ -353,6 +387,9 @@ def _issue(
         # The level lapsed while the citizen was on the consent page: never a lower acr.
         error = LoginRequiredError(redirect_uri=grant.redirect_uri)
         return server.authorization_error(request, error)
+    # The code, and every token from it, carries only what the consent grants.
+    if granted is None:
+        granted = _granted(client, citizen.id, tuple((request.scope or "").split()))
     user = AuthorizedUser(
         citizen_id=citizen.id,
         subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id),
@@ -360,6 +397,7 @@ def _issue(
         acr=str(standing.acr),
         amr=standing.amr,
         auth_time=standing.reached_at,
+        granted_scope=" ".join(granted),
     )
     response: ProtocolResponse = server.create_authorization_response(
         request, grant_user=user, grant=grant
@@ -373,6 +411,18 @@ def _issue(
         current_store(), session, client_id=client.client_id, level=standing.acr, idle=idle
     )
     return response
+
+
+def _granted(client: Client, citizen_id: str, requested: tuple[str, ...]) -> tuple[str, ...]:
+    """The requested scopes the citizen's consent covers. First-party portals have
+    administrative consent, except for sensitive scopes (PIPL art. 29)."""
+    consent = consent_service.find_active(citizen_id=citizen_id, client_id=client.client_id)
+    agreed = set(consent.scopes or []) if consent is not None else set()
+    return tuple(
+        s
+        for s in requested
+        if s in agreed or (client.first_party and not is_sensitive(s)) or s == "openid"
+    )
 
 
 def _deny(

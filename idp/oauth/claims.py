@@ -6,7 +6,8 @@ releases; a later issue grows it into data categories with per-category consent.
 
 ID tokens carry only ``sub`` and the authentication claims; profile data goes through
 UserInfo, so a portal's logs of ID tokens hold no personal data beyond the pairwise id.
-The ID number is never released here.
+The ID number is released only under the ``id_number`` scope (sensitive: the consent
+step asks for it separately and at its minimum level).
 """
 
 from __future__ import annotations
@@ -20,16 +21,12 @@ from typing import Any
 
 from flask import current_app
 
+from ..authn.citizens import id_number_of
+from ..consent.categories import CATALOGUE
 from ..models import Citizen
 
-# Scope -> claims it releases at UserInfo. Order is the order shown to the citizen.
-SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "openid": ("sub",),
-    "profile": ("name", "birthdate", "gender"),
-    "phone": ("phone_number", "phone_number_verified"),
-    # OIDC Core 11: asks for a refresh token; releases no claim.
-    "offline_access": (),
-}
+# Scope -> claims it releases at UserInfo, from the catalogue (idp.consent.categories).
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {s: c.claims for s, c in CATALOGUE.items()}
 SUPPORTED_SCOPES: tuple[str, ...] = tuple(SCOPE_CLAIMS)
 
 # Claims that may appear in an ID token (OIDC Core 2) besides the UserInfo claims.
@@ -76,6 +73,7 @@ def userinfo(*, citizen: Citizen, sub: str, scopes: Iterable[str]) -> dict[str, 
     ``phone_number_verified`` is false: no channel in this issue proves the citizen
     controls the number (it comes from the registry extract or self-registration).
     """
+    granted = set(scopes)
     values: dict[str, Any] = {
         "sub": sub,
         "name": citizen.name,
@@ -84,6 +82,10 @@ def userinfo(*, citizen: Citizen, sub: str, scopes: Iterable[str]) -> dict[str, 
         "phone_number": citizen.phone,
         "phone_number_verified": False if citizen.phone else None,
     }
+    if "id_number" in granted:
+        # Unsealed only when the consent behind the token covers it; never logged.
+        values["id_number"] = id_number_of(citizen)
+        values["id_type"] = citizen.id_type
     # OIDC Core 5.3.2: "If a Claim is not returned, that Claim Name SHOULD be omitted".
     return {c: values[c] for c in released_claims(scopes) if values.get(c) is not None}
 

@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from ..authn.assurance import parse_acr
 from ..authn.result import Acr
+from ..consent import policy as consent_policy
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import OAuthClient
@@ -171,6 +172,7 @@ def register_client(
     logo_uri: str | None = None,
     default_acr: str | None = None,
     minimum_acr: str | None = None,
+    scope_policy: dict[str, Any] | None = None,
 ) -> tuple[OAuthClient, str | None]:
     """Register a portal; returns the client and, for confidential clients using a
     secret, the secret (shown once, stored only as a keyed hash).
@@ -214,6 +216,8 @@ def register_client(
     else:
         logo_uri = None
     default, minimum = _acr_policy(default_acr, minimum_acr)
+    if scope_policy is not None:
+        scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
 
     client = OAuthClient(
         client_id=secrets.token_urlsafe(16),
@@ -230,6 +234,7 @@ def register_client(
         first_party=bool(first_party),
         default_acr=default,
         minimum_acr=minimum,
+        scope_policy=scope_policy,
     )
     secret = None
     if auth_method in ("client_secret_basic", "client_secret_post"):
@@ -277,6 +282,17 @@ def update_acr_policy(
         client.minimum_acr if minimum_acr is _UNCHANGED else minimum_acr,
     )
     client.default_acr, client.minimum_acr = default, minimum
+    db.session.commit()
+    return client
+
+
+def set_scope_policy(client_id: str, policy: Any) -> OAuthClient | None:
+    """Replace a portal's per-scope policy (idp.consent.policy); None for an unknown
+    client, ``InvalidInput`` when it names a scope the portal may not ask for."""
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        return None
+    client.scope_policy = consent_policy.validate(policy, allowed=client.scope.split())
     db.session.commit()
     return client
 
@@ -381,6 +397,7 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "default_acr": client.default_acr,
         "minimum_acr": client.minimum_acr,
         "access_token_format": client.access_token_format,
+        "scope_policy": client.scope_policy,
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }

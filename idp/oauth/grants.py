@@ -91,7 +91,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             code,
             client_id=request.client.client_id,
             redirect_uri=data["redirect_uri"],
-            scope=request.scope,
+            # The consent step narrows the requested scope to what the citizen granted.
+            scope=request.user.granted_scope or request.scope,
             user=request.user,
             nonce=data.get("nonce"),
             code_challenge=data.get("code_challenge"),

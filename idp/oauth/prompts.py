@@ -24,6 +24,7 @@ from ..authn.result import Acr
 from ..authn.service import Assessment
 from ..authn.service import Verdict
 from ..authn.sessions import SsoSession
+from ..consent.categories import is_sensitive
 from ..models import Consent
 from .clients import Client
 
@@ -90,8 +91,9 @@ def consent_prompt(ctx: Context) -> str | None:
 
 
 def consent_missing(ctx: Context) -> str | None:
-    # First-party portals (run by the operator) are covered by administrative consent.
-    if ctx.client.first_party:
+    # First-party portals (run by the operator) are covered by administrative consent,
+    # except for sensitive data (PIPL art. 29: the individual's separate consent).
+    if ctx.client.first_party and not any(is_sensitive(s) for s in ctx.scopes):
         return None
     if ctx.consent is None or not set(ctx.scopes) <= set(ctx.consent.scopes or []):
         return "consent_missing"

@@ -53,6 +53,8 @@ class AuthorizedUser:
     acr: str | None = None
     amr: list[str] = field(default_factory=list)
     auth_time: int | None = None
+    # At the authorization endpoint: the scopes the citizen's consent grants (issue 4).
+    granted_scope: str | None = None
 
 
 def _now() -> datetime:

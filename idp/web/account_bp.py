@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,11 +38,14 @@ from ..authn.interaction import Prompt
 from ..authn.methods import totp
 from ..authn.service import current_session
 from ..authn.service import logout as end_current_session
+from ..consent import service as consent_service
+from ..consent.categories import category
 from ..errors import AuthenticationFailed
 from ..errors import TooManyAttempts
 from ..extensions import db
 from ..ids import redact
 from ..models import Citizen
+from ..models import OAuthClient
 from ..store import current_store
 from . import i18n
 from .browser import browser_id
@@ -50,6 +54,7 @@ from .browser import client_ip
 from .browser import sso_cookie
 
 log = logging.getLogger(__name__)
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 bp = Blueprint("account", __name__)
 
@@ -313,6 +318,54 @@ def end_all_sessions() -> Any:
     for other in sessions.list_for(current_store(), citizen.id):
         sessions.end(current_store(), other.sid, citizen.id)
     return _signed_out(end_current=False, everywhere=True)
+
+
+# --- authorized portals (issue 4) -----------------------------------------------------------
+
+
+@bp.get("/account/portals")
+def portals() -> Any:
+    """Each portal the citizen has agreed to share data with: what, since, until."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    citizen = signed_in[1]
+    locale = str(i18n.page_locale())
+    rows = []
+    for record in consent_service.list_active(citizen_id=citizen.id):
+        client = db.session.get(OAuthClient, record.client_id)
+        if client is None:
+            continue
+        shown = [c for s in record.scopes or [] if (c := category(s)) is not None]
+        rows.append(
+            {
+                "client_id": client.client_id,
+                "name": client.name,
+                "department": client.department,
+                "logo_uri": client.logo_uri,
+                "data": [c.name(locale) for c in shown],
+                "granted_at": record.granted_at,
+                "expires_at": record.expires_at,
+            }
+        )
+    return render_template("account_portals.html", portals=rows)
+
+
+@bp.post("/account/portals/revoke")
+def revoke_portal() -> Any:
+    """Withdraw consent: at once, the portal's tokens for this citizen stop working."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _sign_in_first()
+    citizen = signed_in[1]
+    client_id = str(request.form.get("client_id") or "")
+    # Only what a client_id can look like reaches the database (a NUL byte never does).
+    if _CLIENT_ID.fullmatch(client_id) and consent_service.revoke(
+        citizen_id=citizen.id, client_id=client_id, by="citizen"
+    ):
+        log.info("citizen %s withdrew consent for client %s", citizen.id, client_id)
+        flash(_("The portal can no longer receive your information."))
+    return redirect(url_for("account.portals"), 303)
 
 
 @bp.post("/account/logout")

@@ -65,11 +65,17 @@ def consent(uid: str) -> Any:
     decision = request.form.get("decision")
     if decision not in ("approve", "deny"):
         http_abort(400)
+    # Checkboxes: optional scopes the citizen kept ("scope") and the separate agreement
+    # to each sensitive one ("agree_sensitive"). Unknown values are simply not granted.
+    ticked = tuple(str(v)[:64] for v in request.form.getlist("scope")[:32])
+    agreed = tuple(str(v)[:64] for v in request.form.getlist("agree_sensitive")[:32])
     outcome = authorize_flow.decide_consent(
         uid,
         session=current_session(sso_cookie()),
         browser=browser_id(),
         approve=decision == "approve",
+        ticked=ticked,
+        agreed_sensitive=agreed,
     )
     return outcome_response(outcome)
 

@@ -43,6 +43,7 @@ from .browser import browser_id
 from .browser import clear_sso_cookie
 from .browser import sso_cookie
 from .i18n import from_ui_locales
+from .i18n import page_locale
 
 bp = Blueprint("oauth", __name__)
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def outcome_response(outcome: authorize_flow.Outcome) -> Any:
             interaction=outcome.interaction,
             client=outcome.client.model,
             scopes=outcome.scopes,
+            items=outcome.items,
+            locale=str(page_locale()),
         )
     raise TypeError(f"unexpected outcome {outcome!r}")
 
