@@ -28,15 +28,11 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.wrappers import Response as BaseResponse
 
-from ..authn import interaction as interactions
 from ..authn import login as logins
 from ..authn import sessions
 from ..authn.citizens import id_number_of
-from ..authn.interaction import Prompt
 from ..authn.methods import totp
-from ..authn.service import current_session
 from ..authn.service import logout as end_current_session
 from ..consent import service as consent_service
 from ..consent.categories import category
@@ -48,10 +44,11 @@ from ..models import Citizen
 from ..models import OAuthClient
 from ..store import current_store
 from . import i18n
-from .browser import browser_id
 from .browser import clear_sso_cookie
 from .browser import client_ip
 from .browser import sso_cookie
+from .signed_in import sign_in_first
+from .signed_in import signed_in_citizen
 
 log = logging.getLogger(__name__)
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
@@ -60,29 +57,6 @@ bp = Blueprint("account", __name__)
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _sign_in_first() -> BaseResponse:
-    """Direct visit while signed out: park a login that returns to the account page."""
-    parked = interactions.create(
-        current_store(),
-        browser=browser_id(),
-        prompt=Prompt.LOGIN,
-        reasons=["no_session"],
-        ttl=current_app.config["IDP_TTL_INTERACTION"],
-        return_to=url_for("account.overview"),
-    )
-    return redirect(url_for("website.login", uid=parked.uid), 303)
-
-
-def _signed_in() -> tuple[sessions.SsoSession, Citizen] | None:
-    sso = current_session(sso_cookie())
-    if sso is None:
-        return None
-    citizen = db.session.get(Citizen, sso.citizen_id)
-    if citizen is None or citizen.locked_at is not None:
-        return None
-    return sso, citizen
 
 
 def _issuer_label() -> str:
@@ -185,17 +159,17 @@ def _overview(
 
 @bp.get("/account")
 def overview() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("account.overview"))
     return _overview(*signed_in)
 
 
 @bp.post("/account/totp/start")
 def totp_start() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("account.overview"))
     sso, citizen = signed_in
     if totp.has_confirmed(citizen_id=citizen.id):
         return redirect(url_for("account.overview"), 303)
@@ -222,17 +196,17 @@ def _render_enrol(citizen: Citizen, *, status: int = 200, error: str | None = No
 
 @bp.get("/account/totp")
 def totp_enrol() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("account.overview"))
     return _render_enrol(signed_in[1])
 
 
 @bp.post("/account/totp/confirm")
 def totp_confirm() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("account.overview"))
     citizen = signed_in[1]
     code = str(request.form.get("code") or "")
     limiter = logins.throttle(logins.SECOND_FACTOR)
@@ -255,9 +229,9 @@ def totp_confirm() -> Any:
 
 def _with_password(action: str) -> tuple[Any, Citizen | None]:
     """Check the fresh password for ``action``; (error response, None) or (None, citizen)."""
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first(), None
+        return sign_in_first(url_for("account.overview")), None
     sso, citizen = signed_in
     try:
         logins.confirm_password(
@@ -294,29 +268,26 @@ def recovery_codes() -> Any:
 
 @bp.post("/account/sessions/end")
 def end_session() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("account.overview"))
     sso, citizen = signed_in
     sid = str(request.form.get("sid") or "")
     if sid == sso.sid:
         return _signed_out(end_current=True)
     # Only the citizen's own sessions: a sid from elsewhere is ignored.
-    for other in sessions.list_for(current_store(), citizen.id):
-        if other.sid == sid:
-            sessions.end(current_store(), other.sid, citizen.id)
-            flash(_("That sign-in was ended."))
+    if sid in {other.sid for other in sessions.list_for(current_store(), citizen.id)}:
+        sessions.end(current_store(), sid, citizen.id)
+        flash(_("That sign-in was ended."))
     return redirect(url_for("account.overview"), 303)
 
 
 @bp.post("/account/sessions/end-all")
 def end_all_sessions() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
-    citizen = signed_in[1]
-    for other in sessions.list_for(current_store(), citizen.id):
-        sessions.end(current_store(), other.sid, citizen.id)
+        return sign_in_first(url_for("account.overview"))
+    sessions.end_all(current_store(), signed_in[1].id)
     return _signed_out(end_current=False, everywhere=True)
 
 
@@ -326,9 +297,9 @@ def end_all_sessions() -> Any:
 @bp.get("/account/portals")
 def portals() -> Any:
     """Each portal the citizen has agreed to share data with: what, since, until."""
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("account.portals"))
     citizen = signed_in[1]
     locale = str(i18n.page_locale())
     rows = []
@@ -354,9 +325,9 @@ def portals() -> Any:
 @bp.post("/account/portals/revoke")
 def revoke_portal() -> Any:
     """Withdraw consent: at once, the portal's tokens for this citizen stop working."""
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("account.portals"))
     citizen = signed_in[1]
     client_id = str(request.form.get("client_id") or "")
     # Only what a client_id can look like reaches the database (a NUL byte never does).

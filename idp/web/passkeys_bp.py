@@ -32,51 +32,23 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..authn import interaction as interactions
 from ..authn import passkeys
 from ..authn import service
 from ..authn import sessions
 from ..authn.citizens import id_number_of
-from ..authn.interaction import Prompt
-from ..authn.interaction import Reason
-from ..authn.service import current_session
 from ..errors import IdpError
 from ..errors import InvalidInput
-from ..extensions import db
 from ..ids import redact
 from ..models import Citizen
-from ..store import current_store
 from .browser import browser_id
-from .browser import sso_cookie
+from .signed_in import sign_in_first
+from .signed_in import signed_in_citizen
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("passkeys", __name__, url_prefix="/account/passkeys")
 
 MAX_RESPONSE_BYTES = 64 * 1024
-
-
-def _signed_in() -> tuple[sessions.SsoSession, Citizen] | None:
-    sso = current_session(sso_cookie())
-    if sso is None:
-        return None
-    citizen = db.session.get(Citizen, sso.citizen_id)
-    if citizen is None or citizen.locked_at is not None:
-        return None
-    return sso, citizen
-
-
-def _sign_in_first() -> BaseResponse:
-    """Signed out: park a login that comes back to the passkey list."""
-    parked = interactions.create(
-        current_store(),
-        browser=browser_id(),
-        prompt=Prompt.LOGIN,
-        reasons=[Reason.NO_SESSION],
-        ttl=current_app.config["IDP_TTL_INTERACTION"],
-        return_to=url_for("passkeys.index"),
-    )
-    return redirect(url_for("interaction.show", uid=parked.uid), 303)
 
 
 def _sign_in_again(return_to: str) -> BaseResponse:
@@ -108,9 +80,9 @@ def _index(
 
 @bp.get("")
 def index() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("passkeys.index"))
     return _index(*signed_in)
 
 
@@ -127,7 +99,7 @@ def reauth() -> Any:
 
 @bp.post("/options")
 def options() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
         return jsonify(error=_("Your sign-in has ended. Sign in again.")), 401
     sso, citizen = signed_in
@@ -154,9 +126,9 @@ def options() -> Any:
 
 @bp.post("")
 def register() -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("passkeys.index"))
     sso, citizen = signed_in
     name = str(request.form.get("name") or "")[:200]
     if (request.content_length or 0) > MAX_RESPONSE_BYTES:
@@ -178,9 +150,9 @@ def register() -> Any:
 
 @bp.post("/<passkey_id>/rename")
 def rename(passkey_id: str) -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("passkeys.index"))
     sso, citizen = signed_in
     try:
         renamed = passkeys.rename(
@@ -196,9 +168,9 @@ def rename(passkey_id: str) -> Any:
 
 @bp.route("/<passkey_id>/remove", methods=["GET", "POST"])
 def remove(passkey_id: str) -> Any:
-    signed_in = _signed_in()
+    signed_in = signed_in_citizen()
     if signed_in is None:
-        return _sign_in_first()
+        return sign_in_first(url_for("passkeys.index"))
     sso, citizen = signed_in
     found = next(
         (p for p in passkeys.list_passkeys(citizen_id=citizen.id) if p.id == passkey_id), None
