@@ -222,3 +222,13 @@ def test_show_reports_the_access_token_format(app):
     )
     shown = json.loads(invoke(app, "show", created["client_id"], "--json").output)
     assert shown["access_token_format"] == "jwt"
+
+
+def test_client_ids_never_read_as_a_command_line_option(app):
+    # A token_urlsafe id began with "-" one time in 64, and `idp clients update <id>`
+    # then failed with "No such option" (seen in CI).
+    from idp.oauth.clients import new_client_id
+
+    ids = {new_client_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(i.isalnum() and i.isascii() and len(i) == 22 for i in ids)

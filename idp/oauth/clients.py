@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import string
 from collections.abc import Iterable
 from collections.abc import Sequence
 from datetime import UTC
@@ -47,10 +48,19 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _HOST = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
-# What a client_id may look like (ours are token_urlsafe): anything else is unknown
-# without a database round trip (and a NUL byte never reaches PostgreSQL).
+# What a client_id may look like: anything else is unknown without a database round
+# trip (and a NUL byte never reaches PostgreSQL). Older ids were token_urlsafe, so the
+# pattern still admits "-" and "_".
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+# New ids use letters and digits only: a token_urlsafe id starting with "-" (one in 64)
+# reads as an option to every command line that is given it.
+_CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
+_CLIENT_ID_LENGTH = 22  # log2(62) * 22 = 131 bits
 _PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
+
+
+def new_client_id() -> str:
+    return "".join(secrets.choice(_CLIENT_ID_ALPHABET) for _ in range(_CLIENT_ID_LENGTH))
 
 
 class Client(ClientMixin):  # type: ignore[misc]
@@ -220,7 +230,7 @@ def register_client(
         scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
 
     client = OAuthClient(
-        client_id=secrets.token_urlsafe(16),
+        client_id=new_client_id(),
         name=name,
         department=(department or "").strip() or None,
         logo_uri=logo_uri,
