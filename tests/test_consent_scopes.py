@@ -92,19 +92,30 @@ def test_catalogue_names_every_scope_in_both_languages():
         "address",
         "id_number",
         "offline_access",
+        "licence",
+        "licence:driving_licence",
+        "licence:business_licence",
+        "licence:household_register",
+        "licence:marriage_certificate",
     ]
     for item in CATALOGUE.values():
         assert item.name_zh and item.name_en and item.description_zh and item.description_en
     assert CATALOGUE["id_number"].sensitive and CATALOGUE["id_number"].minimum_acr == SUBSTANTIAL
     assert CATALOGUE["id_number"].claims == ("id_number", "id_type")
-    assert not any(c.sensitive for s, c in CATALOGUE.items() if s != "id_number")
+    sensitive = {
+        "id_number",
+        "licence",
+        "licence:household_register",
+        "licence:marriage_certificate",
+    }
+    assert {s for s, c in CATALOGUE.items() if c.sensitive} == sensitive
 
 
 def test_discovery_lists_the_catalogue(http):
     meta = http.get("/.well-known/openid-configuration").get_json()
     assert "id_number" in meta["scopes_supported"] and "address" in meta["scopes_supported"]
     assert {"id_number", "id_type", "address"} <= set(meta["claims_supported"])
-    assert not any(s.startswith("licence") for s in meta["scopes_supported"])
+    assert {"licence", "licence:driving_licence"} <= set(meta["scopes_supported"])
 
 
 # --- scope policy -----------------------------------------------------------------------------

@@ -43,6 +43,11 @@ def test_metadata_fields(http):
         "address",
         "id_number",
         "offline_access",
+        "licence",
+        "licence:driving_licence",
+        "licence:business_licence",
+        "licence:household_register",
+        "licence:marriage_certificate",
     ]
     assert {
         "sub",

@@ -7,8 +7,9 @@ says, per scope, what the citizen is shown (in Chinese and English), which claim
 unlocks, whether it is sensitive personal information, and the lowest assurance level
 at which it may be released.
 
-Electronic licences (``licence``, ``licence:<type>``) are not in the catalogue yet: they
-come with the licence store and data API (issue 4, later step).
+Electronic licences: ``licence`` (every type) and ``licence:<type>`` (one type of
+``idp.licences.types``) release no UserInfo claim; the licences themselves go through the
+data API (``GET /api/licences``), each signed by the provider.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..authn.result import Acr
+from ..licences.types import LICENCE_TYPES
+from ..licences.types import SCOPE_ALL
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,45 @@ CATALOGUE: dict[str, Category] = {
         ),
     )
 }
+
+
+def _licence_categories() -> list[Category]:
+    """``licence`` and one ``licence:<type>`` per type. ``licence`` covers the sensitive
+    types too, so it is sensitive and needs the highest level any type needs."""
+    types = list(LICENCE_TYPES.values())
+    levels = [t.minimum_acr for t in types if t.minimum_acr]
+    every = Category(
+        scope=SCOPE_ALL,
+        name_zh="全部电子证照",
+        name_en="All electronic licences",
+        description_zh="您的全部电子证照（"
+        + "、".join(t.name_zh for t in types)
+        + "），含敏感个人信息",
+        description_en="All your electronic licences ("
+        + ", ".join(t.name_en.lower() for t in types)
+        + "), including sensitive information",
+        claims=(),
+        sensitive=any(t.sensitive for t in types),
+        minimum_acr=max(levels, key=lambda a: a.rank) if levels else None,
+    )
+    one = [
+        Category(
+            scope=t.scope,
+            name_zh=f"电子证照：{t.name_zh}",
+            name_en=f"Electronic licence: {t.name_en}",
+            description_zh=f"您的{t.name_zh}电子证照" + ("（敏感个人信息）" if t.sensitive else ""),
+            description_en=f"Your electronic {t.name_en.lower()}"
+            + (" (sensitive)" if t.sensitive else ""),
+            claims=(),
+            sensitive=t.sensitive,
+            minimum_acr=t.minimum_acr,
+        )
+        for t in types
+    ]
+    return [every, *one]
+
+
+CATALOGUE.update((c.scope, c) for c in _licence_categories())
 
 SUPPORTED_SCOPES: tuple[str, ...] = tuple(CATALOGUE)
 
