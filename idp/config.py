@@ -180,6 +180,12 @@ class DefaultConfig:
     IDP_RESOURCE_TIMEOUT = 5  # seconds per introspection or JWKS request
     IDP_RESOURCE_JWKS_MAX_AGE = 300  # seconds a fetched JWKS is used before re-fetching
 
+    # Electronic licences (idp.licences, GET /api/licences, POST /admin/api/licences).
+    # How long a signed licence (licence+jwt) may be relied on after it was issued.
+    IDP_TTL_LICENCE_JWS = 24 * 3600
+    # Most licences one POST /admin/api/licences may carry (all or nothing per call).
+    IDP_LICENCES_MAX_BATCH = 1000
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

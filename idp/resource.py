@@ -397,6 +397,14 @@ def _challenge(
     return response
 
 
+def bearer_error(
+    status: int, error: str, description: str | None = None, **params: str
+) -> Response:
+    """An RFC 6750 section 3 error response, for checks a view makes after
+    ``require_token`` (e.g. ``insufficient_scope`` naming the one scope it needs)."""
+    return _challenge(status, error, description, **params)
+
+
 def _bearer_token() -> str | Response:
     header = request.headers.get("Authorization")
     if not header:

@@ -9,6 +9,7 @@ from .credential import RecoveryCode
 from .credential import TotpCredential
 from .licence import Licence
 from .lockout import AuthenticatorLockout
+from .release import DataRelease
 from .signing_key import SigningKey
 from .token import OAuthToken
 from .webauthn import WebAuthnCredential
@@ -18,6 +19,7 @@ __all__ = [
     "AuthenticatorLockout",
     "Citizen",
     "Consent",
+    "DataRelease",
     "Licence",
     "OAuthClient",
     "OAuthToken",

@@ -49,3 +49,6 @@ class OAuthToken(db.Model):  # type: ignore[name-defined,misc]
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The consent the scopes were granted under (NULL: client token, or a first-party
+    # portal's administrative consent); data-release records name it.
+    consent_id: Mapped[str | None] = mapped_column(String(36))

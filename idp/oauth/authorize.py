@@ -270,7 +270,7 @@ def decide_consent(
     if choice.refused_required:
         return _deny(server, request, grant, description=REQUIRED_DECLINED)
     default_ttl = int(current_app.config["IDP_CONSENT_TTL_DAYS"])
-    consent_service.grant(
+    consent = consent_service.grant(
         citizen_id=session.citizen_id,
         client_id=client.client_id,
         scopes=choice.granted,
@@ -285,6 +285,7 @@ def decide_consent(
         fresh_after=parked.fresh_after,
         wanted=wanted,
         granted=choice.granted,
+        consent_id=consent.id,
     )
 
 
@@ -371,6 +372,7 @@ def _issue(
     fresh_after: int,
     wanted: acr_request.AcrRequest,
     granted: tuple[str, ...] | None = None,
+    consent_id: str | None = None,
 ) -> Outcome:
     """Issue the code for the highest level the session stands at (counting proofs
     from ``fresh_after`` on): its ``acr``, ``amr`` and ``auth_time`` go in the ID token.
@@ -389,7 +391,7 @@ def _issue(
         return server.authorization_error(request, error)
     # The code, and every token from it, carries only what the consent grants.
     if granted is None:
-        granted = _granted(client, citizen.id, tuple((request.scope or "").split()))
+        granted, consent_id = _granted(client, citizen.id, tuple((request.scope or "").split()))
     user = AuthorizedUser(
         citizen_id=citizen.id,
         subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id),
@@ -398,6 +400,7 @@ def _issue(
         amr=standing.amr,
         auth_time=standing.reached_at,
         granted_scope=" ".join(granted),
+        consent_id=consent_id,
     )
     response: ProtocolResponse = server.create_authorization_response(
         request, grant_user=user, grant=grant
@@ -413,16 +416,19 @@ def _issue(
     return response
 
 
-def _granted(client: Client, citizen_id: str, requested: tuple[str, ...]) -> tuple[str, ...]:
-    """The requested scopes the citizen's consent covers. First-party portals have
-    administrative consent, except for sensitive scopes (PIPL art. 29)."""
+def _granted(
+    client: Client, citizen_id: str, requested: tuple[str, ...]
+) -> tuple[tuple[str, ...], str | None]:
+    """The requested scopes the citizen's consent covers, and that consent's id. First-
+    party portals have administrative consent, except for sensitive scopes (PIPL art. 29)."""
     consent = consent_service.find_active(citizen_id=citizen_id, client_id=client.client_id)
     agreed = set(consent.scopes or []) if consent is not None else set()
-    return tuple(
+    granted = tuple(
         s
         for s in requested
         if s in agreed or (client.first_party and not is_sensitive(s)) or s == "openid"
     )
+    return granted, consent.id if consent is not None else None
 
 
 def _deny(

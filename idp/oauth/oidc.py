@@ -9,6 +9,7 @@ https://openid.net/specs/openid-connect-core-1_0.html
   ``auth_time``, ``nonce``, ``acr``, ``amr``, ``sid`` and ``at_hash``, signed with the
   client's ``id_token_signed_response_alg`` under the current key (``kid`` in the
   header). Profile claims are not put in ID tokens: they go through UserInfo.
+  Each ID token issued is a data release (``idp.consent.releases``, via ``id_token``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from authlib.oidc.core import UserInfo
 from flask import current_app
 from joserfc.jwk import KeySet
 
+from ..consent import releases
 from . import keys
 from .claims import MAX_CLAIMS_LENGTH
 from .claims import ClaimsParameterError
@@ -142,6 +144,27 @@ class _IdTokenClaims:
     def generate_user_info(self, user: AuthorizedUser, scope: str) -> UserInfo:
         # OIDC Core 2 / 8.1: the pairwise subject only; profile claims go to UserInfo.
         return UserInfo(sub=user.subject)
+
+    def process_token(self, grant: Any, response: Any) -> dict[str, Any]:
+        """Authlib's (adds the ``id_token``), then the release record: one INSERT."""
+        token: dict[str, Any] = super().process_token(grant, response)  # type: ignore[misc]
+        if "id_token" in token:
+            user: AuthorizedUser = grant.request.user
+            releases.record(
+                citizen_id=user.citizen_id,
+                client_id=grant.request.client.client_id,
+                consent_id=user.consent_id,
+                categories=["openid"],
+                # The ID token's claims about the citizen (the rest describe the token).
+                items=[
+                    "sub",
+                    *(["auth_time"] if user.auth_time else []),
+                    *(["acr"] if user.acr else []),
+                    *(["amr"] if user.amr else []),
+                ],
+                via=releases.Via.ID_TOKEN,
+            )
+        return token
 
 
 def _auth_context(context: Any) -> dict[str, Any]:

@@ -55,6 +55,9 @@ class AuthorizedUser:
     auth_time: int | None = None
     # At the authorization endpoint: the scopes the citizen's consent grants (issue 4).
     granted_scope: str | None = None
+    # The consent record behind the grant (None: a first-party portal's administrative
+    # consent); carried by the code and the tokens for data-release records.
+    consent_id: str | None = None
 
 
 def _now() -> datetime:
@@ -152,6 +155,7 @@ def persist(
         auth_time=(
             datetime.fromtimestamp(user.auth_time, UTC) if user and user.auth_time else None
         ),
+        consent_id=user.consent_id if user else None,
     )
     db.session.add(row)
     return row
@@ -236,6 +240,9 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
 
     def get_sid(self) -> str | None:
         return self.row.sid
+
+    def get_consent_id(self) -> str | None:
+        return self.row.consent_id
 
     def get_nonce(self) -> None:
         # OIDC Core 12.2: a refreshed ID token "SHOULD NOT have a nonce Claim Value".

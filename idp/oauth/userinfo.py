@@ -27,7 +27,9 @@ from authlib.oauth2.rfc6749 import ResourceProtector
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 
+from ..consent import releases
 from . import tokens
+from .claims import SCOPE_CLAIMS
 from .claims import pairwise_sub
 from .claims import userinfo
 from .errors import BearerInvalidRequestError
@@ -81,5 +83,15 @@ class UserInfoEndpoint(_UserInfoEndpoint):  # type: ignore[misc]
         client = token.get_client()
         assert citizen is not None and client is not None  # checked by the validator
         sub = pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id)
-        body = userinfo(citizen=citizen, sub=sub, scopes=token.get_scope().split())
+        scopes = token.get_scope().split()
+        body = userinfo(citizen=citizen, sub=sub, scopes=scopes)
+        # A data release (idp.consent.releases): the categories whose claims went out.
+        releases.record(
+            citizen_id=citizen.id,
+            client_id=client.client_id,
+            consent_id=token.get_consent_id(),
+            categories=[s for s in scopes if any(c in body for c in SCOPE_CLAIMS.get(s, ()))],
+            items=list(body),
+            via=releases.Via.USERINFO,
+        )
         return 200, body, default_json_headers

@@ -10,6 +10,8 @@ def register_web(app: Flask) -> None:
     from . import error_handlers
     from . import health_bp
     from . import interaction_bp
+    from . import licence_admin_api
+    from . import licence_data_api
     from . import oauth_bp
     from . import passkeys_bp
     from .security import init_security
@@ -21,3 +23,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(interaction_bp.bp)
     app.register_blueprint(account_bp.bp)
     app.register_blueprint(passkeys_bp.bp)
+    app.register_blueprint(licence_data_api.bp)
+    app.register_blueprint(licence_admin_api.bp)

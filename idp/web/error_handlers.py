@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 # Endpoints called by portals' code, not by browsers: errors there are always JSON.
 _API_PATHS = (
     "/api/",
+    "/admin/api/",
     "/token",
     "/userinfo",
     "/revoke",

@@ -8,6 +8,8 @@ Revises: 4a_consent_scopes
 - ``oauth_token.citizen_id`` becomes nullable: a client's own token has no citizen.
 - ``licence``: electronic licences, unique on (type, number), keyed on the holder's
   blind index (idp.licences).
+- ``oauth_token.consent_id``: the consent behind the token's scopes.
+- ``data_release``: every release of a citizen's data to a portal (idp.consent.releases).
 """
 
 import sqlalchemy as sa
@@ -24,6 +26,7 @@ def upgrade():
         batch_op.add_column(sa.Column("grant_types", sa.JSON(), nullable=True))
     with op.batch_alter_table("oauth_token", schema=None) as batch_op:
         batch_op.alter_column("citizen_id", existing_type=sa.String(length=36), nullable=True)
+        batch_op.add_column(sa.Column("consent_id", sa.String(length=36), nullable=True))
     op.create_table(
         "licence",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -43,13 +46,43 @@ def upgrade():
         sa.UniqueConstraint("type", "number", name="uq_licence_type_number"),
     )
     op.create_index("ix_licence_holder_type", "licence", ["holder_index", "type"], unique=False)
+    op.create_table(
+        "data_release",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("citizen_id", sa.String(length=36), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("consent_id", sa.String(length=36), nullable=True),
+        sa.Column("categories", sa.JSON(), nullable=False),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("via", sa.String(length=16), nullable=False),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["citizen_id"],
+            ["citizen.id"],
+            name=op.f("fk_data_release_citizen_id_citizen"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["oauth_client.client_id"],
+            name=op.f("fk_data_release_client_id_oauth_client"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_release")),
+    )
+    op.create_index(
+        "ix_data_release_citizen_time", "data_release", ["citizen_id", "released_at"], unique=False
+    )
 
 
 def downgrade():
+    op.drop_index("ix_data_release_citizen_time", table_name="data_release")
+    op.drop_table("data_release")
     op.drop_index("ix_licence_holder_type", table_name="licence")
     op.drop_table("licence")
     op.execute("DELETE FROM oauth_token WHERE citizen_id IS NULL")
     with op.batch_alter_table("oauth_token", schema=None) as batch_op:
+        batch_op.drop_column("consent_id")
         batch_op.alter_column("citizen_id", existing_type=sa.String(length=36), nullable=False)
     with op.batch_alter_table("oauth_client", schema=None) as batch_op:
         batch_op.drop_column("grant_types")
