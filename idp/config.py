@@ -185,6 +185,8 @@ class DefaultConfig:
     IDP_TTL_LICENCE_JWS = 24 * 3600
     # Most licences one POST /admin/api/licences may carry (all or nothing per call).
     IDP_LICENCES_MAX_BATCH = 1000
+    # Rows per page of the citizen's data-release history (/account/releases).
+    IDP_RELEASES_PER_PAGE = 20
 
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False

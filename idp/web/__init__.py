@@ -14,6 +14,7 @@ def register_web(app: Flask) -> None:
     from . import licence_data_api
     from . import oauth_bp
     from . import passkeys_bp
+    from . import releases_bp
     from .security import init_security
 
     init_security(app)
@@ -25,3 +26,4 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(passkeys_bp.bp)
     app.register_blueprint(licence_data_api.bp)
     app.register_blueprint(licence_admin_api.bp)
+    app.register_blueprint(releases_bp.bp)
