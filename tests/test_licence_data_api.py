@@ -283,3 +283,23 @@ def test_every_release_is_recorded(
     assert {r.citizen_id for r in rows} == {citizen.id}
     assert rows[1].items == ["sub", "name", "birthdate", "gender"]
     assert rows[2].items == ["driving_licence"]
+
+
+def test_refreshed_id_token_is_a_release_under_the_same_consent(
+    http: Any, portal: Any, citizen: Any, login: Any
+) -> None:
+    from oidc_helpers import refresh
+
+    portal.client.scope += " offline_access"
+    db.session.commit()
+    grant_consent(citizen, portal, "openid offline_access")
+    consent = consent_service.find_active(citizen_id=citizen.id, client_id=portal.client_id)
+    login()
+    tokens = sign_in(http, portal, scope="openid offline_access")
+    refreshed = refresh(http, portal, tokens["refresh_token"])
+    assert refreshed.status_code == 200 and "id_token" in refreshed.get_json()
+    rows = db.session.scalars(select(DataRelease).order_by(DataRelease.released_at)).all()
+    assert [(r.via, r.consent_id) for r in rows] == [
+        ("id_token", consent.id),
+        ("id_token", consent.id),
+    ]

@@ -21,6 +21,7 @@ the body, never in the URL (a driving licence number is the holder's ID number).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint
@@ -38,6 +39,7 @@ from ..resource import bearer_error
 from ..resource import current_token
 from ..resource import require_token
 
+log = logging.getLogger(__name__)
 bp = Blueprint("licence_admin_api", __name__, url_prefix="/admin/api/licences")
 csrf.exempt(bp)
 
@@ -108,6 +110,14 @@ def load_licences() -> Any:
                 for e in report.errors
             ],
         )
+    # Counts only: licence numbers and holders never reach a log.
+    log.info(
+        "client %s loaded licences: %d inserted, %d updated, %d unchanged",
+        current_token().client_id,
+        report.inserted,
+        report.updated,
+        report.unchanged,
+    )
     return _json(200, inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
 
 
@@ -141,5 +151,12 @@ def set_status() -> Any:
         return _json(404, error="not_found", error_description=exc.public)
     except InvalidInput as exc:
         return _json(400, error="invalid_request", error_description=exc.public)
+    log.info(
+        "client %s set a %s licence (id %s) to %s",
+        current_token().client_id,
+        licence.type,
+        licence.id,
+        licence.status,
+    )
     view = store.view(licence)
     return _json(200, type=view.type, number=view.number, status=view.status)
