@@ -9,6 +9,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -48,6 +49,12 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     # Per-scope consent policy (idp.consent.policy): {scope: {"required": bool,
     # "purpose": str}, "ttl_days": int}. NULL: every requested scope required.
     scope_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # OpenID Connect Back-Channel Logout 1.0 section 2.2 (idp.oauth.backchannel): where
+    # logout tokens are POSTed, and whether every token must carry a ``sid``.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
