@@ -5,8 +5,9 @@ secret: shown this once, stored only as a keyed hash. ``--json`` gives machine-r
 output for provisioning scripts. ``--default-acr`` and ``--minimum-acr`` (on ``create``
 and ``update``) set the portal's assurance policy: the level used when a request names
 none, and a floor no request can go below (``low``, ``substantial``, ``high`` or the
-acr URIs; ``none`` clears). Exit status 2 on invalid input, 1 for an unknown
-client.
+acr URIs; ``none`` clears). ``--backchannel-logout-uri`` and
+``--[no-]backchannel-logout-session-required`` register the portal for OpenID Connect
+Back-Channel Logout. Exit status 2 on invalid input, 1 for an unknown client.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def _read_policy(path: Path) -> Any:
         click.echo(f"error: scope_policy: cannot read the file: {exc}", err=True)
         raise SystemExit(2) from None
 
+
+_BACKCHANNEL_URI_HELP = (
+    "Back-channel logout URI (OpenID Connect Back-Channel Logout 1.0): https, or http on "
+    "localhost outside production."
+)
+_BACKCHANNEL_SID_HELP = "Every logout token must carry a sid (backchannel_logout_session_required)."
 
 clients = AppGroup("clients", help="Register and manage relying-party portals (OIDC clients).")
 
@@ -115,6 +122,13 @@ def _print(data: Any, as_json: bool) -> None:
 @click.option(
     "--scope-policy", "scope_policy_file", type=click.Path(path_type=Path), help=_POLICY_HELP
 )
+@click.option("--backchannel-logout-uri", help=_BACKCHANNEL_URI_HELP)
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    "backchannel_session_required",
+    default=None,
+    help=_BACKCHANNEL_SID_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -132,6 +146,8 @@ def create(
     default_acr: str | None,
     minimum_acr: str | None,
     scope_policy_file: Path | None,
+    backchannel_logout_uri: str | None,
+    backchannel_session_required: bool | None,
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
@@ -158,6 +174,8 @@ def create(
             default_acr=default_acr,
             minimum_acr=minimum_acr,
             scope_policy=scope_policy,
+            backchannel_logout_uri=backchannel_logout_uri,
+            backchannel_logout_session_required=bool(backchannel_session_required),
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
@@ -182,12 +200,21 @@ def create(
 @click.option(
     "--scope-policy", "scope_policy_file", type=click.Path(path_type=Path), help=_POLICY_HELP
 )
+@click.option("--backchannel-logout-uri", help=_BACKCHANNEL_URI_HELP + " 'none' clears it.")
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    "backchannel_session_required",
+    default=None,
+    help=_BACKCHANNEL_SID_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def update(
     client_id: str,
     default_acr: str | None,
     minimum_acr: str | None,
     scope_policy_file: Path | None,
+    backchannel_logout_uri: str | None,
+    backchannel_session_required: bool | None,
     as_json: bool,
 ) -> None:
     """Change a portal's assurance and scope policy (options left out keep their value)."""
@@ -196,9 +223,15 @@ def update(
         changes["default_acr"] = default_acr
     if minimum_acr is not None:
         changes["minimum_acr"] = minimum_acr
-    if not changes and scope_policy_file is None:
+    backchannel: dict[str, Any] = {}
+    if backchannel_logout_uri is not None:
+        backchannel["uri"] = backchannel_logout_uri
+    if backchannel_session_required is not None:
+        backchannel["session_required"] = backchannel_session_required
+    if not changes and scope_policy_file is None and not backchannel:
         click.echo(
-            "error: nothing to change (give --default-acr, --minimum-acr or --scope-policy)",
+            "error: nothing to change (give --default-acr, --minimum-acr, --scope-policy "
+            "or --backchannel-logout-uri)",
             err=True,
         )
         raise SystemExit(2)
@@ -210,10 +243,17 @@ def update(
             from ..consent.policy import validate
 
             validate(scope_policy, allowed=client.scope.split())
+        if client is not None and backchannel.get("uri") not in (None, "", "none"):
+            from ..oauth.backchannel import allow_local
+            from ..oauth.backchannel import validate_logout_uri
+
+            validate_logout_uri(backchannel["uri"], local_ok=allow_local())
         if client is not None and changes:
             client = registry.update_acr_policy(client_id, **changes)
         if client is not None and scope_policy is not None:
             client = registry.set_scope_policy(client_id, scope_policy)
+        if client is not None and backchannel:
+            client = registry.set_backchannel_logout(client_id, **backchannel)
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
         raise SystemExit(2) from None
