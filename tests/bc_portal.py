@@ -40,11 +40,15 @@ class Portal:
     received: list[Received] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     requests: int = 0
+    # Authorization responses that reached GET /callback (the portal's redirect URI).
+    callbacks: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/backchannel-logout"
+        base = f"http://127.0.0.1:{self._server.server_port}"
+        self.url = f"{base}/backchannel-logout"
+        self.callback_url = f"{base}/callback"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -64,6 +68,11 @@ class Portal:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        if request.method == "GET" and request.path == "/callback":
+            with self._lock:
+                self.callbacks.append(dict(request.args))
+            page = '<html><body><p id="portal-callback">back at the portal</p></body></html>'
+            return Response(page, content_type="text/html")(environ, start_response)
         with self._lock:
             self.requests += 1
             scripted = self.answers.pop(0) if self.answers else None
