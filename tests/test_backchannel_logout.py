@@ -509,3 +509,87 @@ def test_the_serving_process_delivers_in_the_background(app, http, portal, bc_rp
 def test_no_worker_under_testing_by_default(app, http):
     http.get("/healthz")
     assert delivery.WORKER_KEY not in app.extensions
+
+
+# -- TLS: the checked address is dialled, the certificate checked against the host name ------
+
+
+def _tls_portal(tmp_path, name):
+    """An https server on 127.0.0.1 whose certificate names ``name``; (port, ca file, stop)."""
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    seen = []
+
+    def wsgi(environ, start_response):
+        seen.append(environ.get("HTTP_HOST"))
+        return Response(status=204)(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, wsgi, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+
+    return server.server_port, str(cert_file), seen, stop
+
+
+def test_https_delivery_verifies_the_certificate_against_the_host(tmp_path):
+    port, ca, seen, stop = _tls_portal(tmp_path, "localhost")
+    try:
+        url = f"https://localhost:{port}/backchannel-logout"
+        assert delivery.post_logout_token(url, "t", timeout=2, local_ok=True, ca_certs=ca) == 204
+        assert seen == [f"localhost:{port}"]
+        # The system roots do not know this certificate: refused, never sent unverified.
+        with pytest.raises(delivery.DeliveryRefused, match="connection failed"):
+            delivery.post_logout_token(url, "t", timeout=2, local_ok=True)
+    finally:
+        stop()
+
+
+def test_https_delivery_refuses_a_certificate_for_another_host(tmp_path):
+    port, ca, seen, stop = _tls_portal(tmp_path, "portal.example.gov")
+    try:
+        with pytest.raises(delivery.DeliveryRefused, match="connection failed"):
+            delivery.post_logout_token(
+                f"https://localhost:{port}/bc", "t", timeout=2, local_ok=True, ca_certs=ca
+            )
+        assert seen == []
+    finally:
+        stop()

@@ -98,8 +98,11 @@ def resolve(host: str, port: int, *, local_ok: bool) -> str:
     return addresses[0]
 
 
-def post_logout_token(url: str, token: str, *, timeout: float, local_ok: bool) -> int:
-    """POST ``logout_token`` to ``url``; the status, or ``DeliveryRefused``."""
+def post_logout_token(
+    url: str, token: str, *, timeout: float, local_ok: bool, ca_certs: str | None = None
+) -> int:
+    """POST ``logout_token`` to ``url``; the status, or ``DeliveryRefused``.
+    ``ca_certs``: the trusted roots (default: certifi's, as ``requests`` uses)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     https = parts.scheme == "https"
@@ -117,7 +120,7 @@ def post_logout_token(url: str, token: str, *, timeout: float, local_ok: bool) -
             server_hostname=host,
             assert_hostname=host,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
+            ca_certs=ca_certs or certifi.where(),
         )
     pool_cls = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
     target = parts.path or "/"
