@@ -6,6 +6,9 @@ and the code exchanged with client_secret_basic. ``authorize_access_token`` veri
 ID token itself (signature against the provider's JWKS, ``iss``, ``aud``, ``exp``,
 ``nonce``, ``at_hash``); the portal then calls UserInfo with the access token, and signs
 out through the provider's ``end_session_endpoint`` (OIDC RP-Initiated Logout 1.0).
+When the citizen signs out at the provider (or withdraws consent), the provider POSTs a
+logout token to ``/backchannel-logout`` (OIDC Back-Channel Logout 1.0): the portal
+validates it as section 2.6 says and drops the matching sign-ins.
 
 It is a separate Flask app with its own cookie, so it can share ``localhost`` with the
 provider without the two reading each other's cookies. Nothing personal is kept in the
@@ -28,6 +31,9 @@ from flask import render_template_string
 from flask import request
 from flask import session
 from flask import url_for
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response
 
 COOKIE_NAME = "demo_portal"
@@ -78,6 +84,8 @@ _PAGE = """<!doctype html>
   </form>
 {% else %}
   {% if signed_out %}<p id="signed-out">You are signed out.</p>{% endif %}
+  {% if ended_by_provider %}<p id="signed-out-by-provider">The identity provider ended
+    your sign-in (back-channel logout).</p>{% endif %}
   <p>This portal signs citizens in through the identity provider at
     <code>{{ issuer }}</code> with standard OpenID Connect.</p>
   <p><a class="button" id="sign-in" href="{{ url_for('login') }}">Sign in with your ID number
@@ -130,7 +138,34 @@ def create_portal(
             record = signed_in.get(session.get("sid", ""))
         returned = request.args.get("state")
         signed_out = bool(returned) and returned == session.pop("logout_state", None)
-        return page(record=record, signed_out=signed_out)
+        ended = record is None and session.pop("sid", None) is not None
+        return page(record=record, signed_out=signed_out, ended_by_provider=ended)
+
+    @app.post("/backchannel-logout")
+    def backchannel_logout() -> Any:
+        """OIDC Back-Channel Logout 1.0 section 2.6: validate, then log out; 2.8: 200
+        on success, 400 otherwise, never cached."""
+        try:
+            claims = _validate_logout_token(
+                str(request.form.get("logout_token") or ""),
+                keyset=KeySet.import_key_set(provider.fetch_jwk_set()),
+                issuer=provider.load_server_metadata()["issuer"],
+                client_id=client_id,
+            )
+        except (JoseError, ValueError, TypeError, KeyError, requests.RequestException):
+            body = {"error": "invalid_request", "error_description": "invalid logout token"}
+            return app.response_class(
+                json.dumps(body), 400, {"Cache-Control": "no-store"}, "application/json"
+            )
+        with lock:
+            for key, record in list(signed_in.items()):
+                named = record["claims"]
+                if claims.get("sid") and named.get("sid") != claims["sid"]:
+                    continue
+                if claims.get("sub") and named.get("sub") != claims["sub"]:
+                    continue
+                del signed_in[key]
+        return app.response_class("", 200, {"Cache-Control": "no-store"})
 
     @app.get("/login")
     def login() -> Any:
@@ -191,3 +226,30 @@ def create_portal(
         return redirect(logout_url["url"])
 
     return app
+
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def _validate_logout_token(
+    token: str, *, keyset: KeySet, issuer: str, client_id: str
+) -> dict[str, Any]:
+    """Section 2.6 steps 3 to 7 (no encryption here): the signature, ``typ``
+    ``logout+jwt``, ``iss``, ``aud``, ``iat``/``exp``, the ``events`` member, ``sub`` or
+    ``sid``, and no ``nonce``."""
+    decoded = jwt.decode(token, keyset, algorithms=["ES256", "RS256"])
+    if decoded.header.get("typ") != "logout+jwt":
+        raise ValueError("typ")
+    claims = dict(decoded.claims)
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": client_id},
+        iat={"essential": True},
+        exp={"essential": True},
+    ).validate(claims)
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict):
+        raise ValueError("events")
+    if "nonce" in claims or not (claims.get("sub") or claims.get("sid")):
+        raise ValueError("sub, sid or nonce")
+    return claims

@@ -113,6 +113,9 @@ def _check_production(app: Flask) -> None:
     webauthn_origin = cfg.get("IDP_WEBAUTHN_ORIGIN")
     if webauthn_origin and not str(webauthn_origin).startswith("https://"):
         problems.append("IDP_WEBAUTHN_ORIGIN must be an https origin")
+    # Back-channel logout must never be pointed at internal addresses in production.
+    if cfg.get("IDP_BACKCHANNEL_ALLOW_LOCAL"):
+        problems.append("IDP_BACKCHANNEL_ALLOW_LOCAL cannot be on")
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

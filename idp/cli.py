@@ -17,8 +17,10 @@ from .commands.serve import serve
 
 
 def register_cli(app: Flask) -> None:
+    from .commands.backchannel import backchannel
     from .commands.citizens import citizens
     from .commands.clients import clients
+    from .commands.consents import consents
     from .commands.demo import demo
     from .commands.keys import keys
     from .commands.licences import licences
@@ -28,6 +30,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(keys)
     app.cli.add_command(demo)
     app.cli.add_command(licences)
+    app.cli.add_command(consents)
+    app.cli.add_command(backchannel)
 
 
 def _create_app() -> Flask:

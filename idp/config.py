@@ -165,6 +165,24 @@ class DefaultConfig:
     # Sign in with a one-time code sent by SMS to the registered phone (low assurance).
     IDP_FEATURE_SMS_LOGIN = True
 
+    # OpenID Connect Back-Channel Logout 1.0 (idp.oauth.backchannel): portals registered
+    # with a backchannel_logout_uri are told when a session they used ends or when the
+    # citizen's consent is withdrawn. Off = nothing sent, absent from discovery.
+    IDP_FEATURE_BACKCHANNEL_LOGOUT = True
+    # http on loopback and delivery to private addresses. None = allowed unless
+    # IDP_ENV is production (where true is refused); tests and development set it.
+    IDP_BACKCHANNEL_ALLOW_LOCAL: bool | None = None
+    IDP_BACKCHANNEL_TIMEOUT = 5  # seconds, connect and read, per attempt
+    IDP_BACKCHANNEL_TOKEN_TTL = 120  # a logout token's exp - iat (short: it is replayable)
+    IDP_BACKCHANNEL_MAX_ATTEMPTS = 8  # then the notice is abandoned (kept, with its error)
+    IDP_BACKCHANNEL_RETRY_BASE = 30  # seconds before the 2nd attempt, doubling after
+    IDP_BACKCHANNEL_RETRY_MAX = 3600  # longest wait between two attempts
+    IDP_BACKCHANNEL_BATCH = 50  # notices claimed per database round trip
+    # The delivery thread in each serving process. None = on, except under TESTING;
+    # `idp backchannel deliver` (cron) delivers as well, beside it or instead of it.
+    IDP_BACKCHANNEL_WORKER: bool | None = None
+    IDP_BACKCHANNEL_POLL = 30  # seconds between the worker's looks at the outbox
+
     # The resource-server helper (idp.resource.require_token). Unset introspection URL =
     # in-process: tokens are checked against this provider's own database and keys. A
     # separate resource server sets the URL and the credentials of the client whose

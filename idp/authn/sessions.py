@@ -31,6 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..store.base import EphemeralStore
+from . import session_events
 from .assurance import LevelPolicy
 from .assurance import amr_claim
 from .assurance import merge_methods
@@ -168,7 +169,10 @@ def start(
         created = previous.created_at
         expires = max(previous.expires_at, now + lifetime)
     if previous is not None:
-        end(store, previous.sid, previous.citizen_id)
+        # The same citizen keeps their portals under the new id (not a logout); another
+        # citizen signing in on this browser ends the previous one's session.
+        same = previous.citizen_id == result.citizen_id
+        end(store, previous.sid, previous.citizen_id, notify=not same)
     methods = [str(m) for m in merge_methods(result.methods)]
     for acr in Acr:
         if result.acr.satisfies(acr):
@@ -254,10 +258,17 @@ def record_use(
     return updated
 
 
-def end(store: EphemeralStore, sid: str, citizen_id: str | None = None) -> None:
+def end(
+    store: EphemeralStore, sid: str, citizen_id: str | None = None, *, notify: bool = True
+) -> None:
+    """End a session; the ``session_events`` listeners are told (logout fan-out)
+    unless ``notify`` is False (a renewal of the id, not a logout)."""
+    ended = get_by_sid(store, sid) if notify and session_events.listening() else None
     store.delete(KIND, sid)
     if citizen_id:
         store.index_remove(INDEX, citizen_id, sid)
+    if ended is not None:
+        session_events.ended(ended)
 
 
 def list_for(store: EphemeralStore, citizen_id: str) -> list[SsoSession]:

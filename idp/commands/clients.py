@@ -8,8 +8,10 @@ none, and a floor no request can go below (``low``, ``substantial``, ``high`` or
 acr URIs; ``none`` clears). ``--grant-type`` (repeatable, on ``create`` and
 ``update``) sets the grant types an administrator allows: ``authorization_code``
 (the default) and/or ``client_credentials`` (RFC 6749 4.4, confidential clients only;
-a client with only ``client_credentials`` needs no redirect URI). Exit status 2 on
-invalid input, 1 for an unknown client.
+a client with only ``client_credentials`` needs no redirect URI).
+``--backchannel-logout-uri`` and ``--[no-]backchannel-logout-session-required``
+register the portal for OpenID Connect Back-Channel Logout. Exit status 2 on invalid
+input, 1 for an unknown client.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def _read_policy(path: Path) -> Any:
         click.echo(f"error: scope_policy: cannot read the file: {exc}", err=True)
         raise SystemExit(2) from None
 
+
+_BACKCHANNEL_URI_HELP = (
+    "Back-channel logout URI (OpenID Connect Back-Channel Logout 1.0): https, or http on "
+    "localhost outside production."
+)
+_BACKCHANNEL_SID_HELP = "Every logout token must carry a sid (backchannel_logout_session_required)."
 
 clients = AppGroup("clients", help="Register and manage relying-party portals (OIDC clients).")
 
@@ -129,6 +137,13 @@ def _print(data: Any, as_json: bool) -> None:
     type=click.Choice(registry.GRANT_TYPES),
     help=_GRANT_HELP,
 )
+@click.option("--backchannel-logout-uri", help=_BACKCHANNEL_URI_HELP)
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    "backchannel_session_required",
+    default=None,
+    help=_BACKCHANNEL_SID_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -147,6 +162,8 @@ def create(
     minimum_acr: str | None,
     scope_policy_file: Path | None,
     grant_types: tuple[str, ...],
+    backchannel_logout_uri: str | None,
+    backchannel_session_required: bool | None,
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
@@ -174,6 +191,8 @@ def create(
             minimum_acr=minimum_acr,
             scope_policy=scope_policy,
             grant_types=grant_types or registry.DEFAULT_GRANT_TYPES,
+            backchannel_logout_uri=backchannel_logout_uri,
+            backchannel_logout_session_required=bool(backchannel_session_required),
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
@@ -205,6 +224,13 @@ def create(
     type=click.Choice(registry.GRANT_TYPES),
     help=_GRANT_HELP + " Replaces the allowed set.",
 )
+@click.option("--backchannel-logout-uri", help=_BACKCHANNEL_URI_HELP + " 'none' clears it.")
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    "backchannel_session_required",
+    default=None,
+    help=_BACKCHANNEL_SID_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def update(
     client_id: str,
@@ -212,6 +238,8 @@ def update(
     minimum_acr: str | None,
     scope_policy_file: Path | None,
     grant_types: tuple[str, ...],
+    backchannel_logout_uri: str | None,
+    backchannel_session_required: bool | None,
     as_json: bool,
 ) -> None:
     """Change a portal's assurance and scope policy (options left out keep their value)."""
@@ -220,10 +248,15 @@ def update(
         changes["default_acr"] = default_acr
     if minimum_acr is not None:
         changes["minimum_acr"] = minimum_acr
-    if not changes and scope_policy_file is None and not grant_types:
+    backchannel: dict[str, Any] = {}
+    if backchannel_logout_uri is not None:
+        backchannel["uri"] = backchannel_logout_uri
+    if backchannel_session_required is not None:
+        backchannel["session_required"] = backchannel_session_required
+    if not changes and scope_policy_file is None and not grant_types and not backchannel:
         click.echo(
-            "error: nothing to change (give --default-acr, --minimum-acr, --scope-policy "
-            "or --grant-type)",
+            "error: nothing to change (give --default-acr, --minimum-acr, --scope-policy, "
+            "--grant-type or --backchannel-logout-uri)",
             err=True,
         )
         raise SystemExit(2)
@@ -235,12 +268,19 @@ def update(
             from ..consent.policy import validate
 
             validate(scope_policy, allowed=client.scope.split())
+        if client is not None and backchannel.get("uri") not in (None, "", "none"):
+            from ..oauth.backchannel import allow_local
+            from ..oauth.backchannel import validate_logout_uri
+
+            validate_logout_uri(backchannel["uri"], local_ok=allow_local())
         if client is not None and changes:
             client = registry.update_acr_policy(client_id, **changes)
         if client is not None and scope_policy is not None:
             client = registry.set_scope_policy(client_id, scope_policy)
         if client is not None and grant_types:
             client = registry.set_grant_types(client_id, grant_types)
+        if client is not None and backchannel:
+            client = registry.set_backchannel_logout(client_id, **backchannel)
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
         raise SystemExit(2) from None

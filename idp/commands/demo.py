@@ -120,6 +120,8 @@ def _seed_client(portal_url: str) -> bool:
     # follows the master key.
     client.redirect_uris = _with(client.redirect_uris, redirect_uri)
     client.post_logout_redirect_uris = _with(client.post_logout_redirect_uris, logout_uri)
+    # OpenID Connect Back-Channel Logout: the demo portal drops its sign-in when told.
+    client.backchannel_logout_uri = f"{portal_url}/backchannel-logout"
     client.client_secret_hash = hashing.keyed_hash(SECRET_PURPOSE, demo_client_secret())
     client.disabled_at = None
     db.session.commit()

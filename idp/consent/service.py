@@ -50,11 +50,13 @@ def find_active(*, citizen_id: str, client_id: str, now: datetime | None = None)
     return None
 
 
-def covers(consent: Consent | None, scopes: Iterable[str]) -> bool:
-    """True if ``consent`` includes every scope asked for."""
+def covers(consent: Consent | None, scopes: Iterable[str], *, optional: Iterable[str] = ()) -> bool:
+    """True if ``consent`` answers every scope asked for: granted, or (for the scopes
+    the portal marks ``optional``) declined while this record lasts."""
     if consent is None:
         return False
-    return set(scopes) <= set(consent.scopes or [])
+    declined = set(consent.declined_scopes or []) & set(optional)
+    return set(scopes) <= set(consent.scopes or []) | declined
 
 
 DEFAULT_TTL_DAYS = 180
@@ -67,6 +69,7 @@ def grant(
     scopes: Iterable[str],
     shown: Iterable[str] | None = None,
     ttl_days: int = DEFAULT_TTL_DAYS,
+    declined: Iterable[str] = (),
 ) -> Consent:
     """Record the citizen's answer: exactly ``scopes`` out of the ``shown`` ones.
 
@@ -74,13 +77,26 @@ def grant(
     unticked is dropped (the citizen changed their mind). Without ``shown`` the earlier
     grant is only extended. The record expires after ``ttl_days`` (then the citizen is
     asked again).
+
+    ``declined``: optional scopes left unticked. They are remembered for the record's
+    life, so the next sign-in asking for them does not show the page again (the portal
+    gets them only if it asks with ``prompt=consent`` and the citizen agrees then).
+
+    Narrowing: when a scope granted before is dropped, every token the portal holds for
+    the citizen is revoked (they were issued under the wider grant and would keep
+    releasing the dropped data); the code issued with this answer carries only the new
+    grant.
     """
     now = _now()
     previous = find_active(citizen_id=citizen_id, client_id=client_id, now=now)
     wanted = list(dict.fromkeys(scopes))
+    declined_now = list(declined)
+    narrowed = False
     if previous is not None:
         asked = set(shown or ())
         kept = [s for s in (previous.scopes or []) if s not in asked]
+        narrowed = bool(set(previous.scopes or []) - set(kept) - set(wanted))
+        declined_now = [*(s for s in previous.declined_scopes or [] if s not in asked), *declined]
         wanted = list(dict.fromkeys([*kept, *wanted]))
         previous.revoked_at = now
         previous.revoked_by = SUPERSEDED
@@ -88,12 +104,27 @@ def grant(
         citizen_id=citizen_id,
         client_id=client_id,
         scopes=wanted,
+        declined_scopes=[s for s in dict.fromkeys(declined_now) if s not in wanted] or None,
         granted_at=now,
         expires_at=now + timedelta(days=ttl_days),
     )
     db.session.add(record)
+    if narrowed:
+        _revoke_tokens(citizen_id=citizen_id, client_id=client_id, now=now)
     db.session.commit()
     return record
+
+
+def _revoke_tokens(*, citizen_id: str, client_id: str, now: datetime) -> None:
+    db.session.execute(
+        update(OAuthToken)
+        .where(
+            OAuthToken.citizen_id == citizen_id,
+            OAuthToken.client_id == client_id,
+            OAuthToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
 
 
 def list_active(*, citizen_id: str, now: datetime | None = None) -> list[Consent]:
@@ -127,14 +158,26 @@ def revoke(*, citizen_id: str, client_id: str, by: str) -> bool:
         )
         .values(revoked_at=now, revoked_by=by[:64])
     )
-    db.session.execute(
-        update(OAuthToken)
-        .where(
-            OAuthToken.citizen_id == citizen_id,
-            OAuthToken.client_id == client_id,
-            OAuthToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
+    _revoke_tokens(citizen_id=citizen_id, client_id=client_id, now=now)
     db.session.commit()
     return int(getattr(result, "rowcount", 0) or 0) > 0
+
+
+def list_records(
+    *, citizen_id: str | None = None, client_id: str | None = None, include_inactive: bool = False
+) -> list[Consent]:
+    """Consent records of one citizen or one portal (operators' view), newest first:
+    the current ones, or with ``include_inactive`` the history too (revoked, superseded,
+    expired)."""
+    query = select(Consent).order_by(Consent.granted_at.desc())
+    if citizen_id is not None:
+        query = query.where(Consent.citizen_id == citizen_id)
+    if client_id is not None:
+        query = query.where(Consent.client_id == client_id)
+    rows = list(db.session.scalars(query.limit(10_000)).all())
+    if include_inactive:
+        return rows
+    now = _now()
+    return [
+        r for r in rows if r.revoked_at is None and (r.expires_at is None or r.expires_at > now)
+    ]

@@ -1,5 +1,6 @@
 """Flask-SQLAlchemy models, one module per aggregate. Schema changes go through Alembic."""
 
+from .backchannel import BackchannelDelivery
 from .citizen import Citizen
 from .citizen import RegistryEntry
 from .client import OAuthClient
@@ -17,6 +18,7 @@ from .webauthn import WebAuthnUser
 
 __all__ = [
     "AuthenticatorLockout",
+    "BackchannelDelivery",
     "Citizen",
     "Consent",
     "DataRelease",

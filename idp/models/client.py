@@ -9,6 +9,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -52,6 +53,12 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     # and/or "client_credentials" (RFC 6749 4.4). NULL: ["authorization_code"]. A refresh
     # token comes with offline_access (idp.oauth.clients.Client.check_grant_type).
     grant_types: Mapped[list[str] | None] = mapped_column(JSON)
+    # OpenID Connect Back-Channel Logout 1.0 section 2.2 (idp.oauth.backchannel): where
+    # logout tokens are POSTed, and whether every token must carry a ``sid``.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -29,6 +29,9 @@ class Consent(db.Model):  # type: ignore[name-defined,misc]
         String(64), ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
     )
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Optional scopes the citizen left unticked: not asked again while this record
+    # lasts, unless the portal asks with prompt=consent (idp.consent.service).
+    declined_scopes: Mapped[list[str] | None] = mapped_column(JSON)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

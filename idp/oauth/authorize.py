@@ -276,6 +276,7 @@ def decide_consent(
         scopes=choice.granted,
         shown=[line.scope for line in lines],
         ttl_days=consent_policy.ttl_days(client.model.scope_policy, default_ttl),
+        declined=[line.scope for line in lines if line.scope not in choice.granted],
     )
     return _issue(
         server,

@@ -137,6 +137,11 @@ class Client(ClientMixin):  # type: ignore[misc]
             "subject_type": "pairwise",
             # OIDC Registration 2: "default_acr_values"; the minimum is our own.
             "default_acr_values": [self.model.default_acr] if self.model.default_acr else [],
+            # OpenID Connect Back-Channel Logout 1.0 section 2.2.
+            "backchannel_logout_uri": self.model.backchannel_logout_uri,
+            "backchannel_logout_session_required": bool(
+                self.model.backchannel_logout_session_required
+            ),
         }
 
     def get_client_id(self) -> str:
@@ -206,6 +211,8 @@ def register_client(
     minimum_acr: str | None = None,
     scope_policy: dict[str, Any] | None = None,
     grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
+    backchannel_logout_uri: str | None = None,
+    backchannel_logout_session_required: bool = False,
 ) -> tuple[OAuthClient, str | None]:
     """Register a portal; returns the client and, for confidential clients using a
     secret, the secret (shown once, stored only as a keyed hash).
@@ -251,6 +258,7 @@ def register_client(
     default, minimum = _acr_policy(default_acr, minimum_acr)
     if scope_policy is not None:
         scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
+    logout_uri = _backchannel_uri(backchannel_logout_uri, backchannel_logout_session_required)
 
     client = OAuthClient(
         client_id=new_client_id(),
@@ -271,6 +279,8 @@ def register_client(
         minimum_acr=minimum,
         scope_policy=scope_policy,
         grant_types=list(grants),
+        backchannel_logout_uri=logout_uri,
+        backchannel_logout_session_required=bool(backchannel_logout_session_required),
     )
     if not client.sector_identifier:
         # A service client signs no citizen in: its sector only fills the column.
@@ -387,6 +397,46 @@ def set_scope_policy(client_id: str, policy: Any) -> OAuthClient | None:
     return client
 
 
+def _backchannel_uri(uri: str | None, session_required: bool | None) -> str | None:
+    """OpenID Connect Back-Channel Logout 1.0 section 2.2 (idp.oauth.backchannel)."""
+    from . import backchannel
+
+    clean = backchannel.validate_logout_uri(uri, local_ok=backchannel.allow_local())
+    # Section 2.2: backchannel_logout_session_required "MAY only be present if
+    # backchannel_logout_uri is present" (not silently kept without one).
+    if session_required and clean is None:
+        raise InvalidInput(
+            "Requiring a session id needs a back-channel logout URI.",
+            field="backchannel_logout_session_required",
+        )
+    return clean
+
+
+def set_backchannel_logout(
+    client_id: str,
+    *,
+    uri: str | None = _UNCHANGED,
+    session_required: bool | None = None,
+) -> OAuthClient | None:
+    """Set (or, with "" / "none", clear) a portal's back-channel logout URI and whether
+    it requires ``sid``; an argument left out keeps its value. None for an unknown
+    client, ``InvalidInput`` on a bad URI."""
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        return None
+    if uri is not _UNCHANGED and uri is not None and uri.strip().lower() == "none":
+        uri = ""
+    new_uri = client.backchannel_logout_uri if uri is _UNCHANGED else uri
+    if session_required is None:
+        # Clearing the URI clears the flag with it.
+        session_required = bool(client.backchannel_logout_session_required) and bool(new_uri)
+    clean = _backchannel_uri(new_uri, session_required)
+    client.backchannel_logout_uri = clean
+    client.backchannel_logout_session_required = bool(session_required)
+    db.session.commit()
+    return client
+
+
 def validate_redirect_uri(uri: str, *, field: str) -> str:
     if not isinstance(uri, str) or not uri or len(uri) > 2000:
         raise InvalidInput("A redirect URI must be 1 to 2000 characters.", field=field)
@@ -489,6 +539,8 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "access_token_format": client.access_token_format,
         "grant_types": list(client.grant_types or DEFAULT_GRANT_TYPES),
         "scope_policy": client.scope_policy,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": bool(client.backchannel_logout_session_required),
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }

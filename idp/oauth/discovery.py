@@ -69,4 +69,12 @@ def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
-    }
+    } | _backchannel(config)
+
+
+def _backchannel(config: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenID Connect Back-Channel Logout 1.0 section 2.1; the logout token carries
+    ``sid`` whenever the portal saw one, so sessions are supported too."""
+    if not config.get("IDP_FEATURE_BACKCHANNEL_LOGOUT"):
+        return {}
+    return {"backchannel_logout_supported": True, "backchannel_logout_session_supported": True}

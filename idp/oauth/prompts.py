@@ -24,6 +24,8 @@ from ..authn.result import Acr
 from ..authn.service import Assessment
 from ..authn.service import Verdict
 from ..authn.sessions import SsoSession
+from ..consent import policy as consent_policy
+from ..consent import service as consent_service
 from ..consent.categories import is_sensitive
 from ..models import Consent
 from .clients import Client
@@ -95,7 +97,14 @@ def consent_missing(ctx: Context) -> str | None:
     # except for sensitive data (PIPL art. 29: the individual's separate consent).
     if ctx.client.first_party and not any(is_sensitive(s) for s in ctx.scopes):
         return None
-    if ctx.consent is None or not set(ctx.scopes) <= set(ctx.consent.scopes or []):
+    # An optional scope the citizen declined is not asked again while the consent lasts
+    # (prompt=consent asks again); one the portal now requires is.
+    optional = [
+        i.scope
+        for i in consent_policy.items(ctx.client.model.scope_policy, ctx.scopes)
+        if not i.required
+    ]
+    if not consent_service.covers(ctx.consent, ctx.scopes, optional=optional):
         return "consent_missing"
     return None
 

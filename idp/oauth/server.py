@@ -28,6 +28,9 @@ from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from flask import Flask
 from flask import current_app
 
+from ..authn import session_events
+from . import backchannel
+from . import backchannel_delivery
 from . import tokens
 from .claims import SUPPORTED_SCOPES
 from .client_auth import PrivateKeyJwt
@@ -175,6 +178,9 @@ def build_server(app: Flask) -> AuthorizationServer:
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(UserInfoEndpoint)
     server.register_endpoint(EndSessionEndpoint)
+    # OpenID Connect Back-Channel Logout 1.0: ended sessions tell their portals.
+    session_events.subscribe(app, backchannel.on_session_ended)
+    backchannel_delivery.init_app(app)
     app.extensions[EXTENSION_KEY] = server
     return server
 

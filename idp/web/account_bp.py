@@ -42,6 +42,7 @@ from ..extensions import db
 from ..ids import redact
 from ..models import Citizen
 from ..models import OAuthClient
+from ..oauth.withdrawal import withdraw_consent
 from ..store import current_store
 from . import i18n
 from .browser import clear_sso_cookie
@@ -324,14 +325,15 @@ def portals() -> Any:
 
 @bp.post("/account/portals/revoke")
 def revoke_portal() -> Any:
-    """Withdraw consent: at once, the portal's tokens for this citizen stop working."""
+    """Withdraw consent: at once, the portal's tokens for this citizen stop working and
+    the portal is told by back-channel logout (``idp.oauth.withdrawal``)."""
     signed_in = signed_in_citizen()
     if signed_in is None:
         return sign_in_first(url_for("account.portals"))
     citizen = signed_in[1]
     client_id = str(request.form.get("client_id") or "")
     # Only what a client_id can look like reaches the database (a NUL byte never does).
-    if _CLIENT_ID.fullmatch(client_id) and consent_service.revoke(
+    if _CLIENT_ID.fullmatch(client_id) and withdraw_consent(
         citizen_id=citizen.id, client_id=client_id, by="citizen"
     ):
         log.info("citizen %s withdrew consent for client %s", citizen.id, client_id)

@@ -1,0 +1,73 @@
+"""`idp backchannel deliver|list`: the back-channel logout outbox, from the command line.
+
+``deliver`` makes one pass over the due notices (OpenID Connect Back-Channel Logout 1.0
+section 2.5) and exits: cron-able beside the serving processes' own workers, which it
+never collides with (``idp.oauth.backchannel_delivery`` claims rows atomically).
+``list`` shows pending and abandoned notices (portal, reason, attempts, next attempt,
+last error; never a token, a sub or a sid). Exit status 1 when a notice was abandoned
+during the pass, so a cron job's mail says so.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import BackchannelDelivery
+from ..oauth import backchannel_delivery
+
+backchannel = AppGroup("backchannel", help="Back-channel logout notices to portals.")
+
+
+@backchannel.command("deliver")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def deliver(as_json: bool) -> None:
+    """Send every due logout notice once (retries keep their backoff)."""
+    summary = backchannel_delivery.deliver_due()
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+    else:
+        click.echo(
+            f"delivered {summary.delivered}, to retry {summary.retrying}, "
+            f"abandoned {summary.abandoned}"
+        )
+    if summary.abandoned:
+        raise SystemExit(1)
+
+
+@backchannel.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Delivered notices too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(show_all: bool, as_json: bool) -> None:
+    """Pending and abandoned notices, oldest first."""
+    query = select(BackchannelDelivery).order_by(BackchannelDelivery.created_at)
+    if not show_all:
+        query = query.where(BackchannelDelivery.delivered_at.is_(None))
+    rows = [
+        {
+            "id": row.id,
+            "client_id": row.client_id,
+            "reason": row.reason,
+            "state": (
+                "delivered" if row.delivered_at else "abandoned" if row.abandoned_at else "pending"
+            ),
+            "attempts": row.attempts,
+            "created_at": row.created_at.isoformat(),
+            "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+            "last_error": row.last_error,
+        }
+        for row in db.session.scalars(query.limit(1000))
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']}  {row['client_id']}  {row['reason']:16} {row['state']:9} "
+            f"attempts={row['attempts']}  next={row['next_attempt_at'] or '-'}  "
+            f"{row['last_error'] or ''}"
+        )

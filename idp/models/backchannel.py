@@ -1,0 +1,43 @@
+"""The back-channel logout outbox (OpenID Connect Back-Channel Logout 1.0 section 2.5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from ..extensions import db
+from ._types import UTCDateTime
+from ._types import new_id
+from ._types import utcnow
+
+
+class BackchannelDelivery(db.Model):  # type: ignore[name-defined,misc]
+    """One logout notice owed to one portal: who (``subject``, the portal's pairwise
+    ``sub``, and/or ``sid``) and why. The logout token itself is signed at each attempt
+    (fresh ``iat``/``exp``/``jti``), so a retry never sends an expired token.
+
+    Pending: ``delivered_at`` and ``abandoned_at`` both NULL; due when ``next_attempt_at``
+    has passed. A worker claims a row by moving ``next_attempt_at`` past the attempt's
+    timeout (a lease) in the same transaction that selects it.
+    """
+
+    __tablename__ = "backchannel_delivery"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str | None] = mapped_column(String(128))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))  # logout | consent_revoked
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,408 @@
+"""Delivering logout tokens: OpenID Connect Back-Channel Logout 1.0 section 2.5 and 2.8.
+
+https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest
+
+Section 2.5: "The OP sends an HTTP POST request to the RP's back-channel logout URI"
+with the form parameter ``logout_token``. Section 2.8: "If the logout succeeded, the RP
+MUST respond with HTTP 200 OK" and OPs "should be prepared to also process an HTTP 204
+No Content response as a successful response". Anything else (a 400 included: a portal
+whose JWKS cache is stale refuses a valid token until it refreshes) is retried with
+exponential backoff, ``IDP_BACKCHANNEL_RETRY_BASE`` doubling up to
+``IDP_BACKCHANNEL_RETRY_MAX``, until ``IDP_BACKCHANNEL_MAX_ATTEMPTS`` attempts; then the
+notice is abandoned (kept, with its last error). Each attempt signs a fresh token, so a
+retry never carries an expired one.
+
+Section 3 notes that "the RP's back-channel logout URI must be reachable from all the OPs
+used"; for the provider that is a server-side request to a URL a portal chose, so
+``post_logout_token`` resolves the host, refuses any address that is not global
+(loopback, private, link-local, shared, reserved, multicast) unless local delivery is
+allowed (outside production), and connects to the address it checked (no second DNS
+answer can swap in an internal one), with TLS verified against the host name, short
+timeouts and no redirects.
+
+Claiming is safe with several processes: ``deliver_due`` selects due rows with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two workers never wait on or take the same
+row) and claims each with a compare-and-set on ``attempts`` that also moves
+``next_attempt_at`` past the attempt (a lease: a worker that dies mid-attempt leaves
+the row to be retried after it). SQLite has no row locks; the compare-and-set alone
+keeps one process and the ``idp backchannel deliver`` command apart.
+
+The worker (``Worker``) runs in each serving process: a daemon thread woken by new
+notices and otherwise polling every ``IDP_BACKCHANNEL_POLL`` seconds. The request that
+ended a session only writes the outbox row; it never waits on a portal.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import certifi
+import urllib3
+from flask import Flask
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import BackchannelDelivery
+from ..models import OAuthClient
+from . import backchannel
+
+log = logging.getLogger(__name__)
+
+SUCCESS = (200, 204)
+USER_AGENT = "idp-backchannel-logout/1"
+WORKER_KEY = "idp.backchannel.worker"
+
+
+class DeliveryRefused(Exception):
+    """The notice cannot be sent (an address not allowed, a name that does not resolve,
+    a connection failure, a status other than 200/204). ``str()`` is for the outbox
+    row and logs: it never holds the token."""
+
+
+# -- one HTTP attempt ------------------------------------------------------------------------
+
+
+def _address_allowed(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(ip.is_global and not ip.is_multicast)
+
+
+def resolve(host: str, port: int, *, local_ok: bool) -> str:
+    """The address to connect to: every address the name resolves to must be allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise DeliveryRefused(f"cannot resolve the host: {exc.__class__.__name__}") from None
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        raise DeliveryRefused("the host has no address")
+    if not local_ok:
+        refused = [a for a in addresses if not _address_allowed(a)]
+        if refused:
+            raise DeliveryRefused("the host resolves to a non-public address")
+    return addresses[0]
+
+
+def post_logout_token(
+    url: str, token: str, *, timeout: float, local_ok: bool, ca_certs: str | None = None
+) -> int:
+    """POST ``logout_token`` to ``url``; the status, or ``DeliveryRefused``.
+    ``ca_certs``: the trusted roots (default: certifi's, as ``requests`` uses)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
+    if not https and not (local_ok and host in backchannel.LOOPBACK_HOSTS):
+        raise DeliveryRefused("http is allowed only on a loopback host outside production")
+    port = parts.port or (443 if https else 80)
+    address = resolve(host, port, local_ok=local_ok)
+    pool_args: dict[str, Any] = {
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "retries": False,
+        "maxsize": 1,
+    }
+    if https:
+        pool_args.update(
+            server_hostname=host,
+            assert_hostname=host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs or certifi.where(),
+        )
+    pool_cls = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    headers = {
+        "Host": parts.netloc.rsplit("@", 1)[-1],
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    pool = pool_cls(address, port, **pool_args)
+    try:
+        response = pool.urlopen(
+            "POST",
+            target,
+            body=urlencode({"logout_token": token}),
+            headers=headers,
+            redirect=False,
+            preload_content=False,
+        )
+        status = int(response.status)
+        response.read(4096, decode_content=False)  # the body is only for humans
+        response.release_conn()
+    except urllib3.exceptions.HTTPError as exc:
+        raise DeliveryRefused(f"connection failed: {exc.__class__.__name__}") from None
+    finally:
+        pool.close()
+    if status not in SUCCESS:
+        raise DeliveryRefused(f"the portal answered HTTP {status}")
+    return status
+
+
+# -- the outbox ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    client_id: str
+    subject: str | None
+    sid: str | None
+    attempts: int
+
+
+@dataclass
+class Summary:
+    delivered: int = 0
+    retrying: int = 0
+    abandoned: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"delivered": self.delivered, "retrying": self.retrying, "abandoned": self.abandoned}
+
+
+def _cfg(name: str) -> Any:
+    return current_app.config[f"IDP_BACKCHANNEL_{name}"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before attempt ``attempts + 1``: the base doubled per failure, capped,
+    with up to 10 % jitter so notices failed together do not retry together."""
+    base = float(_cfg("RETRY_BASE"))
+    delay = min(float(_cfg("RETRY_MAX")), base * (2 ** max(0, attempts - 1)))
+    return delay * (1 + random.random() / 10)
+
+
+def claim(limit: int, *, exclude: frozenset[str] = frozenset()) -> list[Claimed]:
+    """Claim up to ``limit`` due notices for this worker (see the module docstring),
+    leaving out ``exclude`` (the ones this pass already attempted)."""
+    now = _now()
+    lease = now + timedelta(seconds=2 * float(_cfg("TIMEOUT")) + 5)
+    query = (
+        select(BackchannelDelivery)
+        .where(
+            BackchannelDelivery.delivered_at.is_(None),
+            BackchannelDelivery.abandoned_at.is_(None),
+            BackchannelDelivery.next_attempt_at <= now,
+        )
+        .order_by(BackchannelDelivery.next_attempt_at)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(BackchannelDelivery.id.not_in(exclude))
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    for row in db.session.scalars(query).all():
+        seen = int(row.attempts or 0)
+        result = db.session.execute(
+            update(BackchannelDelivery)
+            .where(
+                BackchannelDelivery.id == row.id,
+                BackchannelDelivery.attempts == seen,
+                BackchannelDelivery.delivered_at.is_(None),
+                BackchannelDelivery.abandoned_at.is_(None),
+            )
+            .values(attempts=seen + 1, next_attempt_at=lease)
+            .execution_options(synchronize_session=False)
+        )
+        if int(getattr(result, "rowcount", 0) or 0) == 1:
+            claimed.append(Claimed(row.id, row.client_id, row.subject, row.sid, seen + 1))
+    db.session.commit()
+    return claimed
+
+
+def _finish(item: Claimed, *, error: str | None, give_up: bool = False) -> str:
+    row = db.session.get(BackchannelDelivery, item.id)
+    if row is None:  # the portal was deleted meanwhile
+        return "abandoned"
+    now = _now()
+    if error is None:
+        row.delivered_at, row.last_error, row.next_attempt_at = now, None, None
+        outcome = "delivered"
+    elif give_up or item.attempts >= int(_cfg("MAX_ATTEMPTS")):
+        row.abandoned_at, row.last_error, row.next_attempt_at = now, error[:200], None
+        outcome = "abandoned"
+        log.warning(
+            "back-channel logout to client %s abandoned after %d attempts: %s",
+            item.client_id,
+            item.attempts,
+            error,
+        )
+    else:
+        row.last_error = error[:200]
+        row.next_attempt_at = now + timedelta(seconds=backoff(item.attempts))
+        outcome = "retrying"
+        log.info(
+            "back-channel logout to client %s failed (attempt %d), retrying: %s",
+            item.client_id,
+            item.attempts,
+            error,
+        )
+    db.session.commit()
+    return outcome
+
+
+def attempt(item: Claimed) -> str:
+    """Sign and send one claimed notice; "delivered", "retrying" or "abandoned"."""
+    client = db.session.get(OAuthClient, item.client_id)
+    if client is None or client.disabled_at is not None or not client.backchannel_logout_uri:
+        return _finish(item, error="the portal no longer takes back-channel logout", give_up=True)
+    url = client.backchannel_logout_uri
+    token = backchannel.logout_token(client=client, subject=item.subject, sid=item.sid)
+    db.session.commit()  # no transaction stays open while the portal answers
+    try:
+        post_logout_token(
+            url,
+            token,
+            timeout=float(_cfg("TIMEOUT")),
+            local_ok=backchannel.allow_local(),
+        )
+    except DeliveryRefused as exc:
+        return _finish(item, error=str(exc))
+    return _finish(item, error=None)
+
+
+def deliver_due(*, limit: int | None = None) -> Summary:
+    """One pass: claim what is due and attempt each (in an app context)."""
+    summary = Summary()
+    size = int(limit or _cfg("BATCH"))
+    done: set[str] = set()
+    while True:
+        # A notice is attempted at most once per pass, however short the backoff.
+        batch = claim(size, exclude=frozenset(done))
+        for item in batch:
+            done.add(item.id)
+            outcome = attempt(item)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+        if len(batch) < size or limit is not None:
+            return summary
+
+
+def seconds_until_due() -> float | None:
+    """Seconds until the next pending notice is due (0 if one is), None if none."""
+    when = db.session.scalar(
+        select(BackchannelDelivery.next_attempt_at)
+        .where(
+            BackchannelDelivery.delivered_at.is_(None),
+            BackchannelDelivery.abandoned_at.is_(None),
+        )
+        .order_by(BackchannelDelivery.next_attempt_at)
+        .limit(1)
+    )
+    db.session.commit()
+    if when is None:
+        return None
+    return max(0.0, (when - _now()).total_seconds())
+
+
+# -- the in-process worker -------------------------------------------------------------------
+
+
+class Worker:
+    """A daemon thread delivering this app's due notices; ``wake`` after queueing."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._event = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="backchannel", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stopping = True
+        self._event.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        poll = float(self.app.config["IDP_BACKCHANNEL_POLL"])
+        while not self._stopping:
+            wait = poll
+            try:
+                with self.app.app_context():
+                    try:
+                        deliver_due()
+                        due = seconds_until_due()
+                        if due is not None:
+                            wait = min(poll, max(0.05, due))
+                    finally:
+                        db.session.remove()
+            except Exception:  # the worker must outlive a database hiccup
+                log.exception("back-channel logout worker pass failed")
+            self._event.wait(wait)
+            self._event.clear()
+
+
+def worker_enabled(app: Flask) -> bool:
+    setting = app.config.get("IDP_BACKCHANNEL_WORKER")
+    if setting is None:
+        return not app.testing
+    return bool(setting)
+
+
+def ensure_worker(app: Flask) -> Worker | None:
+    """Start this process's worker once (first request served, or tests)."""
+    worker: Worker | None = app.extensions.get(WORKER_KEY)
+    if worker is not None or not worker_enabled(app) or not backchannel.enabled(app.config):
+        return worker
+    with _start_lock:
+        worker = app.extensions.get(WORKER_KEY)
+        if worker is None:
+            worker = Worker(app)
+            app.extensions[WORKER_KEY] = worker
+            worker.start()
+    return worker
+
+
+_start_lock = threading.Lock()
+
+
+def wake() -> None:
+    worker: Worker | None = current_app.extensions.get(WORKER_KEY)
+    if worker is not None:
+        worker.wake()
+
+
+def stop_worker(app: Flask) -> None:
+    worker: Worker | None = app.extensions.pop(WORKER_KEY, None)
+    if worker is not None:
+        worker.stop()
+
+
+def init_app(app: Flask) -> None:
+    """Start the worker with the first request this process serves: every serving
+    process (werkzeug or each gunicorn worker, after the fork) gets one; operator
+    commands, which serve no requests, do not."""
+    if not worker_enabled(app) or not backchannel.enabled(app.config):
+        return
+
+    def _start_worker() -> None:
+        if WORKER_KEY not in app.extensions:
+            ensure_worker(app)
+
+    app.before_request(_start_worker)
