@@ -1,5 +1,5 @@
 """The ``idp`` operator command: ``idp serve``, ``idp demo``, ``idp db upgrade``,
-``idp citizens import``, ``idp clients ...``, ``idp keys rotate``.
+``idp citizens import``, ``idp clients ...``, ``idp keys rotate``, ``idp audit ...``.
 
 ``serve`` belongs to the group itself: it decides how many processes to run before any app
 (and any store) exists. Every other command runs inside an app built by ``create_app``
@@ -17,6 +17,7 @@ from .commands.serve import serve
 
 
 def register_cli(app: Flask) -> None:
+    from .commands.audit import audit
     from .commands.citizens import citizens
     from .commands.clients import clients
     from .commands.demo import demo
@@ -26,6 +27,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(clients)
     app.cli.add_command(keys)
     app.cli.add_command(demo)
+    app.cli.add_command(audit)
 
 
 def _create_app() -> Flask:
