@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 TRIGGERS = {
-    "audit_event": ("audit_event_append_only", "audit_event_no_truncate"),
-    "audit_checkpoint": ("audit_checkpoint_append_only", "audit_checkpoint_no_truncate"),
+    "audit_event": ("audit_event_append_only",),
+    "audit_checkpoint": ("audit_checkpoint_append_only",),
 }
 
 

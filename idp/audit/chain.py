@@ -80,6 +80,10 @@ def record(
     number); the actor defaults to that citizen, else the operator of a command, else
     the system. ``ip`` and ``channel`` default to the bound ``context.Origin``."""
     session = session or db.session
+    from .checkpoints import configured_signer
+
+    if (signer := configured_signer()) is not None:
+        signer.prepare()  # cached: no query on the hot path once the key is known
     origin = context.current()
     if actor_type is None:
         if citizen_id:

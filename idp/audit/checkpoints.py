@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import AuditChainHead
 from ..models import AuditCheckpoint
+from . import context
 from .canonical import timestamp
 from .events import ActorType
 from .events import EventType
@@ -55,6 +56,11 @@ class KeyUnavailable(CheckpointSignatureError):
 
 
 class CheckpointSigner(Protocol):
+    def prepare(self) -> None:
+        """Make sure a signing key exists, before the chain lock is taken (creating the
+        first key writes to the database: on SQLite that would wait on the lock)."""
+        ...
+
     def sign(self, claims: dict[str, Any]) -> tuple[str, str]:
         """Sign ``claims``; returns (compact JWS, kid)."""
         ...
@@ -69,7 +75,14 @@ def configured_signer() -> CheckpointSigner | None:
     return signer
 
 
-def sign_head(session: Session, signer: CheckpointSigner, *, seq: int, head_hash: str) -> int:
+def sign_head(
+    session: Session,
+    signer: CheckpointSigner,
+    *,
+    seq: int,
+    head_hash: str,
+    operator: str | None = None,
+) -> int:
     """Sign (seq, head_hash) and store the checkpoint, in the caller's transaction,
     which must hold the chain lock (it just appended, or ``create`` took it)."""
     from .chain import append_raw
@@ -94,8 +107,8 @@ def sign_head(session: Session, signer: CheckpointSigner, *, seq: int, head_hash
         session,
         event=str(EventType.CHECKPOINT),
         outcome=str(Outcome.SUCCESS),
-        actor_type=str(ActorType.SYSTEM),
-        actor_id=None,
+        actor_type=str(ActorType.OPERATOR if operator else ActorType.SYSTEM),
+        actor_id=operator,
         citizen_id=None,
         client_id=None,
         ip=None,
@@ -115,6 +128,7 @@ def create(signer: CheckpointSigner | None = None) -> AuditCheckpoint | None:
     if signer is None:
         return None
     session = db.session
+    signer.prepare()
     # Take the chain lock without taking a number (see chain._lock_head).
     head = session.execute(
         update(_HEAD)
@@ -125,6 +139,12 @@ def create(signer: CheckpointSigner | None = None) -> AuditCheckpoint | None:
     if head is None or int(head.seq) == 0:
         session.rollback()
         return None
-    checkpoint_id = sign_head(session, signer, seq=int(head.seq), head_hash=str(head.hash))
+    checkpoint_id = sign_head(
+        session,
+        signer,
+        seq=int(head.seq),
+        head_hash=str(head.hash),
+        operator=context.current().operator,
+    )
     session.commit()
     return session.get(AuditCheckpoint, checkpoint_id)

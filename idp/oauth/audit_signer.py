@@ -28,6 +28,9 @@ MAX_JWS = 4096
 
 
 class KeyCheckpointSigner:
+    def prepare(self) -> None:
+        keys.signing_key_info(ALG)
+
     def sign(self, claims: dict[str, Any]) -> tuple[str, str]:
         kid = keys.signing_key_info(ALG).kid
         header = {"alg": ALG, "kid": kid, "typ": TYP}

@@ -88,18 +88,14 @@ def upgrade():
         """
     )
     for table in APPEND_ONLY_TABLES:
+        # Per statement: refused even when no row matches, so nobody can probe it.
         op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()"
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+            f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()"
         )
         # ALWAYS: the trigger fires under session_replication_role = replica too, so
         # only an explicit DISABLE TRIGGER (by the owner or a superuser) goes around it.
         op.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_append_only")
-        op.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_no_truncate")
         op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM PUBLIC, CURRENT_USER")
 
 
@@ -107,7 +103,6 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         for table in APPEND_ONLY_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION IF EXISTS audit_append_only()")
     op.drop_table("audit_chain_head")
     op.drop_index(op.f("ix_audit_checkpoint_seq"), table_name="audit_checkpoint")
