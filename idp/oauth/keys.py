@@ -41,6 +41,8 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import audit
+from ..audit import EventType
 from ..extensions import db
 from ..ids.protect import UnsealError
 from ..ids.protect import unwrap
@@ -285,6 +287,20 @@ def rotate(
             created.append(create_key(session, alg=alg, active_from=active_from))
         session.commit()
     _cache().invalidate()
+    # Recorded once the keys are committed (a separate short transaction: on SQLite the
+    # rotation's own session still held the write lock until its commit).
+    audit.record(
+        EventType.KEY_ROTATE,
+        details={
+            "keys": [
+                {"kid": k.kid, "alg": k.alg, "active_from": k.active_from.isoformat()}
+                for k in created
+            ],
+            "propagation_delay": propagation_delay,
+            "retire_grace": retire_grace,
+        },
+        commit=True,
+    )
     return created
 
 
@@ -294,10 +310,13 @@ def purge_expired(now: datetime | None = None) -> int:
     with Session(db.engine) as session:
         rows = session.scalars(select(SigningKey).where(SigningKey.expires_at.is_not(None))).all()
         gone = [r for r in rows if (_aware(r.expires_at) or now) <= now]
+        kids = [row.kid for row in gone]
         for row in gone:
             session.delete(row)
         session.commit()
     _cache().invalidate()
+    if kids:
+        audit.record(EventType.KEY_PURGE, details={"kids": kids}, commit=True)
     return len(gone)
 
 

@@ -27,6 +27,9 @@ from authlib.oauth2.rfc6749 import ResourceProtector
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 
+from .. import audit
+from ..audit import ActorType
+from ..audit import EventType
 from . import tokens
 from .claims import pairwise_sub
 from .claims import userinfo
@@ -82,4 +85,15 @@ class UserInfoEndpoint(_UserInfoEndpoint):  # type: ignore[misc]
         assert citizen is not None and client is not None  # checked by the validator
         sub = pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id)
         body = userinfo(citizen=citizen, sub=sub, scopes=token.get_scope().split())
+        # DESIGN.md "Privacy": every disclosure to a portal is an audit event. The claim
+        # names, never their values.
+        audit.record(
+            EventType.DATA_RELEASE,
+            actor_type=ActorType.CLIENT,
+            actor_id=client.client_id,
+            citizen_id=citizen.id,
+            client_id=client.client_id,
+            details={"via": "userinfo", "claims": sorted(k for k in body if k != "sub")},
+            commit=True,
+        )
         return 200, body, default_json_headers
