@@ -173,3 +173,32 @@ def test_cli_client_changes_and_key_rotation_are_recorded_with_before_and_after(
     assert {k["alg"] for k in rotation.details["keys"]} == {"ES256", "RS256"}
     assert rotation.actor_type == "operator"
     assert audit.verify().ok
+
+
+def test_a_step_up_and_a_wrong_code_are_recorded(app, http, citizen, rp, login):
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
+
+    from assurance_helpers import Flow
+    from assurance_helpers import enrol_totp
+    from assurance_helpers import next_code
+    from assurance_helpers import post_page
+
+    grant_consent(citizen, rp)
+    secret = enrol_totp(citizen)
+    login(amr=("pwd",), auth_time=datetime.now(UTC) - timedelta(minutes=5))
+    flow = Flow(http, rp, acr_values="urn:idp:acr:substantial")
+    uid, _path, page = flow.page()
+    wrong = post_page(http, f"/login/{uid}/step-up", page, step="totp", code="000000")
+    assert wrong.status_code == 401
+    done = post_page(http, f"/login/{uid}/step-up", wrong, step="totp", code=next_code(secret))
+    assert done.status_code == 303
+
+    failure, step_up = _events(citizen_id=citizen.id)[-2:]
+    assert failure.event == "login.failure" and failure.details["method"] == "otp"
+    assert failure.channel == "website"
+    assert step_up.event == "login.step_up" and step_up.client_id == rp.client_id
+    assert step_up.details["acr"] == "urn:idp:acr:substantial"
+    assert step_up.details["required_acr"] == "urn:idp:acr:substantial"
+    assert step_up.details["amr"] == ["pwd", "otp"]  # the proofs; "mfa" is the claim's
