@@ -189,7 +189,8 @@ class DefaultConfig:
 
     # Audit trail (idp.audit): sign a checkpoint of the chain head after this many
     # records, or when the last one is older than this many seconds (checked when a
-    # record is written); `idp audit checkpoint` signs one on demand. 0 turns a trigger off.
+    # record is written; the very first comes from the count or the command);
+    # `idp audit checkpoint` signs one on demand. 0 turns a trigger off.
     IDP_AUDIT_CHECKPOINT_EVERY = 1000
     IDP_AUDIT_CHECKPOINT_SECONDS = 3600
 
