@@ -79,6 +79,8 @@ def record(
     """Append one record. ``citizen_id`` is the subject (internal id, never an ID
     number); the actor defaults to that citizen, else the operator of a command, else
     the system. ``ip`` and ``channel`` default to the bound ``context.Origin``."""
+    if not 0 < len(str(event)) <= 64:
+        raise ValueError("audit event types are 1 to 64 characters")
     session = session or db.session
     from .checkpoints import configured_signer
 
@@ -92,6 +94,7 @@ def record(
             actor_type, actor_id = ActorType.OPERATOR, origin.operator
         else:
             actor_type = ActorType.SYSTEM
+    address = ip if ip is not None else origin.ip
     appended = _append(
         session,
         event=str(event),
@@ -100,8 +103,8 @@ def record(
         actor_id=actor_id,
         citizen_id=citizen_id,
         client_id=client_id,
-        ip=ip if ip is not None else origin.ip,
-        channel=str(channel) if channel is not None else origin.channel,
+        ip=address[:64] if address else None,
+        channel=str(channel)[:32] if channel is not None else origin.channel,
         details=mask(details or {}),
     )
     _checkpoint_if_due(session, appended)
