@@ -108,6 +108,21 @@ def test_a_deleted_record_is_named(app):
     assert _verify_cli(app).exit_code == 1
 
 
+def test_a_deletion_closed_up_by_renumbering_is_named(app):
+    _fill(7)
+    tamper(
+        app,
+        ("DELETE FROM audit_event WHERE seq IN (3, 4)", {}),
+        *(
+            ("UPDATE audit_event SET seq = :n WHERE seq = :o", {"n": o - 2, "o": o})
+            for o in (5, 6, 7)
+        ),
+    )
+    report = audit.verify()
+    assert [(p.kind, p.seq) for p in report.problems] == [("removed", 3)]
+    assert report.problems[0].message.startswith("records #3 to #4 were removed and the later")
+
+
 def test_records_cut_from_the_end_are_named(app):
     _fill(6)
     tamper(app, ("DELETE FROM audit_event WHERE seq >= 5", {}))

@@ -98,6 +98,7 @@ def verify(*, signer: CheckpointSigner | None = None, session: Session | None = 
 
     prev: Any = None
     prev_intact = True
+    shift = 0  # records renumbered after a removal: stored seq + shift = original seq
     rows = session.execute(select(_EVENTS).order_by(_EVENTS.c.seq)).yield_per(1000)
     for row in rows:
         report.records += 1
@@ -106,7 +107,41 @@ def verify(*, signer: CheckpointSigner | None = None, session: Session | None = 
             report.problems.append(_removed(expected, row.seq - 1))
         intact = same(row_hash(row), row.hash)
         if not intact:
-            report.problems.append(_edited_or_moved(row))
+            origin = _origin(row)
+            if origin is not None and shift and origin - row.seq == shift:
+                pass  # one more record of a renumbered run, reported at its start
+            elif (
+                origin is not None
+                and origin > row.seq
+                and not same(row.prev_hash, GENESIS)
+                and not _stored(session, row.prev_hash)
+            ):
+                # The record it follows is gone and it was renumbered to close the gap.
+                shift = origin - row.seq
+                report.problems.append(
+                    Problem(
+                        "removed",
+                        row.seq,
+                        f"{_range(row.seq, origin - 1)} removed and the later records "
+                        f"renumbered to close the gap (record #{origin} is now #{row.seq})",
+                    )
+                )
+            elif origin is not None:
+                report.problems.append(
+                    Problem(
+                        "moved",
+                        row.seq,
+                        f"record #{origin} was moved to position #{row.seq} (records reordered)",
+                    )
+                )
+            else:
+                report.problems.append(
+                    Problem(
+                        "edited",
+                        row.seq,
+                        f"record #{row.seq} was edited: its content no longer matches its hash",
+                    )
+                )
         elif row.seq == 1 and not same(row.prev_hash, GENESIS):
             report.problems.append(
                 Problem("relinked", 1, "record #1 does not start the chain (prev_hash altered)")
@@ -133,7 +168,7 @@ def verify(*, signer: CheckpointSigner | None = None, session: Session | None = 
     report.last_seq = prev.seq if prev is not None else 0
 
     head = session.get(AuditChainHead, 1)
-    if head is not None and int(head.seq) > report.last_seq:
+    if head is not None and int(head.seq) > report.last_seq + shift:
         report.problems.append(_removed(report.last_seq + 1, int(head.seq), at_end=True))
 
     present = {c.id for c in checkpoints}
@@ -158,25 +193,29 @@ def verify(*, signer: CheckpointSigner | None = None, session: Session | None = 
     return report
 
 
+def _range(first: int, last: int) -> str:
+    return f"record #{first} was" if first == last else f"records #{first} to #{last} were"
+
+
 def _removed(first: int, last: int, *, at_end: bool = False) -> Problem:
     where = " from the end of the chain" if at_end else ""
-    if first == last:
-        return Problem("removed", first, f"record #{first} was removed{where}")
-    return Problem("removed", first, f"records #{first} to #{last} were removed{where}")
+    return Problem("removed", first, f"{_range(first, last)} removed{where}")
 
 
-def _edited_or_moved(row: Any) -> Problem:
+def _origin(row: Any) -> int | None:
+    """The position at which a record that no longer hashes at its own still hashes
+    correctly (it was moved from there), nearest first; None: its content was edited."""
     for distance in range(1, MOVE_WINDOW + 1):
         for origin in (row.seq - distance, row.seq + distance):
             if origin >= 1 and same(row_hash(row, seq=origin), row.hash):
-                return Problem(
-                    "moved",
-                    row.seq,
-                    f"record #{origin} was moved to position #{row.seq} (records reordered)",
-                )
-    return Problem(
-        "edited", row.seq, f"record #{row.seq} was edited: its content no longer matches its hash"
-    )
+                return origin
+    return None
+
+
+def _stored(session: Session, digest: str) -> bool:
+    """A record with this hash is in the table (one indexed look-up, on anomalies only)."""
+    found = session.execute(select(_EVENTS.c.seq).where(_EVENTS.c.hash == digest)).first()
+    return found is not None
 
 
 def _check(
