@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as config_module
+from .cryptosuite import parse_suite
 from .errors import ConfigurationError
 from .extensions import babel
 from .extensions import csrf
@@ -125,7 +126,11 @@ def _init_secrets(app: Flask) -> None:
         master = decode_master_key(str(app.config["IDP_MASTER_KEY"]))
     else:
         master = load_or_create_dev_master(app.instance_path)
-    keyring = keyring_from_master(master)
+    try:
+        suite = parse_suite(app.config.get("IDP_CRYPTO_SUITE"))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    keyring = keyring_from_master(master, suite=suite)
     app.extensions["idp.keyring"] = keyring
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = keyring.flask_secret

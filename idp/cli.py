@@ -1,5 +1,6 @@
 """The ``idp`` operator command: ``idp serve``, ``idp demo``, ``idp db upgrade``,
-``idp citizens import``, ``idp clients ...``, ``idp keys rotate``, ``idp licences ...``.
+``idp citizens import``, ``idp clients ...``, ``idp keys rotate``, ``idp licences ...``,
+``idp audit ...``.
 
 ``serve`` belongs to the group itself: it decides how many processes to run before any app
 (and any store) exists. Every other command runs inside an app built by ``create_app``
@@ -17,6 +18,7 @@ from .commands.serve import serve
 
 
 def register_cli(app: Flask) -> None:
+    from .commands.audit import audit
     from .commands.backchannel import backchannel
     from .commands.citizens import citizens
     from .commands.clients import clients
@@ -32,6 +34,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(licences)
     app.cli.add_command(consents)
     app.cli.add_command(backchannel)
+    app.cli.add_command(audit)
 
 
 def _create_app() -> Flask:

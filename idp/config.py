@@ -206,6 +206,20 @@ class DefaultConfig:
     # Rows per page of the citizen's data-release history (/account/releases).
     IDP_RELEASES_PER_PAGE = 20
 
+    # Cryptographic suite for new data (idp.cryptosuite): "international" = SHA-256 and
+    # AES-256-GCM; "national" = SM3 (audit chain, blind index) and SM4-GCM (data and
+    # signing keys at rest), for a commercial-cryptography assessment. Chosen at install
+    # time: sealed values and audit records name their algorithm and stay readable after
+    # a switch, but blind indexes (ID-number look-ups) do not carry over.
+    IDP_CRYPTO_SUITE = "international"
+
+    # Audit trail (idp.audit): sign a checkpoint of the chain head after this many
+    # records, or when the last one is older than this many seconds (checked when a
+    # record is written; the very first comes from the count or the command);
+    # `idp audit checkpoint` signs one on demand. 0 turns a trigger off.
+    IDP_AUDIT_CHECKPOINT_EVERY = 1000
+    IDP_AUDIT_CHECKPOINT_SECONDS = 3600
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

@@ -10,10 +10,13 @@ import base64
 import logging
 import secrets
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .cryptosuite import CryptoSuite
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,12 @@ class Keyring:
     key_wrap: bytes  # AES-256-GCM: private signing keys at rest
     flask_secret: bytes  # Flask SECRET_KEY when none is configured
     token_hash: bytes  # HMAC-SHA256: tokens and codes are stored only as keyed hashes
+    # The national suite (idp.cryptosuite): keys derived with HKDF-SM3. Always derived, so
+    # a value sealed under either suite can be opened whichever is configured now.
+    data_sm4: bytes = field(default=b"", repr=False)  # SM4-GCM (128-bit key)
+    blind_index_sm3: bytes = field(default=b"", repr=False)  # HMAC-SM3
+    key_wrap_sm4: bytes = field(default=b"", repr=False)  # SM4-GCM for signing keys
+    suite: CryptoSuite = CryptoSuite.INTERNATIONAL  # algorithms for new data
 
 
 def _derive(master: bytes, label: str) -> bytes:
@@ -34,7 +43,17 @@ def _derive(master: bytes, label: str) -> bytes:
     ).derive(master)
 
 
-def keyring_from_master(master: bytes) -> Keyring:
+def _derive_sm(master: bytes, label: str, length: int) -> bytes:
+    # HKDF (RFC 5869) instantiated with HMAC-SM3, so the national suite's keys come from
+    # national algorithms only; distinct labels keep them apart from the others.
+    return HKDF(
+        algorithm=hashes.SM3(), length=length, salt=None, info=b"idp/sm/" + label.encode()
+    ).derive(master)
+
+
+def keyring_from_master(
+    master: bytes, *, suite: CryptoSuite = CryptoSuite.INTERNATIONAL
+) -> Keyring:
     if len(master) < 32:
         raise ValueError("IDP_MASTER_KEY must decode to at least 32 bytes")
     return Keyring(
@@ -44,6 +63,10 @@ def keyring_from_master(master: bytes) -> Keyring:
         key_wrap=_derive(master, "key-wrap"),
         flask_secret=_derive(master, "flask-secret"),
         token_hash=_derive(master, "token-hash"),
+        data_sm4=_derive_sm(master, "data-encryption", 16),
+        blind_index_sm3=_derive_sm(master, "blind-index", 32),
+        key_wrap_sm4=_derive_sm(master, "key-wrap", 16),
+        suite=suite,
     )
 
 

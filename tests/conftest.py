@@ -96,7 +96,9 @@ def _reset(app: Any) -> None:
     with app.app_context():
         db.session.remove()
         tables = [t for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
+        from audit_helpers import around_append_only
+
+        with db.engine.begin() as conn, around_append_only(conn):
             for table in tables:
                 conn.execute(table.delete())
         db.engine.dispose()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOL_AND_CORE = ["idp/oauth", "idp/authn", "idp/consent", "idp/ids", "idp/store"]
+PROTOCOL_AND_CORE = ["idp/oauth", "idp/authn", "idp/consent", "idp/audit", "idp/ids", "idp/store"]
 REQUEST_GLOBALS = {"request", "session", "g"}
 
 

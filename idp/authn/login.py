@@ -23,6 +23,7 @@ from ..errors import AuthenticationFailed
 from ..errors import CitizenLocked
 from ..extensions import db
 from ..ids import IdNumber
+from ..ids import redact
 from ..ids.protect import blind_index
 from ..models import Citizen
 from ..models import PasswordCredential
@@ -30,6 +31,7 @@ from ..store import current_store
 from . import authenticator_limits as limits
 from . import ratelimit
 from .citizens import keyring
+from .events import record_failure
 from .methods import password as passwords
 from .methods import totp
 from .result import Amr
@@ -83,11 +85,18 @@ def check_password(*, number: IdNumber, password: str, ip: str) -> PasswordCheck
     if not ok or citizen is None or credential is None:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)
+        record_failure(
+            method=Amr.PWD,
+            reason="invalid_credentials" if citizen else "unknown_number",
+            citizen_id=citizen.id if citizen else None,
+            masked_number=None if citizen else redact(number.normalised),
+        )
         raise AuthenticationFailed(detail="password sign-in failed")
     limiter.succeeded(attempt)
     limits.record_success(authenticator=authenticator)
     if citizen.locked_at is not None:
         # Said only after the right password: it reveals nothing to a guesser.
+        record_failure(method=Amr.PWD, reason="citizen_locked", citizen_id=citizen.id)
         raise CitizenLocked(detail=f"sign-in to locked citizen {citizen.id}")
     if passwords.needs_rehash(hash=credential.hash):
         credential.hash = passwords.hash_password(password=password)
@@ -115,6 +124,11 @@ def check_second_factor(*, citizen_id: str, code: str, recovery: bool, ip: str) 
     if not ok:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)
+        record_failure(
+            method="recovery" if recovery else Amr.OTP,
+            reason="invalid_code",
+            citizen_id=citizen_id,
+        )
         raise AuthenticationFailed(
             "The code is not valid. Check it and try again.", detail="second factor failed"
         )
@@ -140,6 +154,7 @@ def confirm_password(*, citizen_id: str, password: str, ip: str) -> None:
     if not ok:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)
+        record_failure(method=Amr.PWD, reason="reauthentication_failed", citizen_id=citizen_id)
         raise AuthenticationFailed("The password is incorrect.", detail="re-authentication failed")
     limiter.succeeded(attempt)
     limits.record_success(authenticator=authenticator)

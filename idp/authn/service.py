@@ -39,6 +39,9 @@ from enum import StrEnum
 
 from flask import current_app
 
+from .. import audit
+from ..audit import ActorType
+from ..audit import EventType
 from ..errors import CitizenLocked
 from ..errors import InteractionExpired
 from ..extensions import db
@@ -52,6 +55,8 @@ from .assurance import joined_level
 from .assurance import level_for
 from .assurance import merge_methods
 from .authenticators import Enrolled
+from .events import record_failure
+from .events import record_logout
 from .interaction import Interaction
 from .interaction import Prompt
 from .interaction import Reason
@@ -101,6 +106,12 @@ def complete_login(
         raise InteractionExpired(detail="login already completed for this interaction")
     citizen = db.session.get(Citizen, result.citizen_id)
     if citizen is None or citizen.locked_at is not None:
+        record_failure(
+            method=",".join(result.methods),
+            reason="citizen_locked",
+            citizen_id=citizen.id if citizen is not None else None,
+            channel=result.channel,
+        )
         raise CitizenLocked(detail="login refused for locked or missing citizen")
     previous = sessions.load(store, current_cookie, idle=idle)
     proof = _joined(pending, previous, result)
@@ -114,7 +125,48 @@ def complete_login(
     )
     moved = pending.advance(State.AUTHENTICATED, sid=session.sid)
     interactions.save(store, moved, ttl=interaction_ttl)
+    _record_login(pending, previous, proof, session)
     return LoginOutcome(session=session, cookie_value=cookie, interaction=moved)
+
+
+def _record_login(
+    pending: Interaction,
+    previous: sessions.SsoSession | None,
+    proof: AuthResult,
+    session: sessions.SsoSession,
+) -> None:
+    """One record per sign-in: ``login.step_up`` when the citizen's session was raised
+    to a level a portal asked for, else ``login.success``; with channel, level, methods."""
+    stepped = (
+        previous is not None
+        and previous.citizen_id == proof.citizen_id
+        and Reason.ACR_TOO_LOW in pending.reasons
+    )
+    staff = proof.acting_staff_id
+    details: dict[str, object] = {
+        "acr": str(proof.acr),
+        "amr": [str(m) for m in proof.methods],
+        "sid": session.sid[:12],  # enough to match the account page, not a usable id
+    }
+    if stepped:
+        details["required_acr"] = pending.required_acr
+    if pending.client_id:
+        details["for_client"] = pending.client_id
+    if proof.device_id:
+        details["device"] = proof.device_id
+    for key in ("passkey", "user_verified", "synced", "aaguid"):
+        if key in proof.extra:
+            details[key] = proof.extra[key]
+    audit.record(
+        EventType.STEP_UP if stepped else EventType.LOGIN_SUCCESS,
+        actor_type=ActorType.STAFF if staff else None,
+        actor_id=staff or None,
+        citizen_id=proof.citizen_id,
+        client_id=pending.client_id,
+        channel=str(proof.channel),
+        details=details,
+        commit=True,
+    )
 
 
 def _joined(
@@ -134,11 +186,13 @@ def _joined(
     return replace(result, methods=merge_methods(earlier, result.methods), acr=level)
 
 
-def logout(cookie: str | None) -> sessions.SsoSession | None:
-    """End the session behind ``cookie``; returns it (for logout fan-out) or None."""
+def logout(cookie: str | None, *, how: str = "sign_out") -> sessions.SsoSession | None:
+    """End the session behind ``cookie``; returns it (for logout fan-out) or None.
+    ``how`` is the audit record's: sign_out (our page) or rp_initiated."""
     session = current_session(cookie)
     if session is not None:
         sessions.end(current_store(), session.sid, session.citizen_id)
+        record_logout(session.citizen_id, how=how, sessions_ended=1)
     return session
 
 

@@ -23,9 +23,12 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from .. import audit
+from ..audit import EventType
 from ..errors import InvalidInput
 from ..extensions import db
 from ..oauth import clients as registry
+from .audit import bind_operator
 
 _DEFAULT_ACR_HELP = "Level used when a request names none: low, substantial, high (or the acr URI)."
 _MINIMUM_ACR_HELP = "Floor no request can go below: low, substantial, high (or the acr URI)."
@@ -61,6 +64,18 @@ _BACKCHANNEL_URI_HELP = (
 _BACKCHANNEL_SID_HELP = "Every logout token must carry a sid (backchannel_logout_session_required)."
 
 clients = AppGroup("clients", help="Register and manage relying-party portals (OIDC clients).")
+
+
+def _audit(event: EventType, client_id: str, *, before: Any, after: Any) -> None:
+    """The change as an operator action on the trail, with the registration before and
+    after (``describe``: never the secret). Written right after the registry commits."""
+    bind_operator()
+    audit.record(
+        event,
+        client_id=client_id,
+        details={"before": before, "after": after},
+        commit=True,
+    )
 
 
 def _print(data: Any, as_json: bool) -> None:
@@ -200,6 +215,7 @@ def create(
     if access_token_format != client.access_token_format:  # RFC 9068 (idp.oauth.jwt_access)
         client.access_token_format = access_token_format
         db.session.commit()
+    _audit(EventType.CLIENT_CREATE, client.client_id, before=None, after=registry.describe(client))
     data = {"client_id": client.client_id}
     if secret is not None:
         data["client_secret"] = secret
@@ -263,6 +279,7 @@ def update(
     scope_policy = _read_policy(scope_policy_file) if scope_policy_file is not None else None
     try:
         client = registry.get_client(client_id) if _known(client_id) else None
+        before = registry.describe(client) if client is not None else None
         if client is not None and scope_policy is not None:
             # Validated before anything is written: a bad policy changes nothing.
             from ..consent.policy import validate
@@ -287,7 +304,9 @@ def update(
     if client is None:
         click.echo(f"error: no client {client_id}", err=True)
         raise SystemExit(1)
-    _print(registry.describe(client), as_json)
+    after = registry.describe(client)
+    _audit(EventType.CLIENT_UPDATE, client_id, before=before, after=after)
+    _print(after, as_json)
 
 
 @clients.command("list")
@@ -321,7 +340,11 @@ def show(client_id: str, as_json: bool) -> None:
 @click.argument("client_id")
 def disable(client_id: str) -> None:
     """Refuse the portal from now on and revoke its tokens."""
-    if not registry.disable_client(client_id):
+    client = registry.get_client(client_id) if _known(client_id) else None
+    before = registry.describe(client) if client is not None else None
+    if before is None or not registry.disable_client(client_id):
         click.echo(f"error: no client {client_id}", err=True)
         raise SystemExit(1)
+    after = registry.describe(registry.get_client(client_id))
+    _audit(EventType.CLIENT_DISABLE, client_id, before=before, after=after)
     click.echo(f"disabled {client_id}")

@@ -16,6 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..oauth import keys as signing_keys
+from .audit import bind_operator
 
 keys = AppGroup("keys", help="Manage the token-signing keys.")
 
@@ -51,6 +52,7 @@ def list_(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def rotate(algs: tuple[str, ...], propagation_delay: int | None, as_json: bool) -> None:
     """Publish new signing keys; they sign after the propagation delay."""
+    bind_operator()
     cfg = current_app.config
     delay = propagation_delay
     if delay is None:
@@ -71,4 +73,5 @@ def rotate(algs: tuple[str, ...], propagation_delay: int | None, as_json: bool) 
 @keys.command("purge")
 def purge() -> None:
     """Delete keys whose grace period is over (no longer published)."""
+    bind_operator()
     click.echo(f"deleted {signing_keys.purge_expired()} expired key(s)")

@@ -24,6 +24,9 @@ from enum import StrEnum
 from sqlalchemy import func
 from sqlalchemy import select
 
+from .. import audit
+from ..audit import ActorType
+from ..audit import EventType
 from ..extensions import db
 from ..models import DataRelease
 from ..models import OAuthClient
@@ -59,6 +62,21 @@ def record(
         released_at=at or utcnow(),
     )
     db.session.add(row)
+    # DESIGN.md "Privacy": every disclosure to a portal is also an audit event, in the
+    # same transaction. The claim names and licence types, never their values.
+    audit.record(
+        EventType.DATA_RELEASE,
+        actor_type=ActorType.CLIENT,
+        actor_id=client_id,
+        citizen_id=citizen_id,
+        client_id=client_id,
+        details={
+            "via": row.via,
+            "categories": row.categories,
+            "items": sorted(i for i in row.items if i != "sub"),
+            "consent": consent_id,
+        },
+    )
     if commit:
         db.session.commit()
     return row

@@ -21,6 +21,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy import update
 
+from .. import audit
+from ..audit import ActorType
+from ..audit import EventType
 from ..extensions import db
 from ..models import Consent
 from ..models import OAuthToken
@@ -111,6 +114,12 @@ def grant(
     db.session.add(record)
     if narrowed:
         _revoke_tokens(citizen_id=citizen_id, client_id=client_id, now=now)
+    audit.record(
+        EventType.CONSENT_GRANT,
+        citizen_id=citizen_id,
+        client_id=client_id,
+        details={"scopes": wanted, "ttl_days": ttl_days},
+    )
     db.session.commit()
     return record
 
@@ -159,8 +168,20 @@ def revoke(*, citizen_id: str, client_id: str, by: str) -> bool:
         .values(revoked_at=now, revoked_by=by[:64])
     )
     _revoke_tokens(citizen_id=citizen_id, client_id=client_id, now=now)
+    withdrawn = int(getattr(result, "rowcount", 0) or 0) > 0
+    if withdrawn:
+        # The actor is whoever withdrew it: the citizen, or the operator named by ``by``.
+        by_citizen = by == "citizen"
+        audit.record(
+            EventType.CONSENT_REVOKE,
+            actor_type=ActorType.CITIZEN if by_citizen else ActorType.OPERATOR,
+            actor_id=citizen_id if by_citizen else by[:64],
+            citizen_id=citizen_id,
+            client_id=client_id,
+            details={"by": by[:64], "tokens_revoked": True},
+        )
     db.session.commit()
-    return int(getattr(result, "rowcount", 0) or 0) > 0
+    return withdrawn
 
 
 def list_records(

@@ -1,5 +1,8 @@
 """Flask-SQLAlchemy models, one module per aggregate. Schema changes go through Alembic."""
 
+from .audit import AuditChainHead
+from .audit import AuditCheckpoint
+from .audit import AuditEvent
 from .backchannel import BackchannelDelivery
 from .citizen import Citizen
 from .citizen import RegistryEntry
@@ -17,6 +20,9 @@ from .webauthn import WebAuthnCredential
 from .webauthn import WebAuthnUser
 
 __all__ = [
+    "AuditChainHead",
+    "AuditCheckpoint",
+    "AuditEvent",
     "AuthenticatorLockout",
     "BackchannelDelivery",
     "Citizen",

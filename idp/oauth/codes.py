@@ -27,6 +27,10 @@ from typing import Any
 from authlib.oidc.core import AuthorizationCodeMixin
 from flask import current_app
 
+from .. import audit
+from ..audit import ActorType
+from ..audit import EventType
+from ..audit import Outcome
 from ..extensions import db
 from ..store import current_store
 from . import hashing
@@ -138,7 +142,12 @@ def redeem(code: str, *, client_id: str) -> AuthorizationCode:
     if data["client_id"] != client_id:
         raise InvalidGrantError("Invalid 'code' in request.")
     record = AuthorizationCode(**data)
-    marker = {"grant_id": record.grant_id, "client_id": client_id, "replayed": False}
+    marker = {
+        "grant_id": record.grant_id,
+        "client_id": client_id,
+        "citizen_id": record.citizen_id,
+        "replayed": False,
+    }
     if not store.put_if_absent(USED, code_hash, marker, _marker_ttl(record)):
         _replayed(code_hash)
         raise InvalidGrantError("Invalid 'code' in request.")
@@ -164,6 +173,18 @@ def _replayed(code_hash: str) -> None:
         return
     log.warning("authorization code replayed; revoking grant of client %s", marker["client_id"])
     revoke_grant(marker["grant_id"])
+    # RFC 6749 4.1.2: "If an authorization code is used more than once, the
+    # authorization server MUST deny the request and SHOULD revoke ... all tokens
+    # previously issued based on that authorization code."
+    audit.record(
+        EventType.CODE_REPLAY,
+        outcome=Outcome.FAILURE,
+        actor_type=ActorType.CLIENT,
+        actor_id=marker["client_id"],
+        citizen_id=marker.get("citizen_id"),
+        client_id=marker["client_id"],
+        details={"grant": marker["grant_id"], "tokens_revoked": True},
+    )
     db.session.commit()
     remaining = store.ttl(USED, code_hash)
     if remaining > 0:

@@ -13,6 +13,9 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 
+from .. import audit
+from ..audit import ActorType
+from ..audit import EventType
 from ..extensions import db
 from ..models import Citizen
 from . import codes
@@ -125,6 +128,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             user=self.request.user,
             grant_id=code.grant_id,
         )
+        # One audit record per code exchange, in the same transaction (the issue's hot
+        # path): what was released is the granted scope, in the ID token and the tokens.
+        _audit_issue(EventType.TOKEN_ISSUE, token, self.request, grant_id=code.grant_id)
         db.session.commit()
         codes.check_not_replayed(code)
 
@@ -142,6 +148,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if token.row.rotated_at is not None and token.row.revoked_at is None:
             tokens.revoke_grant(token.grant_id)
+            _audit_reuse(token)
             db.session.commit()
             return None
         if token.is_revoked() or token.is_expired():
@@ -163,12 +170,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             user=self.request.user,
             grant_id=self.request.refresh_token.grant_id,
         )
+        _audit_issue(
+            EventType.TOKEN_REFRESH,
+            token,
+            self.request,
+            grant_id=self.request.refresh_token.grant_id,
+        )
 
     def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
         if not tokens.claim_rotation(refresh_token.row.id):
             # Two exchanges of the same refresh token raced: treat as reuse.
             db.session.rollback()
             tokens.revoke_grant(refresh_token.grant_id)
+            _audit_reuse(refresh_token)
             db.session.commit()
             raise InvalidGrantError("The refresh token was already used.")
         db.session.commit()
@@ -208,10 +222,45 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
     def save_token(self, token: dict[str, Any]) -> None:
-        tokens.persist(
-            token,
+        grant_id = secrets.token_urlsafe(24)
+        tokens.persist(token, client_id=self.request.client.client_id, user=None, grant_id=grant_id)
+        audit.record(
+            EventType.TOKEN_ISSUE,
+            actor_type=ActorType.CLIENT,
+            actor_id=self.request.client.client_id,
             client_id=self.request.client.client_id,
-            user=None,
-            grant_id=secrets.token_urlsafe(24),
+            details={
+                "grant": grant_id,
+                "scope": token.get("scope", ""),
+                "client_credentials": True,
+            },
         )
         db.session.commit()
+
+
+def _audit_issue(event: EventType, token: dict[str, Any], request: Any, *, grant_id: str) -> None:
+    user = request.user
+    audit.record(
+        event,
+        actor_type=ActorType.CLIENT,
+        actor_id=request.client.client_id,
+        citizen_id=user.citizen_id,
+        client_id=request.client.client_id,
+        details={
+            "grant": grant_id,
+            "scope": token.get("scope", ""),
+            "acr": user.acr,
+            "refresh_token": "refresh_token" in token,
+        },
+    )
+
+
+def _audit_reuse(token: IssuedToken) -> None:
+    # RFC 9700 4.14.2: an exchanged refresh token presented again revokes the grant.
+    audit.record(
+        EventType.TOKEN_REVOKE,
+        actor_type=ActorType.SYSTEM,
+        citizen_id=token.row.citizen_id,
+        client_id=token.client_id,
+        details={"grant": token.grant_id, "reason": "refresh_token_reuse"},
+    )

@@ -13,7 +13,9 @@ Lifecycle of a ``SigningKey`` row (times in UTC):
   works as a logout ``id_token_hint``.
 
 Private keys are stored as JWK JSON sealed with AES-256-GCM under ``keyring.key_wrap``
-(the kid is the associated data, so a sealed key cannot be moved to another row).
+(SM4-GCM under the national suite: ``idp.ids.protect.wrap``, whose first byte names the
+algorithm; keys written before that format, nonce | AES-GCM ciphertext, still open).
+The kid is the associated data, so a sealed key cannot be moved to another row.
 Decrypted keys are cached per process by kid (a kid's key never changes); the list of
 keys is re-read at most every ``CACHE_SECONDS``, far below the propagation delay.
 On first use with no keys (a fresh install) one key per algorithm is created.
@@ -22,7 +24,6 @@ On first use with no keys (a fresh install) one key per algorithm is created.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -40,7 +41,12 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import audit
+from ..audit import EventType
 from ..extensions import db
+from ..ids.protect import UnsealError
+from ..ids.protect import unwrap
+from ..ids.protect import wrap
 from ..models import SigningKey
 
 ALGORITHMS = ("ES256", "RS256")
@@ -105,14 +111,19 @@ def _wrap_key() -> AESGCM:
 
 
 def _seal(kid: str, private_jwk: dict[str, Any]) -> bytes:
-    nonce = os.urandom(12)
-    return nonce + _wrap_key().encrypt(nonce, json.dumps(private_jwk).encode(), kid.encode())
+    keyring = current_app.extensions["idp.keyring"]
+    return wrap(keyring, json.dumps(private_jwk).encode(), context=f"signing-key:{kid}")
 
 
 def _unseal(kid: str, sealed: bytes) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        _wrap_key().decrypt(bytes(sealed[:12]), bytes(sealed[12:]), kid.encode())
-    )
+    keyring = current_app.extensions["idp.keyring"]
+    try:
+        plain = unwrap(keyring, bytes(sealed), context=f"signing-key:{kid}")
+    except UnsealError:
+        # The first format (nonce | AES-256-GCM, kid as associated data); authenticated,
+        # so trying it on a blob of the new format fails instead of misreading it.
+        plain = _wrap_key().decrypt(bytes(sealed[:12]), bytes(sealed[12:]), kid.encode())
+    data: dict[str, Any] = json.loads(plain)
     return data
 
 
@@ -217,6 +228,23 @@ def private_keyset(alg: str, now: datetime | None = None) -> KeySet:
     return KeySet([cache.private[k.kid] for k in wanted if k.kid in cache.private])
 
 
+def held_key(kid: str) -> ECKey | RSAKey | None:
+    """The key ``kid`` if this provider holds it: its sealed private half opens under the
+    master key and its RFC 7638 thumbprint is the kid. None for a purged key. Raises
+    ValueError for a row that was not written by this provider (audit checkpoints)."""
+    with Session(db.engine) as session:
+        row = session.get(SigningKey, kid)
+        if row is None:
+            return None
+        try:
+            key = _import_private(row.alg, _unseal(row.kid, row.private_jwk_enc))
+        except Exception as exc:  # noqa: BLE001 - cannot open: not sealed by us
+            raise ValueError(f"key {kid[:16]} was not sealed by this provider") from exc
+    if key.thumbprint() != kid:
+        raise ValueError(f"key {kid[:16]} does not match its kid")
+    return key
+
+
 def _import_private(alg: str, data: dict[str, Any]) -> ECKey | RSAKey:
     if alg == "ES256":
         return ECKey.import_key(data)
@@ -259,6 +287,20 @@ def rotate(
             created.append(create_key(session, alg=alg, active_from=active_from))
         session.commit()
     _cache().invalidate()
+    # Recorded once the keys are committed (a separate short transaction: on SQLite the
+    # rotation's own session still held the write lock until its commit).
+    audit.record(
+        EventType.KEY_ROTATE,
+        details={
+            "keys": [
+                {"kid": k.kid, "alg": k.alg, "active_from": k.active_from.isoformat()}
+                for k in created
+            ],
+            "propagation_delay": propagation_delay,
+            "retire_grace": retire_grace,
+        },
+        commit=True,
+    )
     return created
 
 
@@ -268,10 +310,13 @@ def purge_expired(now: datetime | None = None) -> int:
     with Session(db.engine) as session:
         rows = session.scalars(select(SigningKey).where(SigningKey.expires_at.is_not(None))).all()
         gone = [r for r in rows if (_aware(r.expires_at) or now) <= now]
+        kids = [row.kid for row in gone]
         for row in gone:
             session.delete(row)
         session.commit()
     _cache().invalidate()
+    if kids:
+        audit.record(EventType.KEY_PURGE, details={"kids": kids}, commit=True)
     return len(gone)
 
 

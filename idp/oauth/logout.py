@@ -61,7 +61,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         cookie = end_session_request.request.cookies.get(current_app.config["IDP_SESSION_COOKIE"])
-        service.logout(cookie)
+        service.logout(cookie, how="rp_initiated")
 
 
 def needs_confirmation(request: EndSessionRequest, session: SsoSession | None) -> bool:

@@ -21,6 +21,9 @@ from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
+from .. import audit
+from ..audit import ActorType
+from ..audit import EventType
 from ..extensions import db
 from . import tokens
 from .clients import AUTH_METHODS
@@ -44,4 +47,12 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
             tokens.revoke_grant(token.grant_id)
         else:
             tokens.expire_access_token(token.row)
+        audit.record(
+            EventType.TOKEN_REVOKE,
+            actor_type=ActorType.CLIENT,
+            actor_id=token.client_id,
+            citizen_id=token.row.citizen_id,
+            client_id=token.client_id,
+            details={"grant": token.grant_id, "token_type": token.kind, "via": "rfc7009"},
+        )
         db.session.commit()

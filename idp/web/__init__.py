@@ -18,6 +18,9 @@ def register_web(app: Flask) -> None:
     from .security import init_security
 
     init_security(app)
+    from .audit_origin import init_audit
+
+    init_audit(app)
     error_handlers.register(app)
     app.register_blueprint(health_bp.bp)
     app.register_blueprint(oauth_bp.bp)

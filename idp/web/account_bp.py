@@ -32,6 +32,7 @@ from flask_wtf.csrf import CSRFError
 from ..authn import login as logins
 from ..authn import sessions
 from ..authn.citizens import id_number_of
+from ..authn.events import record_logout
 from ..authn.methods import totp
 from ..authn.service import logout as end_current_session
 from ..consent import service as consent_service
@@ -279,6 +280,7 @@ def end_session() -> Any:
     # Only the citizen's own sessions: a sid from elsewhere is ignored.
     if sid in {other.sid for other in sessions.list_for(current_store(), citizen.id)}:
         sessions.end(current_store(), sid, citizen.id)
+        record_logout(citizen.id, how="other_session", sessions_ended=1)
         flash(_("That sign-in was ended."))
     return redirect(url_for("account.overview"), 303)
 
@@ -288,7 +290,8 @@ def end_all_sessions() -> Any:
     signed_in = signed_in_citizen()
     if signed_in is None:
         return sign_in_first(url_for("account.overview"))
-    sessions.end_all(current_store(), signed_in[1].id)
+    ended = sessions.end_all(current_store(), signed_in[1].id)
+    record_logout(signed_in[1].id, how="everywhere", sessions_ended=len(ended))
     return _signed_out(end_current=False, everywhere=True)
 
 

@@ -19,6 +19,7 @@ from ...models._types import utcnow
 from ...store import current_store
 from .. import authenticator_limits
 from .. import ratelimit
+from ..events import record_failure
 from ..methods import webauthn
 from ..methods.webauthn import Reason
 from ..result import Acr
@@ -97,8 +98,27 @@ def finish_sign_in(
 
     ``password_citizen_id``: the citizen whose password this interaction accepted (the
     passkey is then the second factor and the result includes ``pwd``). Raises
-    PasskeyRefused (and subclasses), TooManyAttempts.
+    PasskeyRefused (and subclasses), TooManyAttempts. Every refusal is audited.
     """
+    try:
+        return _finish_sign_in(
+            interaction_uid=interaction_uid,
+            response=response,
+            ip=ip,
+            password_citizen_id=password_citizen_id,
+        )
+    except PasskeyRefused as exc:
+        record_failure(method=Amr.HWK, reason=exc.reason, citizen_id=password_citizen_id)
+        raise
+
+
+def _finish_sign_in(
+    *,
+    interaction_uid: str,
+    response: Mapping[str, Any] | str,
+    ip: str,
+    password_citizen_id: str | None,
+) -> PasskeySignIn:
     ceremony = consume_ceremony(SIGN_IN, interaction_uid)
     throttle = ratelimit.Throttle(
         current_store(), ratelimit.policy_from_config(current_app.config), scope="passkey"

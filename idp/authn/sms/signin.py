@@ -37,6 +37,8 @@ from ...store import current_store
 from .. import authenticator_limits as limits
 from .. import ratelimit
 from ..citizens import keyring
+from ..events import record_failure
+from ..result import Amr
 from . import codes
 from .codes import CodeExpired
 from .codes import Issued
@@ -137,6 +139,9 @@ def check_code(*, transaction: str, code: str, ip: str) -> str:
     if not ok or citizen is None:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)
+        record_failure(
+            method=Amr.SMS, reason="invalid_code", citizen_id=citizen.id if citizen else None
+        )
         raise CodeRejected(detail="SMS code rejected")
     limiter.succeeded(attempt)
     limits.record_success(authenticator=authenticator)
