@@ -46,6 +46,7 @@ from ..models import Citizen
 from ..store import current_store
 from . import authenticators
 from . import interaction as interactions
+from . import kiosk_sessions
 from . import sessions
 from .assurance import LevelPolicy
 from .assurance import joined_level
@@ -59,6 +60,7 @@ from .interaction import State
 from .result import Acr
 from .result import Amr
 from .result import AuthResult
+from .result import Channel
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,10 @@ def complete_login(
         raise CitizenLocked(detail="login refused for locked or missing citizen")
     previous = sessions.load(store, current_cookie, idle=idle)
     proof = _joined(pending, previous, result)
+    # Kiosk sessions are short and one per kiosk (idp.authn.kiosk_sessions).
+    at_kiosk = result.channel == Channel.KIOSK
+    if at_kiosk:
+        lifetime, idle = kiosk_sessions.lifetimes()
     session, cookie = sessions.start(
         store,
         result=proof,
@@ -111,7 +117,10 @@ def complete_login(
         idle=idle,
         previous=previous,
         user_agent=user_agent,
+        fixed=at_kiosk,
     )
+    if at_kiosk and result.device_id:
+        kiosk_sessions.attach(store, kiosk_id=result.device_id, session=session)
     moved = pending.advance(State.AUTHENTICATED, sid=session.sid)
     interactions.save(store, moved, ttl=interaction_ttl)
     return LoginOutcome(session=session, cookie_value=cookie, interaction=moved)

@@ -7,6 +7,7 @@ from .consent import Consent
 from .credential import PasswordCredential
 from .credential import RecoveryCode
 from .credential import TotpCredential
+from .kiosk import Kiosk
 from .lockout import AuthenticatorLockout
 from .signing_key import SigningKey
 from .token import OAuthToken
@@ -17,6 +18,7 @@ __all__ = [
     "AuthenticatorLockout",
     "Citizen",
     "Consent",
+    "Kiosk",
     "OAuthClient",
     "OAuthToken",
     "PasswordCredential",

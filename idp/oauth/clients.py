@@ -41,6 +41,7 @@ from ..models import OAuthClient
 from . import hashing
 from .claims import SUPPORTED_SCOPES
 
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 3.4
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 ID_TOKEN_ALGS = ("ES256", "RS256")
 SECRET_PURPOSE = "client-secret"
@@ -152,6 +153,11 @@ class Client(ClientMixin):  # type: ignore[misc]
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == DEVICE_CODE_GRANT_TYPE:
+            # RFC 8628: only registered, active kiosks use the device grant (issue 5).
+            from .kiosks import is_active_kiosk
+
+            return is_active_kiosk(self.client_id)
         if grant_type == "authorization_code":
             return True
         return grant_type == "refresh_token" and "offline_access" in self.allowed_scopes

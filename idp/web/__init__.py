@@ -21,3 +21,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(interaction_bp.bp)
     app.register_blueprint(account_bp.bp)
     app.register_blueprint(passkeys_bp.bp)
+    if app.config["IDP_FEATURE_DEVICE_FLOW"]:
+        from . import device_bp
+
+        app.register_blueprint(device_bp.bp)
