@@ -21,11 +21,13 @@ def register_cli(app: Flask) -> None:
     from .commands.clients import clients
     from .commands.demo import demo
     from .commands.keys import keys
+    from .commands.kiosks import kiosks
 
     app.cli.add_command(citizens)
     app.cli.add_command(clients)
     app.cli.add_command(keys)
     app.cli.add_command(demo)
+    app.cli.add_command(kiosks)
 
 
 def _create_app() -> Flask:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from ..store import current_store
 from ..store.base import EphemeralStore
 from . import sessions
 
@@ -56,3 +57,13 @@ def end_session(store: EphemeralStore, session: sessions.SsoSession) -> None:
         current = store.get(KIND, session.device_id)
         if current and current.get("sid") == session.sid:
             store.delete(KIND, session.device_id)
+
+
+def end_for_kiosk(kiosk_id: str) -> bool:
+    """``end_at_kiosk`` on the application's store (for the kiosk adapter)."""
+    return end_at_kiosk(current_store(), kiosk_id)
+
+
+def end_current(session: sessions.SsoSession) -> None:
+    """``end_session`` on the application's store (the citizen pressed "end")."""
+    end_session(current_store(), session)

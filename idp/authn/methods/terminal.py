@@ -42,6 +42,7 @@ from joserfc.jwk import KeySet
 from ...errors import IdpError
 from ...ids import InvalidIdNumber
 from ...ids import parse_id_number
+from ...store import current_store
 from ...store.base import EphemeralStore
 from .. import citizens
 from ..kiosks import KioskDevice
@@ -108,7 +109,7 @@ class KioskEvent:
 
 
 def verify_card_assertion(
-    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore
+    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore | None = None
 ) -> CardSignIn:
     """Verify a card + face assertion (module docstring); raise ``AssertionRejected``."""
     kiosk, claims = _verified(
@@ -146,7 +147,7 @@ def verify_card_assertion(
 
 
 def verify_event(
-    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore
+    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore | None = None
 ) -> KioskEvent:
     """Verify a signed kiosk event (card removed); raise ``AssertionRejected``."""
     kiosk, claims = _verified(
@@ -171,7 +172,7 @@ def _verified(
     audience: str,
     now: int,
     max_age: int,
-    store: EphemeralStore,
+    store: EphemeralStore | None,
 ) -> tuple[KioskDevice, dict[str, Any]]:
     if not isinstance(assertion, str) or not assertion:
         raise AssertionRejected("missing")
@@ -208,6 +209,7 @@ def _verified(
     if not isinstance(jti, str) or not 16 <= len(jti) <= MAX_TEXT:
         raise AssertionRejected("malformed")
     key = hashlib.sha256(f"{kiosk.client_id}\x00{jti}".encode()).hexdigest()
+    store = store or current_store()
     if not store.put_if_absent(JTI_KIND, key, {}, max(1, exp - now + LEEWAY)):
         raise AssertionRejected("replayed")
     return kiosk, claims
