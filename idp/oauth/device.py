@@ -194,7 +194,15 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
         # RFC 6749 section 3.2: parameters MUST NOT be included more than once.
         if request.payload.has_duplicates():
             raise InvalidRequestError("A parameter is repeated.")
-        client: Client = self.authenticate_client(request)
+        status, body, headers = super().create_endpoint_response(request)
+        body["user_code"] = display_user_code(body["user_code"])
+        body["verification_uri_complete"] = (
+            self.get_verification_uri() + "?user_code=" + body["user_code"]
+        )
+        return status, body, headers
+
+    def authenticate_client(self, request: Any) -> Client:
+        client: Client = super().authenticate_client(request)
         if not client.check_grant_type(DEVICE_CODE_GRANT_TYPE):
             raise UnauthorizedClientError("This client may not use the device grant.")
         # RFC 8628 3.1 scope is OPTIONAL: the client's registered scope by default.
@@ -202,12 +210,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
         if scope is None or "openid" not in scope.split():
             raise InvalidScopeError("The scope must include openid and only scopes registered.")
         request.payload.data["scope"] = scope
-        status, body, headers = super().create_endpoint_response(request)
-        body["user_code"] = display_user_code(body["user_code"])
-        body["verification_uri_complete"] = (
-            self.get_verification_uri() + "?user_code=" + body["user_code"]
-        )
-        return status, body, headers
+        return client
 
     def generate_user_code(self) -> str:
         return new_user_code()
