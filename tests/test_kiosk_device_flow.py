@@ -50,6 +50,20 @@ def test_discovery_advertises_the_device_endpoint_and_grant(http):
     assert "urn:ietf:params:oauth:grant-type:device_code" in meta["grant_types_supported"]
 
 
+def test_features_off_register_no_route_and_advertise_nothing(backend):
+    from conftest import make_app
+
+    off = make_app(backend, IDP_FEATURE_DEVICE_FLOW=False, IDP_FEATURE_KIOSK=False)
+    client = off.test_client()
+    with off.app_context():
+        meta = client.get("/.well-known/openid-configuration").get_json()
+        assert "device_authorization_endpoint" not in meta
+        assert meta["grant_types_supported"] == ["authorization_code", "refresh_token"]
+        assert client.post("/device_authorization").status_code == 404
+        assert client.get("/device").status_code == 404
+        assert client.post("/kiosk/card").status_code == 404
+
+
 def test_device_authorization_response_rfc8628_3_2(started):
     assert USER_CODE.match(started["user_code"])
     assert started["verification_uri"] == ISSUER + "/device"
