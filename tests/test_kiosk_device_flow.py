@@ -104,12 +104,19 @@ def test_phone_approves_and_kiosk_gets_an_id_token_with_the_session_level(
     assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
 
 
-def test_the_kiosk_joins_the_phone_session_portals(app, http, login, kiosk, started, store):
+def test_the_kiosk_joins_the_phone_session_with_device_place_time_level(
+    app, http, login, kiosk, started, store
+):
     from idp.authn import sessions
 
     session = login()
     approve(http, started["user_code"])
-    assert kiosk.client_id in sessions.get_by_sid(store, session.sid).clients
+    joined = sessions.get_by_sid(store, session.sid)
+    assert kiosk.client_id in joined.clients
+    [device] = joined.devices
+    assert device["channel"] == "kiosk" and device["device_id"] == kiosk.client_id
+    assert device["place"] == "Futian service hall, ground floor"
+    assert device["acr"] == "urn:idp:acr:low" and abs(device["at"] - time.time()) < 5
 
 
 def test_pending_then_slow_down_increases_the_interval_for_later_polls(app, kiosk, started):

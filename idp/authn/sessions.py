@@ -41,6 +41,7 @@ from .result import AuthResult
 KIND = "sso"
 INDEX = "citizen-sso"
 MAX_PREVIOUS_SIDS = 10  # ids before step-ups / re-sign-ins, oldest dropped
+MAX_DEVICES = 10  # devices recorded per session, oldest dropped
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class SsoSession:
     place: str | None = None  # where the device stands (kiosks)
     # The session's own idle limit, when shorter than the deployment's (kiosk sessions).
     idle: int | None = None
+    # Devices this session signed in (a kiosk approved from the phone, RFC 8628):
+    # [{"channel", "device_id", "place", "at", "acr"}], newest last.
+    devices: list[dict[str, Any]] = field(default_factory=list)
 
     def level_states(self, policy: LevelPolicy, now: int) -> list[LevelState]:
         """The levels that have not lapsed, highest first."""
@@ -260,6 +264,27 @@ def record_use(
             entry["used"] = now
     clients = session.clients if client_id in session.clients else [*session.clients, client_id]
     updated = replace(session, levels=levels, clients=clients, last_seen=now)
+    _save(store, updated, now, idle)
+    return updated
+
+
+def record_device(
+    store: EphemeralStore,
+    session: SsoSession,
+    *,
+    channel: str,
+    device_id: str,
+    place: str | None,
+    level: Acr,
+    idle: int,
+) -> SsoSession:
+    """Another device joined this sign-in (the citizen approved it from here): the
+    session records which, where, when and at what level."""
+    now = int(time.time())
+    entry = {"channel": channel, "device_id": device_id, "place": place, "at": now}
+    entry["acr"] = str(level)
+    devices = [*session.devices, entry][-MAX_DEVICES:]
+    updated = replace(session, devices=devices, last_seen=now)
     _save(store, updated, now, idle)
     return updated
 

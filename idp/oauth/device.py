@@ -55,6 +55,7 @@ from ..authn.ratelimit import Policy
 from ..authn.ratelimit import Throttle
 from ..authn.ratelimit import ip_key
 from ..authn.result import Acr
+from ..authn.result import Channel
 from ..authn.service import level_policy
 from ..errors import TooManyAttempts
 from ..extensions import db
@@ -295,7 +296,8 @@ def decide(
 
     On approval the request takes the session's standing level (its ``acr``, ``amr`` and
     the time it was reached) and ``sid``; the kiosk joins the session's portals (for
-    logout) and the level counts as used now.
+    logout) and its devices (channel, kiosk, place, time, level), and the level counts
+    as used now.
     """
     found = find_request(user_code, ip=ip)
     if found is None:
@@ -310,7 +312,19 @@ def decide(
     if standing is None:
         return None
     idle = int(current_app.config["IDP_TTL_SSO_IDLE"])
-    sessions.record_use(store, session, client_id=request.client_id, level=standing.acr, idle=idle)
+    session = sessions.record_use(
+        store, session, client_id=request.client_id, level=standing.acr, idle=idle
+    )
+    # Issue 5: the sign-in records the channel, device, place, time and level.
+    sessions.record_device(
+        store,
+        session,
+        channel=str(Channel.KIOSK),
+        device_id=request.client_id,
+        place=found.place,
+        level=standing.acr,
+        idle=idle,
+    )
     _save(
         replace(
             request,
