@@ -318,3 +318,41 @@ def test_next_card_at_the_same_kiosk_ends_the_previous_session(app, http, kiosk,
     assert kiosk.insert_card(UNREGISTERED_ID_NUMBER).status_code == 303
     assert sessions.list_for(store, citizen.id) == []
     assert len(sessions.list_for(store, other.id)) == 1
+
+
+def test_kiosk_session_is_listed_on_the_account_page_and_ends_everywhere(
+    app, http, kiosk, citizen, store
+):
+    from idp.authn import sessions
+
+    signed_in(http, kiosk, citizen)
+    phone = app.test_client()
+    _, cookie = sessions.start(
+        store,
+        result=_website_result(citizen),
+        lifetime=3600,
+        idle=600,
+    )
+    phone.set_cookie(app.config["IDP_SESSION_COOKIE"], cookie, domain="localhost")
+    page = phone.get("/account", headers={"Accept-Language": "en"})
+    assert "Self-service kiosk" in page.text and "Futian service hall" in page.text
+    sessions.end_all(store, citizen.id)
+    assert 'data-state="idle"' in http.get("/kiosk").text
+
+
+def _website_result(citizen):
+    from datetime import UTC
+    from datetime import datetime
+
+    from idp.authn.result import Acr
+    from idp.authn.result import Amr
+    from idp.authn.result import AuthResult
+    from idp.authn.result import Channel
+
+    return AuthResult(
+        citizen_id=citizen.id,
+        methods=(Amr.PWD,),
+        acr=Acr.LOW,
+        channel=Channel.WEBSITE,
+        auth_time=datetime.now(UTC),
+    )
