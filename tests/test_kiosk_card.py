@@ -67,6 +67,20 @@ def clock(monkeypatch):
 # --- the happy path ---------------------------------------------------------------------------
 
 
+def test_adapter_conforms_to_the_channel_interface():
+    """STYLE.md 7.15: every adapter exposes NAME, bp and authenticate(*, interaction, form)."""
+    import inspect
+
+    from adapters import ADAPTERS
+    from adapters import kiosk as adapter
+
+    assert adapter in ADAPTERS
+    assert adapter.NAME == "kiosk" and adapter.bp.name == "kiosk"
+    params = inspect.signature(adapter.authenticate).parameters
+    assert list(params) == ["interaction", "form"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
+
+
 def test_card_and_face_start_a_high_kiosk_session(app, http, kiosk, citizen, store):
     response = signed_in(http, kiosk, citizen)
     # The sign-in ends on the kiosk's home page, through the interaction.
