@@ -50,6 +50,7 @@ from adapters import website_pages as pages
 from idp.authn import kiosk_sessions
 from idp.authn.assurance import level_for
 from idp.authn.interaction import Interaction
+from idp.authn.interaction import State
 from idp.authn.methods.terminal import AssertionRejected
 from idp.authn.methods.terminal import verify_card_assertion
 from idp.authn.methods.terminal import verify_event
@@ -145,9 +146,13 @@ def home() -> Any:
 
 def card() -> Any:
     uid = str(request.form.get("uid") or "")[:64]
-    try:
-        interaction = pages.load(uid) if uid else pages.park(return_to=url_for("kiosk.home"))
-    except InteractionExpired:
+    interaction = None
+    if uid:
+        try:
+            interaction = pages.load(uid)
+        except InteractionExpired:
+            interaction = None  # another browser's, finished or expired: sign in directly
+    if interaction is None or interaction.state != State.PENDING:
         interaction = pages.park(return_to=url_for("kiosk.home"))
     try:
         result = authenticate(interaction=interaction, form=request.form)

@@ -108,6 +108,9 @@ def test_the_kiosk_cookie_is_a_browser_session_cookie(app, http, kiosk, citizen)
     lowered = header.lower()
     assert "expires=" not in lowered and "max-age" not in lowered
     assert "httponly" in lowered and "samesite=lax" in lowered
+    # No other cookie outlives the kiosk browser either (the UI cookie included).
+    for other in response.headers.getlist("Set-Cookie"):
+        assert "expires=" not in other.lower() and "max-age" not in other.lower(), other
 
 
 def test_a_portal_on_the_kiosk_gets_acr_high_and_amr_sc_face(app, http, kiosk, citizen, rp):
@@ -130,6 +133,13 @@ def test_card_sign_in_for_a_portal_waiting_at_the_login_page(app, http, kiosk, c
     assert path_of(response) == f"/interaction/{uid}/resume"
     params = redirected_to(http.get(path_of(response)), rp.redirect_uri)
     assert "code" in params and params["state"] == "state-123"
+
+
+def test_a_stale_or_foreign_uid_falls_back_to_a_direct_kiosk_sign_in(http, kiosk, citizen):
+    response = kiosk.insert_card(CITIZEN_ID_NUMBER, uid="no-such-interaction")
+    assert response.status_code == 303
+    home = http.get(path_of(response), follow_redirects=True)
+    assert 'data-state="signed_in"' in home.text
 
 
 # --- what the provider refuses -------------------------------------------------------------
@@ -307,9 +317,18 @@ def test_card_removal_ends_the_session(app, http, kiosk, citizen, store):
 
 def test_card_removal_must_be_signed_by_the_kiosk(app, http, kiosk, citizen):
     signed_in(http, kiosk, citizen)
-    forged = app.test_client().post("/kiosk/event", json={"assertion": kiosk.card_assertion("x")})
+    impostor = KioskSimulator(app.test_client(), issuer=ISSUER)
+    impostor.client_id = kiosk.client_id  # claims to be the kiosk, with another key
+    forged = impostor.remove_card()
     assert forged.status_code == 400
-    assert forged.get_json()["error"] == "invalid_assertion"
+    assert forged.get_json() == {
+        "error": "invalid_assertion",
+        "error_description": "The kiosk's card reading was refused.",
+        "reason": "bad_signature",
+    }
+    # A card assertion is no event (typ), even from the right key.
+    wrong = app.test_client().post("/kiosk/event", json={"assertion": kiosk.card_assertion("x")})
+    assert wrong.get_json()["reason"] == "wrong_type"
     assert 'data-state="signed_in"' in http.get("/kiosk").text
 
 
