@@ -113,9 +113,14 @@ def verify_card_assertion(
 ) -> CardSignIn:
     """Verify a card + face assertion (module docstring); raise ``AssertionRejected``."""
     kiosk, claims = _verified(
-        assertion, typ=CARD_TYP, allowed=_CARD_CLAIMS, audience=audience, now=now,
-        max_age=max_age, store=store,
-    )  # fmt: skip
+        assertion,
+        typ=CARD_TYP,
+        allowed=_CARD_CLAIMS,
+        audience=audience,
+        now=now,
+        max_age=max_age,
+        store=store,
+    )
     card = _member(claims, "card")
     if card.get("chip_verified") is not True:
         raise AssertionRejected("card_not_verified")
@@ -151,9 +156,14 @@ def verify_event(
 ) -> KioskEvent:
     """Verify a signed kiosk event (card removed); raise ``AssertionRejected``."""
     kiosk, claims = _verified(
-        assertion, typ=EVENT_TYP, allowed=_EVENT_CLAIMS, audience=audience, now=now,
-        max_age=max_age, store=store,
-    )  # fmt: skip
+        assertion,
+        typ=EVENT_TYP,
+        allowed=_EVENT_CLAIMS,
+        audience=audience,
+        now=now,
+        max_age=max_age,
+        store=store,
+    )
     event = claims.get("event")
     if event not in EVENTS:
         raise AssertionRejected("unknown_event")
