@@ -25,6 +25,7 @@ def register_cli(app: Flask) -> None:
     from .commands.consents import consents
     from .commands.demo import demo
     from .commands.keys import keys
+    from .commands.kiosks import kiosks
     from .commands.licences import licences
 
     app.cli.add_command(citizens)
@@ -35,6 +36,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(consents)
     app.cli.add_command(backchannel)
     app.cli.add_command(audit)
+    app.cli.add_command(kiosks)
 
 
 def _create_app() -> Flask:

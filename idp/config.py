@@ -220,6 +220,26 @@ class DefaultConfig:
     IDP_AUDIT_CHECKPOINT_EVERY = 1000
     IDP_AUDIT_CHECKPOINT_SECONDS = 3600
 
+    # Kiosks (adapters/kiosk, issue 5). Sign-in with the chip ID card and a face match
+    # done on the kiosk, sent as an assertion the kiosk signs (idp.authn.methods.terminal).
+    IDP_FEATURE_KIOSK = True
+    # A kiosk session ends this many seconds after the card sign-in, whatever happens,
+    # or after IDLE seconds without a page view; the cookie is a browser-session cookie.
+    IDP_KIOSK_SESSION_SECONDS = 300
+    IDP_KIOSK_IDLE_SECONDS = 120
+    # Longest lifetime (exp - iat) and greatest age of a kiosk's signed assertion.
+    IDP_KIOSK_ASSERTION_MAX_AGE = 60
+    # OAuth 2.0 Device Authorization Grant (RFC 8628, idp.oauth.device) for kiosks.
+    IDP_FEATURE_DEVICE_FLOW = True
+    IDP_TTL_DEVICE_CODE = 600  # RFC 8628 3.2 expires_in of device_code and user_code
+    IDP_DEVICE_POLL_INTERVAL = 5  # RFC 8628 3.2 interval; slow_down adds 5 s (3.5)
+    # User-code guessing (RFC 8628 5.1): wrong codes from one client IP before waits
+    # start and before it is locked out of /device, and wrong codes per minute from
+    # everyone together before /device refuses codes for the rest of the minute.
+    IDP_DEVICE_CODE_FREE_ATTEMPTS = 5
+    IDP_DEVICE_CODE_LOCK_AFTER = 20
+    IDP_DEVICE_CODE_GLOBAL_PER_MINUTE = 300
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

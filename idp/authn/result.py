@@ -66,4 +66,5 @@ class AuthResult:
     auth_time: datetime
     device_id: str | None = None
     acting_staff_id: str | None = None
+    place: str | None = None  # where the device stands (a kiosk's registered place)
     extra: dict[str, str] = field(default_factory=dict)

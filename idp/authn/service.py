@@ -49,6 +49,7 @@ from ..models import Citizen
 from ..store import current_store
 from . import authenticators
 from . import interaction as interactions
+from . import kiosk_sessions
 from . import sessions
 from .assurance import LevelPolicy
 from .assurance import joined_level
@@ -64,6 +65,7 @@ from .interaction import State
 from .result import Acr
 from .result import Amr
 from .result import AuthResult
+from .result import Channel
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,10 @@ def complete_login(
         raise CitizenLocked(detail="login refused for locked or missing citizen")
     previous = sessions.load(store, current_cookie, idle=idle)
     proof = _joined(pending, previous, result)
+    # Kiosk sessions are short and one per kiosk (idp.authn.kiosk_sessions).
+    at_kiosk = result.channel == Channel.KIOSK
+    if at_kiosk:
+        lifetime, idle = kiosk_sessions.lifetimes()
     session, cookie = sessions.start(
         store,
         result=proof,
@@ -122,7 +128,10 @@ def complete_login(
         idle=idle,
         previous=previous,
         user_agent=user_agent,
+        fixed=at_kiosk,
     )
+    if at_kiosk and result.device_id:
+        kiosk_sessions.attach(store, kiosk_id=result.device_id, session=session)
     moved = pending.advance(State.AUTHENTICATED, sid=session.sid)
     interactions.save(store, moved, ttl=interaction_ttl)
     _record_login(pending, previous, proof, session)

@@ -42,6 +42,7 @@ from .result import AuthResult
 KIND = "sso"
 INDEX = "citizen-sso"
 MAX_PREVIOUS_SIDS = 10  # ids before step-ups / re-sign-ins, oldest dropped
+MAX_DEVICES = 10  # devices recorded per session, oldest dropped
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ class SsoSession:
     acting_staff_id: str | None = None
     user_agent: str = ""
     previous_sids: list[str] = field(default_factory=list)
+    place: str | None = None  # where the device stands (kiosks)
+    # The session's own idle limit, when shorter than the deployment's (kiosk sessions).
+    idle: int | None = None
+    # Devices this session signed in (a kiosk approved from the phone, RFC 8628):
+    # [{"channel", "device_id", "place", "at", "acr"}], newest last.
+    devices: list[dict[str, Any]] = field(default_factory=list)
 
     def level_states(self, policy: LevelPolicy, now: int) -> list[LevelState]:
         """The levels that have not lapsed, highest first."""
@@ -133,7 +140,7 @@ def _hash(secret: str) -> str:
 
 
 def _save(store: EphemeralStore, session: SsoSession, now: int, idle: int) -> None:
-    ttl = max(1, min(session.expires_at - now, idle))
+    ttl = max(1, min(session.expires_at - now, session.idle or idle))
     store.put(KIND, session.sid, asdict(session), ttl)
     store.index_add(INDEX, session.citizen_id, session.sid, max(1, session.expires_at - now))
 
@@ -146,6 +153,7 @@ def start(
     idle: int,
     previous: SsoSession | None = None,
     user_agent: str = "",
+    fixed: bool = False,
 ) -> tuple[SsoSession, str]:
     """Start a session for ``result`` and return it with the cookie value.
 
@@ -153,6 +161,9 @@ def start(
     same citizen was already signed in, the portals, the levels the new proof does not
     reach and the earlier session ids carry over. ``result.methods`` is the whole chain
     of the proof (``idp.authn.service`` joins a step-up to the earlier proofs first).
+
+    ``fixed`` (kiosk sessions): the session ends ``lifetime`` seconds from now and after
+    ``idle`` seconds unused, whatever the earlier session allowed.
     """
     now = int(time.time())
     auth_time = int(result.auth_time.timestamp())
@@ -167,7 +178,7 @@ def start(
         clients = list(previous.clients)
         previous_sids = [*previous.previous_sids, previous.sid][-MAX_PREVIOUS_SIDS:]
         created = previous.created_at
-        expires = max(previous.expires_at, now + lifetime)
+        expires = now + lifetime if fixed else max(previous.expires_at, now + lifetime)
     if previous is not None:
         # The same citizen keeps their portals under the new id (not a logout); another
         # citizen signing in on this browser ends the previous one's session.
@@ -194,6 +205,8 @@ def start(
         acting_staff_id=result.acting_staff_id,
         user_agent=user_agent[:200],
         previous_sids=previous_sids,
+        place=result.place,
+        idle=idle if fixed else None,
     )
     _save(store, session, now, idle)
     return session, f"{session.sid}.{secret}"
@@ -211,10 +224,11 @@ def load(store: EphemeralStore, cookie: str | None, *, idle: int) -> SsoSession 
     if not hmac.compare_digest(session.secret_hash, _hash(secret)):
         return None
     now = int(time.time())
-    if now >= session.expires_at:
+    if now >= session.expires_at or (session.idle and now - session.last_seen > session.idle):
         end(store, session.sid, session.citizen_id)
         return None
-    if now - session.last_seen > 30:  # avoid a store write on every page view
+    # Avoid a store write on every page view (sooner for a short-idle kiosk session).
+    if now - session.last_seen > min(30, (session.idle or 120) // 4):
         session = replace(session, last_seen=now)
         _save(store, session, now, idle)
     return session
@@ -254,6 +268,27 @@ def record_use(
             entry["used"] = now
     clients = session.clients if client_id in session.clients else [*session.clients, client_id]
     updated = replace(session, levels=levels, clients=clients, last_seen=now)
+    _save(store, updated, now, idle)
+    return updated
+
+
+def record_device(
+    store: EphemeralStore,
+    session: SsoSession,
+    *,
+    channel: str,
+    device_id: str,
+    place: str | None,
+    level: Acr,
+    idle: int,
+) -> SsoSession:
+    """Another device joined this sign-in (the citizen approved it from here): the
+    session records which, where, when and at what level."""
+    now = int(time.time())
+    entry = {"channel": channel, "device_id": device_id, "place": place, "at": now}
+    entry["acr"] = str(level)
+    devices = [*session.devices, entry][-MAX_DEVICES:]
+    updated = replace(session, devices=devices, last_seen=now)
     _save(store, updated, now, idle)
     return updated
 

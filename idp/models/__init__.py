@@ -11,6 +11,7 @@ from .consent import Consent
 from .credential import PasswordCredential
 from .credential import RecoveryCode
 from .credential import TotpCredential
+from .kiosk import Kiosk
 from .licence import Licence
 from .lockout import AuthenticatorLockout
 from .release import DataRelease
@@ -29,6 +30,7 @@ __all__ = [
     "Consent",
     "DataRelease",
     "Licence",
+    "Kiosk",
     "OAuthClient",
     "OAuthToken",
     "PasswordCredential",

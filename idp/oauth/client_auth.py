@@ -53,7 +53,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def get_audiences(self) -> list[str]:
         issuer = str(current_app.config["IDP_ISSUER"]).rstrip("/")
-        return [issuer + "/token", issuer]
+        # The device authorization endpoint (RFC 8628 3.1) authenticates clients too.
+        return [issuer + "/token", issuer, issuer + "/device_authorization"]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
         if client.model.jwks is None:

@@ -43,6 +43,7 @@ from .claims import SUPPORTED_SCOPES
 from .service_scopes import SERVICE_SCOPES
 from .service_scopes import is_service_scope
 
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 3.4
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 ID_TOKEN_ALGS = ("ES256", "RS256")
 # Grant types an administrator may allow (RFC 7591 2 "grant_types"); refresh_token
@@ -173,6 +174,11 @@ class Client(ClientMixin):  # type: ignore[misc]
         return response_type == "code" and "authorization_code" in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == DEVICE_CODE_GRANT_TYPE:
+            # RFC 8628: only registered, active kiosks use the device grant (issue 5).
+            from .kiosks import is_active_kiosk
+
+            return is_active_kiosk(self.client_id)
         if grant_type == "client_credentials":
             # RFC 6749 section 4.4: "The client credentials grant type MUST only be
             # used by confidential clients."

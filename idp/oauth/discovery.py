@@ -16,6 +16,7 @@ from .claims import CLAIMS_SUPPORTED
 from .claims import SUPPORTED_SCOPES
 from .client_auth import ASSERTION_ALGS
 from .clients import AUTH_METHODS
+from .clients import DEVICE_CODE_GRANT_TYPE
 from .clients import ID_TOKEN_ALGS
 from .oidc import PROMPT_VALUES
 
@@ -40,7 +41,7 @@ def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
     issuer = str(config["IDP_ISSUER"])
     base = issuer.rstrip("/")
     authenticated = [m for m in AUTH_METHODS if m != "none"]
-    return {
+    data: dict[str, Any] = {
         "issuer": issuer,
         **{name: base + path for name, path in PATHS.items()},
         "scopes_supported": list(SUPPORTED_SCOPES),
@@ -70,6 +71,11 @@ def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
     } | _backchannel(config)
+    if config.get("IDP_FEATURE_DEVICE_FLOW"):
+        # RFC 8628 section 4: device_authorization_endpoint; the grant type (3.4).
+        data["device_authorization_endpoint"] = base + "/device_authorization"
+        data["grant_types_supported"].append(DEVICE_CODE_GRANT_TYPE)
+    return data
 
 
 def _backchannel(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ endpoint attached here and nowhere else:
   ``none``, and ``private_key_jwt`` (RFC 7523);
 - the ``iss`` authorization response parameter (RFC 9207);
 - revocation (RFC 7009), introspection (RFC 7662), UserInfo (OIDC Core 5.3) and
-  RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+  RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0);
+- the device authorization grant (RFC 8628) for kiosks, with ``IDP_FEATURE_DEVICE_FLOW``.
 
 The server never sees Flask: it takes ``ProtocolRequest`` values and returns
 ``ProtocolResponse`` values (``idp.web.oauth_bp`` converts both ways).
@@ -36,6 +37,9 @@ from .claims import SUPPORTED_SCOPES
 from .client_auth import PrivateKeyJwt
 from .clients import Client
 from .clients import query_client
+from .device import DeviceAuthorizationEndpoint
+from .device import DeviceCodeGrant
+from .device import OpenIDDevice
 from .errors import InvalidRequestError
 from .errors import UnsupportedResponseTypeError
 from .grants import AuthorizationCodeGrant
@@ -181,6 +185,10 @@ def build_server(app: Flask) -> AuthorizationServer:
     # OpenID Connect Back-Channel Logout 1.0: ended sessions tell their portals.
     session_events.subscribe(app, backchannel.on_session_ended)
     backchannel_delivery.init_app(app)
+    if app.config["IDP_FEATURE_DEVICE_FLOW"]:
+        # RFC 8628 for kiosks (idp.oauth.device).
+        server.register_grant(DeviceCodeGrant, [OpenIDDevice()])
+        server.register_endpoint(DeviceAuthorizationEndpoint)
     app.extensions[EXTENSION_KEY] = server
     return server
 

@@ -30,3 +30,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(licence_data_api.bp)
     app.register_blueprint(licence_admin_api.bp)
     app.register_blueprint(releases_bp.bp)
+    if app.config["IDP_FEATURE_DEVICE_FLOW"]:
+        from . import device_bp
+
+        app.register_blueprint(device_bp.bp)

@@ -24,6 +24,8 @@ _API_PATHS = (
     "/introspect",
     "/jwks.json",
     "/.well-known/",
+    "/device_authorization",
+    "/kiosk/event",
 )
 
 

@@ -1,0 +1,269 @@
+"""Kiosk card + face assertions: verify what a registered kiosk signed.
+
+DESIGN.md: "Biometrics never reach the server. A biometric is verified ... on a
+registered kiosk/counter terminal, which sends a signed assertion; the server verifies
+signatures." The kiosk reads the chip ID card (and checks the chip's certificate), matches
+the live face against the chip's photo and runs a liveness test on the device, then
+signs a JWT (RFC 7519, JWS RFC 7515) with the key registered for it (the one its
+``private_key_jwt`` client assertions use):
+
+header  ``{"alg": "ES256", "typ": "kiosk-card+jwt", "kid": ...}``
+claims  ``iss`` (the kiosk's client_id), ``aud`` (``<issuer>/kiosk/card``), ``iat``,
+        ``exp`` (at most ``IDP_KIOSK_ASSERTION_MAX_AGE`` after ``iat``), ``jti`` (a
+        random nonce, 16 to 256 characters, single use), ``id_number`` (read from the
+        chip), ``card`` (``{"chip_verified": true, "serial": "..."}``), ``face_match``
+        (``{"matched": true, "score": 0.97}``) and ``liveness`` (``{"passed": true}``).
+
+The card-removed event has ``typ`` ``kiosk-event+jwt``, ``aud`` ``<issuer>/kiosk/event``,
+the same ``iss``/``iat``/``exp``/``jti`` rules, and ``event`` ``"card_removed"``.
+
+The provider checks: the signature against the kiosk's registered JWKS (asymmetric
+algorithms only), the kiosk is registered and active, ``aud``, freshness (``iat`` not in
+the future, not older than the maximum age, ``exp`` not passed), single use (``jti`` in
+the ephemeral store until the assertion expires), the chip was verified, the face
+matched and the liveness test passed, the ID number is valid and belongs to a citizen.
+Any image or biometric template in the assertion is refused (and anything else it does
+not define): the face image never reaches the provider. Every refusal is an
+``AssertionRejected`` whose ``reason`` is a short ASCII code (no ID number in it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from ...errors import IdpError
+from ...ids import InvalidIdNumber
+from ...ids import parse_id_number
+from ...store import current_store
+from ...store.base import EphemeralStore
+from .. import citizens
+from ..kiosks import KioskDevice
+from ..kiosks import active_kiosk
+
+CARD_TYP = "kiosk-card+jwt"
+EVENT_TYP = "kiosk-event+jwt"
+EVENTS = ("card_removed",)
+# Asymmetric signatures only: never "none", never a shared secret.
+ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
+LEEWAY = 5  # seconds of clock skew tolerated on iat
+# A card assertion is a few hundred bytes; a face image would not fit.
+MAX_ASSERTION_LENGTH = 4096
+MAX_TEXT = 256  # no claim value is longer; a base64 image or template would be
+JTI_KIND = "kiosk-jti"
+_CARD_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "id_number", "card", "face_match", "liveness"}
+_EVENT_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "event", "card"}
+_MEMBERS = {
+    "card": {"chip_verified", "serial"},
+    "face_match": {"matched", "score"},
+    "liveness": {"passed", "score"},
+}
+# Names under which kiosk software might put biometric data.
+_IMAGE_NAMES = (
+    "image",
+    "photo",
+    "portrait",
+    "picture",
+    "face_image",
+    "selfie",
+    "template",
+    "biometric",
+    "jpeg",
+    "png",
+)
+
+
+class AssertionRejected(IdpError):
+    """The kiosk's assertion was refused; ``reason`` says why (ASCII, no personal data)."""
+
+    public = "The kiosk's card reading was refused."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(detail=f"kiosk assertion rejected: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CardSignIn:
+    """A verified card + face assertion."""
+
+    kiosk: KioskDevice
+    citizen_id: str
+    card_serial: str | None
+    face_score: float | None
+    issued_at: int
+
+
+@dataclass(frozen=True)
+class KioskEvent:
+    kiosk: KioskDevice
+    event: str
+    card_serial: str | None
+
+
+def verify_card_assertion(
+    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore | None = None
+) -> CardSignIn:
+    """Verify a card + face assertion (module docstring); raise ``AssertionRejected``."""
+    kiosk, claims = _verified(
+        assertion,
+        typ=CARD_TYP,
+        allowed=_CARD_CLAIMS,
+        audience=audience,
+        now=now,
+        max_age=max_age,
+        store=store,
+    )
+    card = _member(claims, "card")
+    if card.get("chip_verified") is not True:
+        raise AssertionRejected("card_not_verified")
+    face = _member(claims, "face_match")
+    if face.get("matched") is not True:
+        raise AssertionRejected("face_mismatch")
+    score = face.get("score")
+    if score is not None and (not isinstance(score, int | float) or not 0 <= score <= 1):
+        raise AssertionRejected("malformed")
+    if _member(claims, "liveness").get("passed") is not True:
+        raise AssertionRejected("liveness_failed")
+    number = claims.get("id_number")
+    if not isinstance(number, str):
+        raise AssertionRejected("malformed")
+    try:
+        parse_id_number(number=number)
+    except InvalidIdNumber:
+        raise AssertionRejected("invalid_id_number") from None
+    citizen = citizens.find_by_id_number(number)
+    if citizen is None:
+        raise AssertionRejected("unknown_id_number")
+    return CardSignIn(
+        kiosk=kiosk,
+        citizen_id=citizen.id,
+        card_serial=_serial(card),
+        face_score=float(score) if score is not None else None,
+        issued_at=int(claims["iat"]),
+    )
+
+
+def verify_event(
+    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore | None = None
+) -> KioskEvent:
+    """Verify a signed kiosk event (card removed); raise ``AssertionRejected``."""
+    kiosk, claims = _verified(
+        assertion,
+        typ=EVENT_TYP,
+        allowed=_EVENT_CLAIMS,
+        audience=audience,
+        now=now,
+        max_age=max_age,
+        store=store,
+    )
+    event = claims.get("event")
+    if event not in EVENTS:
+        raise AssertionRejected("unknown_event")
+    card = claims.get("card") if isinstance(claims.get("card"), dict) else {}
+    return KioskEvent(kiosk=kiosk, event=str(event), card_serial=_serial(card))
+
+
+# --- the checks every kiosk assertion goes through ------------------------------------------
+
+
+def _verified(
+    assertion: Any,
+    *,
+    typ: str,
+    allowed: set[str],
+    audience: str,
+    now: int,
+    max_age: int,
+    store: EphemeralStore | None,
+) -> tuple[KioskDevice, dict[str, Any]]:
+    if not isinstance(assertion, str) or not assertion:
+        raise AssertionRejected("missing")
+    if len(assertion) > MAX_ASSERTION_LENGTH:
+        # Nothing a kiosk may send is this large: most likely an image came along.
+        raise AssertionRejected("image_data")
+    unverified = _peek_claims(assertion)
+    kiosk = active_kiosk(unverified.get("iss"))
+    if kiosk is None:
+        raise AssertionRejected("unknown_or_disabled_kiosk")
+    try:
+        token = jwt.decode(
+            assertion,
+            KeySet.import_key_set(kiosk.jwks),
+            algorithms=ALGORITHMS,  # type: ignore[arg-type]
+        )
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise AssertionRejected("bad_signature") from None
+    if token.header.get("typ") != typ:
+        raise AssertionRejected("wrong_type")
+    claims = dict(token.claims)
+    _refuse_images(claims)
+    if set(claims) - allowed:
+        raise AssertionRejected("unexpected_claim")
+    aud = claims.get("aud")
+    if aud != audience and not (isinstance(aud, list) and audience in aud):
+        raise AssertionRejected("wrong_audience")
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if any(not isinstance(v, int) or isinstance(v, bool) for v in (iat, exp)):
+        raise AssertionRejected("malformed")
+    if iat > now + LEEWAY or exp <= now or now - iat > max_age or exp - iat > max_age:
+        raise AssertionRejected("expired")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 16 <= len(jti) <= MAX_TEXT:
+        raise AssertionRejected("malformed")
+    key = hashlib.sha256(f"{kiosk.client_id}\x00{jti}".encode()).hexdigest()
+    store = store or current_store()
+    if not store.put_if_absent(JTI_KIND, key, {}, max(1, exp - now + LEEWAY)):
+        raise AssertionRejected("replayed")
+    return kiosk, claims
+
+
+def _peek_claims(assertion: str) -> dict[str, Any]:
+    """The payload before verification, only to find whose key to verify with."""
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        raise AssertionRejected("malformed")
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError):
+        raise AssertionRejected("malformed") from None
+    if not isinstance(claims, dict):
+        raise AssertionRejected("malformed")
+    return claims
+
+
+def _refuse_images(value: Any, depth: int = 0) -> None:
+    """No image, template or other large blob anywhere in the claims."""
+    if depth > 3:
+        raise AssertionRejected("malformed")
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            lowered = str(name).lower()
+            if any(word in lowered for word in _IMAGE_NAMES):
+                raise AssertionRejected("image_data")
+            _refuse_images(inner, depth + 1)
+    elif isinstance(value, list):
+        for inner in value:
+            _refuse_images(inner, depth + 1)
+    elif isinstance(value, str) and (len(value) > MAX_TEXT or value.startswith("data:")):
+        raise AssertionRejected("image_data")
+
+
+def _member(claims: dict[str, Any], name: str) -> dict[str, Any]:
+    value = claims.get(name)
+    if not isinstance(value, dict) or set(value) - _MEMBERS[name]:
+        raise AssertionRejected("malformed")
+    return value
+
+
+def _serial(card: dict[str, Any]) -> str | None:
+    serial = card.get("serial")
+    return serial[:64] if isinstance(serial, str) and serial else None
