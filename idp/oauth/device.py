@@ -106,6 +106,9 @@ class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
     acr: str | None = None
     amr: list[str] = field(default_factory=list)
     auth_time: int | None = None
+    # The citizen approves the kiosk's scopes on /device for this one grant; no durable
+    # consent record stands behind it (releases name no consent).
+    consent_id: str | None = None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -131,6 +134,9 @@ class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
 
     def get_sid(self) -> str | None:
         return self.sid
+
+    def get_consent_id(self) -> str | None:
+        return self.consent_id
 
     def get_nonce(self) -> None:
         return None
