@@ -268,7 +268,11 @@ def attempt(item: Claimed) -> str:
     if client is None or client.disabled_at is not None or not client.backchannel_logout_uri:
         return _finish(item, error="the portal no longer takes back-channel logout", give_up=True)
     url = client.backchannel_logout_uri
-    token = backchannel.logout_token(client=client, subject=item.subject, sid=item.sid)
+    try:
+        token = backchannel.logout_token(client=client, subject=item.subject, sid=item.sid)
+    except (LookupError, ValueError) as exc:  # no signing key for the portal's algorithm
+        log.error("cannot sign a logout token for client %s: %s", item.client_id, exc)
+        return _finish(item, error="the logout token could not be signed")
     db.session.commit()  # no transaction stays open while the portal answers
     try:
         post_logout_token(
