@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import mobile
 from . import website
 
-ADAPTERS = [website]
+ADAPTERS = [website, mobile]
 
 
 def register_adapters(app: Flask) -> None:

@@ -52,6 +52,7 @@ class LevelState:
     reached_at: int
     used_at: int
     methods: tuple[Amr, ...]
+    channel: str = ""  # the channel of that proof (the ID token's ``channel`` claim)
 
     @property
     def amr(self) -> list[str]:
@@ -91,6 +92,7 @@ class SsoSession:
                 reached_at=int(entry["at"]),
                 used_at=int(entry.get("used", entry["at"])),
                 methods=tuple(Amr(m) for m in entry.get("methods", [])),
+                channel=str(entry.get("channel") or self.channel),
             )
             if not policy.lifetime(acr).lapsed(
                 reached_at=state.reached_at, used_at=state.used_at, now=now
@@ -172,7 +174,12 @@ def start(
     methods = [str(m) for m in merge_methods(result.methods)]
     for acr in Acr:
         if result.acr.satisfies(acr):
-            levels[str(acr)] = {"at": auth_time, "used": now, "methods": methods}
+            levels[str(acr)] = {
+                "at": auth_time,
+                "used": now,
+                "methods": methods,
+                "channel": str(result.channel),
+            }
     session = SsoSession(
         sid=secrets.token_urlsafe(24),
         citizen_id=result.citizen_id,

@@ -115,6 +115,11 @@ def _print(data: Any, as_json: bool) -> None:
 @click.option(
     "--scope-policy", "scope_policy_file", type=click.Path(path_type=Path), help=_POLICY_HELP
 )
+@click.option(
+    "--native",
+    is_flag=True,
+    help="A native app (RFC 8252): public, PKCE, https or loopback redirect; e.g. the mobile app.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -132,9 +137,13 @@ def create(
     default_acr: str | None,
     minimum_acr: str | None,
     scope_policy_file: Path | None,
+    native: bool,
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
+    source = click.get_current_context().get_parameter_source("auth_method")
+    if native and source == click.core.ParameterSource.DEFAULT:
+        auth_method = "none"  # RFC 8252 section 8.5: native apps are public clients
     scope_policy = _read_policy(scope_policy_file) if scope_policy_file is not None else None
     jwks = None
     if jwks_file is not None:
@@ -158,6 +167,7 @@ def create(
             default_acr=default_acr,
             minimum_acr=minimum_acr,
             scope_policy=scope_policy,
+            native=native,
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)

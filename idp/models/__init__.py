@@ -7,6 +7,8 @@ from .consent import Consent
 from .credential import PasswordCredential
 from .credential import RecoveryCode
 from .credential import TotpCredential
+from .device import AccountAlert
+from .device import DeviceKey
 from .lockout import AuthenticatorLockout
 from .signing_key import SigningKey
 from .token import OAuthToken
@@ -14,6 +16,8 @@ from .webauthn import WebAuthnCredential
 from .webauthn import WebAuthnUser
 
 __all__ = [
+    "AccountAlert",
+    "DeviceKey",
     "AuthenticatorLockout",
     "Citizen",
     "Consent",

@@ -49,6 +49,9 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     # "purpose": str}, "ttl_days": int}. NULL: every requested scope required.
     scope_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OIDC Registration 2 ``application_type``: "web" or "native" (RFC 8252: public,
+    # PKCE, claimed https or loopback redirect; the mobile app binds devices with it).
+    application_type: Mapped[str] = mapped_column(String(16), default="web", server_default="web")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -48,3 +48,4 @@ class OAuthToken(db.Model):  # type: ignore[name-defined,misc]
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel: Mapped[str | None] = mapped_column(String(16))  # where that sign-in happened

@@ -398,6 +398,7 @@ def _issue(
         amr=standing.amr,
         auth_time=standing.reached_at,
         granted_scope=" ".join(granted),
+        channel=standing.channel or None,
     )
     response: ProtocolResponse = server.create_authorization_response(
         request, grant_user=user, grant=grant

@@ -60,6 +60,7 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     acr: str | None = None
     amr: list[str] = field(default_factory=list)
     auth_time: int | None = None
+    channel: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -81,6 +82,9 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
     def get_sid(self) -> str | None:
         return self.sid
+
+    def get_channel(self) -> str | None:
+        return self.channel
 
 
 def _now() -> int:
@@ -114,6 +118,7 @@ def save(
         acr=user.acr,
         amr=list(user.amr),
         auth_time=user.auth_time,
+        channel=user.channel,
     )
     current_store().put(KIND, record.code_hash, asdict(record), ttl)
     return record

@@ -37,6 +37,7 @@ def authorized_user(client: Client, citizen_id: str, context: Any) -> Authorized
         acr=context.get_acr(),
         amr=context.get_amr(),
         auth_time=context.get_auth_time(),
+        channel=context.get_channel(),
     )
 
 

@@ -55,6 +55,7 @@ class AuthorizedUser:
     auth_time: int | None = None
     # At the authorization endpoint: the scopes the citizen's consent grants (issue 4).
     granted_scope: str | None = None
+    channel: str | None = None  # where the sign-in happened (``channel`` claim)
 
 
 def _now() -> datetime:
@@ -141,6 +142,7 @@ def persist(
         acr=user.acr,
         amr=list(user.amr),
         auth_time=(datetime.fromtimestamp(user.auth_time, UTC) if user.auth_time else None),
+        channel=user.channel,
     )
     db.session.add(row)
     return row
@@ -209,6 +211,9 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
 
     def get_sid(self) -> str | None:
         return self.row.sid
+
+    def get_channel(self) -> str | None:
+        return self.row.channel
 
     def get_nonce(self) -> None:
         # OIDC Core 12.2: a refreshed ID token "SHOULD NOT have a nonce Claim Value".

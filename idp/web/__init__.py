@@ -21,3 +21,8 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(interaction_bp.bp)
     app.register_blueprint(account_bp.bp)
     app.register_blueprint(passkeys_bp.bp)
+    from . import app_tokens
+    from . import devices_bp
+
+    app_tokens.init_app(app)
+    app.register_blueprint(devices_bp.bp)
