@@ -109,6 +109,7 @@ def _render(
         "app_signin.html",
         interaction=interaction,
         qr=qr_data_uri(qr) if qr else None,
+        qr_link=qr,
         match=started.request.match if started is not None else None,
         portal=started.request.client_name if started is not None else None,
         push=started is not None and started.request.kind == approvals.Kind.PUSH,

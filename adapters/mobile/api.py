@@ -33,6 +33,7 @@ from typing import Any
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
+from flask import render_template
 from flask import request
 from flask.blueprints import BlueprintSetupState
 
@@ -187,7 +188,14 @@ def decide(request_id: str) -> Any:
     return jsonify(id=decided.id, status=decided.status, acr=decided.acr)
 
 
+def qr_link(token: str) -> Any:
+    """What a QR code's https link shows when it is opened outside the app (the app
+    claims these links, RFC 8252 section 7.2): how to use it, nothing of the request."""
+    return render_template("app_qr_link.html"), 200
+
+
 ROUTES = (
+    ("/qr/<token>", "qr_link", qr_link, ["GET"]),
     ("/v1/devices", "bind", bind, ["POST"]),
     ("/v1/devices", "devices", list_devices, ["GET"]),
     ("/v1/devices/<device_id>", "remove_device", remove_device, ["DELETE"]),
