@@ -18,7 +18,7 @@ from oidc_helpers import pkce
 from oidc_helpers import redirected_to
 
 APP_REDIRECT = "http://127.0.0.1/callback"
-_OPEN = re.compile(r'id="app-open" href="([^"]+)"')
+_OPEN = re.compile(r'href="([^"]+)" id="app-open"')
 _MATCH = re.compile(r'id="app-match">(\d+)<')
 
 
