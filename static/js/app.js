@@ -14,6 +14,7 @@
     fetch(statusUrl, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) { return response.json(); })
       .then(function (body) {
+        box.setAttribute("data-status", body.status);
         if (body.status === "pending") { return; }
         if (body.status === "scanned") {
           line.textContent = box.getAttribute("data-msg-scanned");
