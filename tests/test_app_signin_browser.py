@@ -60,7 +60,7 @@ def _phone(app: Any, provider: str) -> AppSimulator:
     return sim
 
 
-def test_qr_page_signs_the_browser_in_after_the_app_approves(app: Any, live: Any, page: Any):
+def test_qr_page_signs_the_browser_in_after_the_app_approves(app: Any, live: Any, page: Any):  # noqa: F811
     provider = re.escape(live.provider)
     phone = _phone(app, live.provider)
 
