@@ -88,3 +88,28 @@ def test_qr_page_signs_the_browser_in_after_the_app_approves(app: Any, live: Any
     assert claims["acr"] == "urn:idp:acr:high"
     assert claims["amr"] == ["swk", "fpt", "mfa"]
     assert claims["channel"] == "mobile"
+
+
+def test_the_demo_simulator_script_speaks_the_same_api(
+    app: Any,
+    live: Any,  # noqa: F811
+    tmp_path: Any,
+) -> None:
+    """scripts/app_simulator.py, with a bound key in its state file, lists the devices
+    and pending requests of the live provider."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    phone = _phone(app, live.provider)
+    state = tmp_path / "state.json"
+    state.write_text(
+        json.dumps({"key": phone.key.as_dict(private=True), "device_id": phone.device_id})
+    )
+    script = Path(__file__).resolve().parent.parent / "scripts" / "app_simulator.py"
+    base = [sys.executable, str(script), "--issuer", live.provider, "--state", str(state)]
+    listed = subprocess.run([*base, "devices"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "Demo phone" in listed.stdout
+    pending = subprocess.run([*base, "pending"], capture_output=True, text=True, timeout=60)
+    assert pending.returncode == 0 and '"requests": []' in pending.stdout
