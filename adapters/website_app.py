@@ -16,6 +16,8 @@ Routes, on the website blueprint (only with ``IDP_FEATURE_MOBILE_APP``):
 - ``GET /login/<uid>/app/done`` (``website.app_done``): claims the approval once and
   ends like every website sign-in (``website._finish``: ``complete_login``, then
   ``interaction.resume``); otherwise says why (refused, expired, not yet approved).
+- ``GET|POST /login/continue/<code>`` (``website.handoff_continue``): the hand-off's
+  last step in the phone's browser (``idp.authn.handoff``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from adapters import website_pages as pages
 from adapters.website import bp
 from idp.authn import approvals
 from idp.authn import devices
+from idp.authn import handoff as handoffs
 from idp.authn.approvals import Status
 from idp.authn.interaction import Interaction
 from idp.authn.service import step_up_plan
@@ -232,3 +235,42 @@ def _routes_for_features(state: BlueprintSetupState) -> None:
 
 
 bp.record(_routes_for_features)
+
+
+# --- hand-off: continuing on the phone (idp.authn.handoff) ------------------------------------
+
+
+def handoff_continue(code: str) -> Any:
+    """The phone's browser, opened by the app with a one-time continue URL: confirm
+    (the account is named, against login CSRF), then a session at the website
+    session's level, through ``complete_login``."""
+    name = handoffs.peek(code)
+    if name is None:
+        page = render_template("handoff_continue.html", name=None, code=code)
+        return page, 400
+    if request.method == "GET":
+        return render_template("handoff_continue.html", name=name, code=code), 200
+    try:
+        result = handoffs.claim(code)
+    except handoffs.HandoffUnavailable:
+        return render_template("handoff_continue.html", name=None, code=code), 400
+    interaction = pages.park(return_to="/account")
+    return website._finish(
+        interaction,
+        result,
+        on_error=lambda e: (render_template("error.html", message=_(e.public), status=403), 403),
+    )
+
+
+def _handoff_routes(state: BlueprintSetupState) -> None:
+    if not state.app.config["IDP_FEATURE_MOBILE_APP"]:
+        return
+    state.add_url_rule(
+        "/login/continue/<code>",
+        endpoint="handoff_continue",
+        view_func=handoff_continue,
+        methods=["GET", "POST"],
+    )
+
+
+bp.record(_handoff_routes)

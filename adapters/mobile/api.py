@@ -10,6 +10,9 @@ DELETE   ``/mobile/v1/devices/<id>``       unbind one (this device or another of
 POST     ``/mobile/v1/qr``                 a scanned QR code: ``{"qr": "<what it encodes>"}``;
                                            answers the request to show (portal, channel,
                                            place, matching code)
+POST     ``/mobile/v1/handoff``                a scanned hand-off code: ``{"handoff": "<URL>"}``;
+                                           answers ``{"continue_url": ...}`` to open in the
+                                           phone's browser (``idp.authn.handoff``)
 GET      ``/mobile/v1/requests``           pending push requests and QR requests it scanned
 POST     ``/mobile/v1/requests/<id>``      the decision: ``{"decision": "approve" | "deny" |
                                            "not_me", "uv": true, "uvm": "fpt" | "face" |
@@ -39,6 +42,7 @@ from flask.blueprints import BlueprintSetupState
 
 from idp.authn import approvals
 from idp.authn import devices
+from idp.authn import handoff as handoffs
 from idp.authn.devices import Device
 from idp.errors import IdpError
 from idp.errors import InvalidInput
@@ -188,6 +192,18 @@ def decide(request_id: str) -> Any:
     return jsonify(id=decided.id, status=decided.status, acr=decided.acr)
 
 
+def handoff() -> Any:
+    """The app scanned a hand-off code shown by the website (``idp.authn.handoff``)."""
+    try:
+        device, data = _signed()
+        url = handoffs.redeem(payload=str(data.get("handoff") or ""), device=device)
+    except handoffs.HandoffUnavailable as exc:
+        return _error(404, "not_found", exc.public)
+    except IdpError as exc:
+        return _refused(exc)
+    return jsonify(continue_url=url)
+
+
 def qr_link(token: str) -> Any:
     """What a QR code's https link shows when it is opened outside the app (the app
     claims these links, RFC 8252 section 7.2): how to use it, nothing of the request."""
@@ -196,6 +212,8 @@ def qr_link(token: str) -> Any:
 
 ROUTES = (
     ("/qr/<token>", "qr_link", qr_link, ["GET"]),
+    ("/handoff/<token>", "handoff_link", qr_link, ["GET"]),
+    ("/v1/handoff", "handoff", handoff, ["POST"]),
     ("/v1/devices", "bind", bind, ["POST"]),
     ("/v1/devices", "devices", list_devices, ["GET"]),
     ("/v1/devices/<device_id>", "remove_device", remove_device, ["DELETE"]),

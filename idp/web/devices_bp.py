@@ -5,7 +5,9 @@
 - ``GET|POST /account/devices/<id>/remove`` (``devices.remove``): confirm, then unbind;
   needs a sign-in at most ``IDP_APP_FRESH_SIGN_IN`` seconds old, like passkey removal
   (else the citizen signs in again first and comes back);
-- ``POST /account/alerts/<id>/dismiss`` (``devices.dismiss``).
+- ``POST /account/alerts/<id>/dismiss`` (``devices.dismiss``);
+- ``GET  /account/handoff`` (``devices.handoff``): "continue on my phone", a QR code the
+  government app scans (``idp.authn.handoff``).
 
 ``account_alerts()`` is available to every template (the account page lists them).
 """
@@ -27,7 +29,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..authn import alerts
 from ..authn import approvals
 from ..authn import devices
+from ..authn import handoff as handoffs
 from ..authn import service
+from .account_bp import _qr_data_uri
 from .browser import browser_id
 from .signed_in import sign_in_first
 from .signed_in import signed_in_citizen
@@ -87,6 +91,24 @@ def remove(device_id: str) -> Any:
     devices.remove(citizen_id=citizen.id, device_id=device_id)
     flash(_("“%(name)s” was removed. It can no longer approve sign-ins.", name=found.name))
     return redirect(url_for("devices.index"), 303)
+
+
+@bp.get("/handoff")
+def handoff() -> Any:
+    """Continue on the phone (``idp.authn.handoff``): a QR code for the app to scan."""
+    signed_in = signed_in_citizen()
+    if signed_in is None:
+        return sign_in_first(url_for("devices.handoff"))
+    sso, _citizen = signed_in
+    started = handoffs.start(sso)
+    page = render_template(
+        "account_handoff.html",
+        qr=_qr_data_uri(started.payload),
+        minutes=(started.expires_in + 59) // 60,
+    )
+    response = current_app.make_response((page, 200))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/alerts/<alert_id>/dismiss")
