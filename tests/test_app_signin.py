@@ -380,3 +380,12 @@ def test_account_lists_devices_and_removal_needs_a_fresh_sign_in(
     assert removed.status_code == 303
     assert phone.devices().status == 401
     assert 'id="no-devices"' in account.get("/account/devices").get_data(as_text=True)
+
+
+def test_an_approval_from_a_device_removed_meanwhile_does_not_count(
+    phone: Any, browser_for: Any
+) -> None:
+    browser = browser_for()
+    phone.approve_qr(browser.qr)
+    assert phone.remove(phone.device_id).status == 204
+    assert browser.done().status_code == 400

@@ -218,3 +218,4 @@ def test_feature_off_registers_no_route(backend: Any) -> None:
     app = make_app(backend, IDP_FEATURE_MOBILE_APP=False)
     rules = {r.rule for r in app.url_map.iter_rules()}
     assert not any(r.startswith("/mobile") or r.endswith("/app") for r in rules)
+    assert not any(r.startswith("/account/devices") or "handoff" in r for r in rules)

@@ -44,6 +44,7 @@ from flask import current_app
 from ..errors import IdpError
 from ..errors import TooManyAttempts
 from ..extensions import db
+from ..models import DeviceKey
 from ..models import OAuthClient
 from ..store import current_store
 from . import alerts
@@ -412,6 +413,9 @@ def claim(cookie: str | None, *, interaction_uid: str | None) -> Approved | None
     if current_store().consume(KIND, request.id) is None:
         return None
     assert request.citizen_id and request.device_id and request.acr
+    device = db.session.get(DeviceKey, request.device_id)
+    if device is None or device.citizen_id != request.citizen_id:
+        return None  # unbound since it approved: its approval no longer counts
     return Approved(
         citizen_id=request.citizen_id,
         device_id=request.device_id,

@@ -25,4 +25,5 @@ def register_web(app: Flask) -> None:
     from . import devices_bp
 
     app_tokens.init_app(app)
-    app.register_blueprint(devices_bp.bp)
+    if app.config["IDP_FEATURE_MOBILE_APP"]:
+        app.register_blueprint(devices_bp.bp)
