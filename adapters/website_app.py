@@ -208,7 +208,8 @@ def app_done(uid: str) -> Any:
         return _render(interaction, None, status=410, error=error, state=str(found))
     try:
         result = mobile.authenticate(
-            interaction=interaction, form={"approval": cookie, "via": str(website.NAME)}
+            interaction=interaction,
+            form={"approval": cookie, "via": str(website.NAME), "place": place()},
         )
     except mobile.NotApproved:
         error = _("This code was shown in another browser, or is no longer valid. Get a new code.")

@@ -70,6 +70,12 @@ def test_qr_approved_with_a_biometric_signs_the_browser_in_at_high(
     assert claims["acr"] == HIGH
     assert claims["amr"] == ["swk", "fpt", "mfa"]
     assert claims["channel"] == "mobile"
+    # The SSO session records channel, device, place, time and level.
+    from idp.authn import sessions
+
+    [session] = sessions.list_for(phone_store(), claims_citizen(phone))
+    assert session.channel == "mobile" and session.device_id == phone.device_id
+    assert session.place and session.acr == HIGH and session.auth_time
 
 
 def test_qr_approved_with_the_device_passcode_reaches_substantial(
@@ -129,6 +135,18 @@ def test_refresh_keeps_the_channel(phone: Any, browser_for: Any, citizen: Any, r
     id_token = renewed.get_json()["id_token"]
     _, claims = decode_id_token(browser.http, id_token, client_id=rp.client_id)
     assert claims["channel"] == "mobile"
+
+
+def phone_store() -> Any:
+    from flask import current_app
+
+    return current_app.extensions["idp.store"]
+
+
+def claims_citizen(phone: Any) -> str:
+    from idp.models import DeviceKey
+
+    return str(DeviceKey.query.get(phone.device_id).citizen_id)
 
 
 # --- refusing -------------------------------------------------------------------------------------

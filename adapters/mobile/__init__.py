@@ -33,7 +33,7 @@ class NotApproved(AdapterError):
         super().__init__("The request was not approved in the app.")
 
 
-def result_from(approved: approvals.Approved, *, via: str) -> AuthResult:
+def result_from(approved: approvals.Approved, *, via: str, place: str = "") -> AuthResult:
     return AuthResult(
         citizen_id=approved.citizen_id,
         methods=approved.methods,
@@ -41,15 +41,18 @@ def result_from(approved: approvals.Approved, *, via: str) -> AuthResult:
         channel=NAME,
         auth_time=datetime.fromtimestamp(int(approved.decided_at), UTC),
         device_id=approved.device_id,
-        extra={"max_acr": str(approved.max_acr), "via": via},
+        extra={"max_acr": str(approved.max_acr), "via": via, "place": place},
     )
 
 
 def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthResult:
     """``form["approval"]``: the waiting browser's approval cookie (``<id>.<secret>``);
-    ``form["via"]``: the channel that showed the request. Raises NotApproved unless the
+    ``form["via"]``: the channel that showed the request, ``form["place"]`` where it
+    is (recorded in the SSO session). Raises NotApproved unless the
     request was approved for this interaction (claimed once)."""
     approved = approvals.claim(str(form.get("approval") or ""), interaction_uid=interaction.uid)
     if approved is None:
         raise NotApproved()
-    return result_from(approved, via=str(form.get("via") or "website"))
+    return result_from(
+        approved, via=str(form.get("via") or "website"), place=str(form.get("place") or "")
+    )

@@ -78,6 +78,9 @@ class SsoSession:
     acting_staff_id: str | None = None
     user_agent: str = ""
     previous_sids: list[str] = field(default_factory=list)
+    # Where the most recent proof was made, as its channel describes it (``AuthResult.
+    # extra["place"]``: a browser and network, a kiosk's site, a service hall).
+    place: str = ""
 
     def level_states(self, policy: LevelPolicy, now: int) -> list[LevelState]:
         """The levels that have not lapsed, highest first."""
@@ -197,6 +200,7 @@ def start(
         acting_staff_id=result.acting_staff_id,
         user_agent=user_agent[:200],
         previous_sids=previous_sids,
+        place=str(result.extra.get("place") or "")[:120],
     )
     _save(store, session, now, idle)
     return session, f"{session.sid}.{secret}"
