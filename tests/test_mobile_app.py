@@ -219,3 +219,41 @@ def test_feature_off_registers_no_route(backend: Any) -> None:
     rules = {r.rule for r in app.url_map.iter_rules()}
     assert not any(r.startswith("/mobile") or r.endswith("/app") for r in rules)
     assert not any(r.startswith("/account/devices") or "handoff" in r for r in rules)
+
+
+def test_a_malformed_decision_leaves_the_request_pending(app: Any, citizen: Any) -> None:
+    from mobile_helpers import WaitingBrowser
+    from oidc_helpers import grant_consent
+
+    from idp.oauth.clients import register_client as register
+
+    sim = bound_phone(app, citizen)
+    portal, secret = register(
+        name="Portal", redirect_uris=["https://p.example.gov/cb"], scope="openid profile"
+    )
+
+    class Rp:
+        client_id = portal.client_id
+        redirect_uri = "https://p.example.gov/cb"
+
+    Rp.secret = secret  # type: ignore[attr-defined]
+    grant_consent(citizen, Rp, "openid profile")
+    browser = WaitingBrowser(app.test_client(), Rp)
+    request_id = sim.scan(browser.qr).body["id"]
+    bad = sim.call(
+        "POST",
+        f"/mobile/v1/requests/{request_id}",
+        {"decision": "approve", "uv": True, "uvm": "iris"},
+    )
+    assert bad.status == 400 and bad.body["error"] == "invalid_request"
+    assert (
+        sim.call("POST", f"/mobile/v1/requests/{request_id}", {"decision": "maybe"}).status == 400
+    )
+    assert (
+        sim.call(
+            "POST", f"/mobile/v1/requests/{request_id}", {"decision": "approve", "uv": "yes"}
+        ).status
+        == 400
+    )
+    assert browser.status().get_json() == {"status": "scanned"}
+    assert sim.decide(request_id, "approve").status == 200

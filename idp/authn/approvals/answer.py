@@ -72,10 +72,11 @@ def decide(
         raise RequestExpired(detail="decided after expiry")
     if status not in (Status.PENDING, Status.SCANNED):
         raise AlreadyDecided(detail="decided twice")
+    # Checked before the request is taken: a malformed approval leaves it pending.
+    methods, level = approval_proof(device, uv=uv, uvm=uvm)
     if current_store().consume(KIND, request.id) is None:  # a concurrent decision won
         raise AlreadyDecided(detail="decided concurrently")
     if decision == Decision.APPROVE:
-        methods, level = approval_proof(device, uv=uv, uvm=uvm)
         decided = replace(
             request,
             status=str(Status.APPROVED),
