@@ -145,9 +145,10 @@ def phone_store() -> Any:
 
 
 def claims_citizen(phone: Any) -> str:
+    from idp.extensions import db
     from idp.models import DeviceKey
 
-    return str(DeviceKey.query.get(phone.device_id).citizen_id)
+    return str(db.session.get(DeviceKey, phone.device_id).citizen_id)
 
 
 # --- refusing -------------------------------------------------------------------------------------
