@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask
 
 from . import kiosk
+from . import mobile
 from . import website
 
-ADAPTERS = [website, kiosk]
+ADAPTERS = [website, mobile, kiosk]
 
 
 def register_adapters(app: Flask) -> None:

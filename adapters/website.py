@@ -419,5 +419,6 @@ def _routes_for_features(state: BlueprintSetupState) -> None:
 
 bp.record(_routes_for_features)
 
+from . import website_app  # noqa: E402,F401 - registers routes
 from . import website_passkey  # noqa: E402,F401 - registers routes
 from . import website_sms  # noqa: E402,F401 - registers routes

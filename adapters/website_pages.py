@@ -13,6 +13,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from idp.authn import authenticators
+from idp.authn import devices
 from idp.authn import interaction as interactions
 from idp.authn.interaction import Interaction
 from idp.authn.interaction import Prompt
@@ -123,6 +124,7 @@ def step_up_choices(plan: StepUpPlan) -> dict[str, bool]:
         "password": plan.offers(authenticators.PASSWORD),
         "passkey": plan.offers(authenticators.WEBAUTHN)
         and "website.passkey" in current_app.view_functions,
+        "app": plan.offers(devices.APP) and "website.app_push" in current_app.view_functions,
     }
 
 

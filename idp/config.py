@@ -240,6 +240,26 @@ class DefaultConfig:
     IDP_DEVICE_CODE_LOCK_AFTER = 20
     IDP_DEVICE_CODE_GLOBAL_PER_MINUTE = 300
 
+    # The mobile app (issue 5, adapters/mobile; README "Mobile app"). Off = no app API,
+    # no "sign in with the app" page.
+    IDP_FEATURE_MOBILE_APP = True
+    # QR sign-in and push requests expire after this many seconds (at most 120).
+    IDP_APP_QR_TTL = 120
+    IDP_APP_PUSH_TTL = 120
+    # Push requests per citizen: pending at once, and made per hour.
+    IDP_APP_PUSH_MAX_PENDING = 3
+    IDP_APP_PUSH_PER_HOUR = 10
+    # After a request is refused as "not me", new push requests wait this long.
+    IDP_APP_NOT_ME_LOCK = 3600
+    # Signed app requests: iat within this many seconds of the server clock.
+    IDP_APP_SIGNATURE_LEEWAY = 60
+    # Binding a device needs an app sign-in at most this many seconds old.
+    IDP_APP_BIND_MAX_AGE = 600
+    # Devices one citizen may bind.
+    IDP_APP_MAX_DEVICES = 5
+    # Removing a device from the account page needs a sign-in at most this old.
+    IDP_APP_FRESH_SIGN_IN = 300
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

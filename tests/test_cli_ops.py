@@ -194,7 +194,8 @@ def test_demo_seeds_idempotently(app):
         assert shown in second.output
     assert db.session.scalar(select(func.count()).select_from(Citizen)) == 1
     assert db.session.scalar(select(func.count()).select_from(RegistryEntry)) == 1
-    assert db.session.scalar(select(func.count()).select_from(OAuthClient)) == 1
+    # The demo portal and the government app (a native client, issue 5).
+    assert db.session.scalar(select(func.count()).select_from(OAuthClient)) == 2
     citizen = find_by_id_number(DEMO_ID_NUMBER)
     assert citizen is not None and citizen.name == "王小明"
     client = db.session.get(OAuthClient, DEMO_CLIENT_ID)

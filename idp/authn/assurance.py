@@ -18,7 +18,9 @@ password + WebAuthn key without UV         pwd hwk | pwd swk     pwd hwk mfa    
 WebAuthn with UV, device-bound key [1]     hwk mfa               hwk mfa          high
 WebAuthn with UV, synced or not listed [1] swk | hwk             swk              substantial [2]
 WebAuthn without UV, alone                 hwk | swk             hwk              low
-app key unlocked by a biometric            swk fpt|face (mobile) swk fpt mfa      high (issue 5)
+app approval unlocked by a biometric [3]   swk fpt|face (mobile) swk fpt mfa      high
+app approval unlocked by the passcode [3]  swk pin (mobile)      swk pin mfa      substantial
+app approval without user verification     swk (mobile)          swk              low
 chip ID card + face match in person        sc face (hall, kiosk) sc face mfa      high (issue 5)
 anything on the hotline                    ...                   ...              <= substantial
 =========================================  ===================  ===============  ===========
@@ -28,6 +30,8 @@ credential, ``swk`` for a synced passkey; ``mfa`` joins the methods only when th
 authenticator verified the user (UV flag, WebAuthn Level 3 section 6.1) and the
 credential is admitted to high (device-bound unless ``IDP_WEBAUTHN_HIGH_ALLOW_SYNCED``,
 model on ``IDP_WEBAUTHN_HIGH_AAGUIDS`` when that list is set).
+[3] Never above the level of the sign-in that bound the device
+(``idp.authn.devices.approval_proof``, NIST SP 800-63B 6.1.2.1).
 [2] Stated by the WebAuthn adapter as its result's ``acr``: user verification is a
 second factor on the device, but the key is not admitted to high. An adapter may state a
 level above ``level_for`` for its own proof only where this table says so; the core
@@ -107,6 +111,12 @@ RULES: tuple[Rule, ...] = (
         (frozenset({Amr.SWK}), _BIOMETRIC),
         frozenset({Channel.MOBILE}),
         "app approval unlocked by a biometric",
+    ),
+    Rule(
+        Acr.SUBSTANTIAL,
+        (frozenset({Amr.SWK}), frozenset({Amr.PIN})),
+        frozenset({Channel.MOBILE}),
+        "app approval unlocked by the device passcode",
     ),
     Rule(
         Acr.HIGH,

@@ -190,6 +190,11 @@ def _joined(
         return result
     earlier = previous.chain(level_policy(), int(time.time()), fresh_after=pending.fresh_after)
     level = joined_level(earlier, result.methods, channel=result.channel)
+    # An adapter may cap its own proof (a mobile device never yields more than the
+    # level of the sign-in that bound it): joining earlier proofs does not lift the cap.
+    cap = result.extra.get("max_acr")
+    if level is not None and cap and not Acr(cap).satisfies(level):
+        level = Acr(cap)
     if level is None or level.rank <= result.acr.rank:
         return result
     return replace(result, methods=merge_methods(earlier, result.methods), acr=level)

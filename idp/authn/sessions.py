@@ -54,6 +54,7 @@ class LevelState:
     reached_at: int
     used_at: int
     methods: tuple[Amr, ...]
+    channel: str = ""  # the channel of that proof (the ID token's ``channel`` claim)
 
     @property
     def amr(self) -> list[str]:
@@ -99,6 +100,7 @@ class SsoSession:
                 reached_at=int(entry["at"]),
                 used_at=int(entry.get("used", entry["at"])),
                 methods=tuple(Amr(m) for m in entry.get("methods", [])),
+                channel=str(entry.get("channel") or self.channel),
             )
             if not policy.lifetime(acr).lapsed(
                 reached_at=state.reached_at, used_at=state.used_at, now=now
@@ -187,7 +189,12 @@ def start(
     methods = [str(m) for m in merge_methods(result.methods)]
     for acr in Acr:
         if result.acr.satisfies(acr):
-            levels[str(acr)] = {"at": auth_time, "used": now, "methods": methods}
+            levels[str(acr)] = {
+                "at": auth_time,
+                "used": now,
+                "methods": methods,
+                "channel": str(result.channel),
+            }
     session = SsoSession(
         sid=secrets.token_urlsafe(24),
         citizen_id=result.citizen_id,
@@ -205,7 +212,9 @@ def start(
         acting_staff_id=result.acting_staff_id,
         user_agent=user_agent[:200],
         previous_sids=previous_sids,
-        place=result.place,
+        # Where the proof was made: a kiosk's place, or what the channel says
+        # (``AuthResult.extra["place"]``: a browser and network, a service hall).
+        place=(result.place or str(result.extra.get("place") or ""))[:120] or None,
         idle=idle if fixed else None,
     )
     _save(store, session, now, idle)

@@ -159,6 +159,11 @@ def _print(data: Any, as_json: bool) -> None:
     default=None,
     help=_BACKCHANNEL_SID_HELP,
 )
+@click.option(
+    "--native",
+    is_flag=True,
+    help="A native app (RFC 8252): public, PKCE, https or loopback redirect; e.g. the mobile app.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -179,9 +184,13 @@ def create(
     grant_types: tuple[str, ...],
     backchannel_logout_uri: str | None,
     backchannel_session_required: bool | None,
+    native: bool,
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
+    source = click.get_current_context().get_parameter_source("auth_method")
+    if native and source == click.core.ParameterSource.DEFAULT:
+        auth_method = "none"  # RFC 8252 section 8.5: native apps are public clients
     scope_policy = _read_policy(scope_policy_file) if scope_policy_file is not None else None
     jwks = None
     if jwks_file is not None:
@@ -208,6 +217,7 @@ def create(
             grant_types=grant_types or registry.DEFAULT_GRANT_TYPES,
             backchannel_logout_uri=backchannel_logout_uri,
             backchannel_logout_session_required=bool(backchannel_session_required),
+            native=native,
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)

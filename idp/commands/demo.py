@@ -62,6 +62,7 @@ def seed_demo(*, portal_url: str) -> DemoInfo:
         )
     citizen_created = _seed_citizen()
     client_created = _seed_client(portal_url.rstrip("/"))
+    _seed_mobile_app()
     return DemoInfo(
         id_number=DEMO_ID_NUMBER,
         name=DEMO_NAME,
@@ -128,6 +129,32 @@ def _seed_client(portal_url: str) -> bool:
     return created
 
 
+DEMO_APP_CLIENT_ID = "mobile-app"
+DEMO_APP_REDIRECT = "http://127.0.0.1/callback"  # RFC 8252 7.3: any port at request time
+
+
+def _seed_mobile_app() -> None:
+    """The government app as a first-party native client (``idp clients create
+    --native``), for ``scripts/app_simulator.py``."""
+    from ..extensions import db
+    from ..oauth.clients import get_client
+    from ..oauth.clients import register_client
+
+    if get_client(DEMO_APP_CLIENT_ID) is not None:
+        return
+    client, _ = register_client(
+        name="Government app",
+        department="Demo",
+        redirect_uris=[DEMO_APP_REDIRECT],
+        auth_method="none",
+        scope="openid",
+        first_party=True,
+        native=True,
+    )
+    client.client_id = DEMO_APP_CLIENT_ID
+    db.session.commit()
+
+
 def _with(uris: list[str] | None, uri: str) -> list[str]:
     return list(uris or []) if uri in (uris or []) else [*(uris or []), uri]
 
@@ -176,3 +203,6 @@ def demo(portal_url: str) -> None:
     click.echo(f"Demo data {state}.")
     print_demo(info, issuer=current_app.config["IDP_ISSUER"])
     click.echo("Run `idp serve --demo` to start the provider and the demo portal together.")
+    click.echo(
+        f"Mobile app client: {DEMO_APP_CLIENT_ID} (native; try scripts/app_simulator.py sign-in)."
+    )

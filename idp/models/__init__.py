@@ -11,6 +11,8 @@ from .consent import Consent
 from .credential import PasswordCredential
 from .credential import RecoveryCode
 from .credential import TotpCredential
+from .device import AccountAlert
+from .device import DeviceKey
 from .kiosk import Kiosk
 from .licence import Licence
 from .lockout import AuthenticatorLockout
@@ -24,6 +26,8 @@ __all__ = [
     "AuditChainHead",
     "AuditCheckpoint",
     "AuditEvent",
+    "AccountAlert",
+    "DeviceKey",
     "AuthenticatorLockout",
     "BackchannelDelivery",
     "Citizen",

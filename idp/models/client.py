@@ -60,6 +60,9 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
         Boolean, default=False, server_default=false()
     )
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OIDC Registration 2 ``application_type``: "web" or "native" (RFC 8252: public,
+    # PKCE, claimed https or loopback redirect; the mobile app binds devices with it).
+    application_type: Mapped[str] = mapped_column(String(16), default="web", server_default="web")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -52,3 +52,4 @@ class OAuthToken(db.Model):  # type: ignore[name-defined,misc]
     # The consent the scopes were granted under (NULL: client token, or a first-party
     # portal's administrative consent); data-release records name it.
     consent_id: Mapped[str | None] = mapped_column(String(36))
+    channel: Mapped[str | None] = mapped_column(String(16))  # where that sign-in happened

@@ -402,6 +402,7 @@ def _issue(
         auth_time=standing.reached_at,
         granted_scope=" ".join(granted),
         consent_id=consent_id,
+        channel=standing.channel or None,
     )
     response: ProtocolResponse = server.create_authorization_response(
         request, grant_user=user, grant=grant

@@ -42,6 +42,7 @@ ID_TOKEN_CLAIMS = (
     "amr",
     "sid",
     "at_hash",
+    "channel",
 )
 CLAIMS_SUPPORTED: tuple[str, ...] = tuple(
     dict.fromkeys([*ID_TOKEN_CLAIMS, *(c for cs in SCOPE_CLAIMS.values() for c in cs)])

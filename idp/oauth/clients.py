@@ -161,7 +161,17 @@ class Client(ClientMixin):  # type: ignore[misc]
         return " ".join(requested)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in (self.model.redirect_uris or [])
+        registered = self.model.redirect_uris or []
+        if redirect_uri in registered:
+            return True
+        # RFC 8252 section 7.3: for a native app's loopback IP redirect "the
+        # authorization server MUST allow any port to be specified at the time of the
+        # request"; everything else must still match exactly.
+        if self.model.application_type == "native":
+            return _without_loopback_port(redirect_uri) in {
+                _without_loopback_port(uri) for uri in registered
+            }
+        return False
 
     def check_client_secret(self, client_secret: str) -> bool:
         return hashing.matches(SECRET_PURPOSE, client_secret, self.model.client_secret_hash)
@@ -219,6 +229,7 @@ def register_client(
     grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
     backchannel_logout_uri: str | None = None,
     backchannel_logout_session_required: bool = False,
+    native: bool = False,
 ) -> tuple[OAuthClient, str | None]:
     """Register a portal; returns the client and, for confidential clients using a
     secret, the secret (shown once, stored only as a keyed hash).
@@ -261,6 +272,8 @@ def register_client(
             raise InvalidInput("The logo URI must be an https URL.", field="logo_uri")
     else:
         logo_uri = None
+    if native:
+        _check_native(redirects, auth_method)
     default, minimum = _acr_policy(default_acr, minimum_acr)
     if scope_policy is not None:
         scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
@@ -287,6 +300,7 @@ def register_client(
         grant_types=list(grants),
         backchannel_logout_uri=logout_uri,
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
+        application_type="native" if native else "web",
     )
     if not client.sector_identifier:
         # A service client signs no citizen in: its sector only fills the column.
@@ -470,6 +484,32 @@ def validate_redirect_uri(uri: str, *, field: str) -> str:
     )
 
 
+def _check_native(redirects: Sequence[str], auth_method: str) -> None:
+    """RFC 8252: a native app is a public client (8.5: no secret, so ``none`` and PKCE)
+    redirecting to a claimed https URI (7.2) or a loopback IP literal (7.3; 8.3:
+    ``localhost`` is NOT RECOMMENDED); private-use URI schemes are not accepted."""
+    if auth_method != "none":
+        raise InvalidInput(
+            "A native app is a public client: its auth method must be 'none'.",
+            field="auth_method",
+        )
+    for uri in redirects:
+        parts = urlsplit(uri)
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1"):
+            raise InvalidInput(
+                f"{uri}: a native app redirects to https or to 127.0.0.1 / [::1].",
+                field="redirect_uris",
+            )
+
+
+def _without_loopback_port(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1"):
+        return uri
+    host = "[::1]" if parts.hostname == "::1" else "127.0.0.1"
+    return parts._replace(netloc=host).geturl()
+
+
 def validate_public_jwks(jwks: dict[str, Any] | None) -> dict[str, Any]:
     """private_key_jwt needs the client's public keys (RFC 7523 section 2.2)."""
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
@@ -544,6 +584,7 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "minimum_acr": client.minimum_acr,
         "access_token_format": client.access_token_format,
         "grant_types": list(client.grant_types or DEFAULT_GRANT_TYPES),
+        "application_type": client.application_type,
         "scope_policy": client.scope_policy,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": bool(client.backchannel_logout_session_required),

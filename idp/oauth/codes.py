@@ -65,6 +65,7 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     amr: list[str] = field(default_factory=list)
     auth_time: int | None = None
     consent_id: str | None = None
+    channel: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -89,6 +90,9 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
     def get_consent_id(self) -> str | None:
         return self.consent_id
+
+    def get_channel(self) -> str | None:
+        return self.channel
 
 
 def _now() -> int:
@@ -123,6 +127,7 @@ def save(
         amr=list(user.amr),
         auth_time=user.auth_time,
         consent_id=user.consent_id,
+        channel=user.channel,
     )
     current_store().put(KIND, record.code_hash, asdict(record), ttl)
     return record

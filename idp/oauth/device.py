@@ -109,6 +109,7 @@ class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
     # The citizen approves the kiosk's scopes on /device for this one grant; no durable
     # consent record stands behind it (releases name no consent).
     consent_id: str | None = None
+    channel: str | None = None  # the phone session's channel (the ``channel`` claim)
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -137,6 +138,9 @@ class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
 
     def get_consent_id(self) -> str | None:
         return self.consent_id
+
+    def get_channel(self) -> str | None:
+        return self.channel
 
     def get_nonce(self) -> None:
         return None
@@ -340,6 +344,7 @@ def decide(
             acr=str(standing.acr),
             amr=standing.amr,
             auth_time=standing.reached_at,
+            channel=getattr(standing, "channel", None) or None,
         )
     )
     store.delete(USER_KIND, request.user_code)

@@ -45,6 +45,7 @@ def authorized_user(client: Client, citizen_id: str, context: Any) -> Authorized
         amr=context.get_amr(),
         auth_time=context.get_auth_time(),
         consent_id=context.get_consent_id(),
+        channel=context.get_channel(),
     )
 
 

@@ -178,6 +178,10 @@ def _auth_context(context: Any) -> dict[str, Any]:
         claims["amr"] = amr
     if sid := context.get_sid():
         claims["sid"] = sid
+    # Issue 5: the channel the citizen signed in on (website, mobile, kiosk, hall,
+    # hotline), a claim of this provider documented in the README.
+    if channel := context.get_channel():
+        claims["channel"] = channel
     return claims
 
 

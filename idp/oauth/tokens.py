@@ -58,6 +58,7 @@ class AuthorizedUser:
     # The consent record behind the grant (None: a first-party portal's administrative
     # consent); carried by the code and the tokens for data-release records.
     consent_id: str | None = None
+    channel: str | None = None  # where the sign-in happened (``channel`` claim)
 
 
 def _now() -> datetime:
@@ -156,6 +157,7 @@ def persist(
             datetime.fromtimestamp(user.auth_time, UTC) if user and user.auth_time else None
         ),
         consent_id=user.consent_id if user else None,
+        channel=user.channel if user else None,
     )
     db.session.add(row)
     return row
@@ -243,6 +245,9 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
 
     def get_consent_id(self) -> str | None:
         return self.row.consent_id
+
+    def get_channel(self) -> str | None:
+        return self.row.channel
 
     def get_nonce(self) -> None:
         # OIDC Core 12.2: a refreshed ID token "SHOULD NOT have a nonce Claim Value".

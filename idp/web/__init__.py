@@ -34,3 +34,9 @@ def register_web(app: Flask) -> None:
         from . import device_bp
 
         app.register_blueprint(device_bp.bp)
+    from . import app_tokens
+    from . import devices_bp
+
+    app_tokens.init_app(app)
+    if app.config["IDP_FEATURE_MOBILE_APP"]:
+        app.register_blueprint(devices_bp.bp)
