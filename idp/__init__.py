@@ -113,6 +113,8 @@ def _check_production(app: Flask) -> None:
     webauthn_origin = cfg.get("IDP_WEBAUTHN_ORIGIN")
     if webauthn_origin and not str(webauthn_origin).startswith("https://"):
         problems.append("IDP_WEBAUTHN_ORIGIN must be an https origin")
+    if cfg.get("IDP_ALLOW_PRIVATE_FETCH"):
+        problems.append("IDP_ALLOW_PRIVATE_FETCH must be off")
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

@@ -9,6 +9,9 @@ from .credential import RecoveryCode
 from .credential import TotpCredential
 from .lockout import AuthenticatorLockout
 from .signing_key import SigningKey
+from .staff import Staff
+from .staff import StaffApiToken
+from .staff import StaffCredential
 from .token import OAuthToken
 from .webauthn import WebAuthnCredential
 from .webauthn import WebAuthnUser
@@ -23,6 +26,9 @@ __all__ = [
     "RecoveryCode",
     "RegistryEntry",
     "SigningKey",
+    "Staff",
+    "StaffApiToken",
+    "StaffCredential",
     "TotpCredential",
     "WebAuthnCredential",
     "WebAuthnUser",

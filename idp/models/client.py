@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
@@ -48,6 +49,9 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     # Per-scope consent policy (idp.consent.policy): {scope: {"required": bool,
     # "purpose": str}, "ttl_days": int}. NULL: every requested scope required.
     scope_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Per-client token lifetimes in seconds (NULL: IDP_TTL_ACCESS_TOKEN / _REFRESH_TOKEN).
+    access_token_ttl: Mapped[int | None] = mapped_column(Integer)
+    refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
