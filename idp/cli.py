@@ -1,5 +1,5 @@
 """The ``idp`` operator command: ``idp serve``, ``idp demo``, ``idp db upgrade``,
-``idp citizens import``, ``idp clients ...``, ``idp keys rotate``.
+``idp citizens import``, ``idp clients ...``, ``idp keys rotate``, ``idp staff ...``.
 
 ``serve`` belongs to the group itself: it decides how many processes to run before any app
 (and any store) exists. Every other command runs inside an app built by ``create_app``
@@ -21,11 +21,13 @@ def register_cli(app: Flask) -> None:
     from .commands.clients import clients
     from .commands.demo import demo
     from .commands.keys import keys
+    from .commands.staff import staff
 
     app.cli.add_command(citizens)
     app.cli.add_command(clients)
     app.cli.add_command(keys)
     app.cli.add_command(demo)
+    app.cli.add_command(staff)
 
 
 def _create_app() -> Flask:

@@ -205,6 +205,7 @@ def register_client(
             "The token endpoint auth method must be one of: " + ", ".join(AUTH_METHODS) + ".",
             field="auth_method",
         )
+    _loopback_rule(redirects, auth_method)
     scopes = list(dict.fromkeys(scope.split()))
     unknown = [s for s in scopes if s not in SUPPORTED_SCOPES]
     if unknown or "openid" not in scopes:
@@ -301,6 +302,19 @@ def set_scope_policy(client_id: str, policy: Any) -> OAuthClient | None:
     client.scope_policy = consent_policy.validate(policy, allowed=client.scope.split())
     db.session.commit()
     return client
+
+
+def _loopback_rule(redirect_uris: Iterable[str], auth_method: str) -> None:
+    """RFC 8252 section 7.3: the loopback http redirect is for native apps (public
+    clients). A confidential client may use one only outside production (the demo
+    portal and local development run on http://localhost)."""
+    if auth_method == "none" or current_app.config["IDP_ENV"] != "production":
+        return
+    if any(urlsplit(uri).scheme == "http" for uri in redirect_uris):
+        raise InvalidInput(
+            "http loopback redirect URIs are only for native apps (auth method none).",
+            field="redirect_uris",
+        )
 
 
 def validate_redirect_uri(uri: str, *, field: str) -> str:
@@ -552,6 +566,7 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
             "The token endpoint auth method must be one of: " + ", ".join(AUTH_METHODS) + ".",
             field="auth_method",
         )
+    _loopback_rule(values.get("redirect_uris", client.redirect_uris or []), method)
     secret = None
     if method == "private_key_jwt":
         if "jwks" in changes or client.jwks is None:

@@ -21,3 +21,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(interaction_bp.bp)
     app.register_blueprint(account_bp.bp)
     app.register_blueprint(passkeys_bp.bp)
+
+    from . import admin
+
+    admin.register(app)
