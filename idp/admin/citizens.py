@@ -193,10 +193,12 @@ def end_sessions(actor: Actor, citizen_id: str, sid: str | None = None) -> int:
     return count
 
 
-def unblock(actor: Actor, citizen_id: str, authenticator: str) -> bool:
+def unblock(actor: Actor, citizen_id: str, authenticator: Any) -> bool:
     """Re-enable one of the citizen's authenticators disabled after too many failures
     (NIST SP 800-63B 5.2.2), after the operator checked the citizen's identity."""
     citizen = _citizen(actor, citizen_id, Permission.CITIZENS_MANAGE, "citizens.unblock")
+    if not isinstance(authenticator, str):
+        raise InvalidInput("authenticator must be a string.", field="authenticator")
     if authenticator not in _authenticator_keys(citizen):
         raise NotFound(detail="not an authenticator of this citizen")
     was = authenticator_limits.reenable(authenticator=authenticator)

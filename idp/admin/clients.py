@@ -68,6 +68,7 @@ def get_client(actor: Actor, client_id: str) -> dict[str, Any]:
 
 def create_client(actor: Actor, data: Any) -> tuple[dict[str, Any], str | None]:
     """Register a portal. A client manager's portals are always in their department."""
+    require(actor, Permission.CLIENTS_WRITE, action="clients.create")
     fields = typed(data, CREATE_FIELDS)
     required(fields, "name", "redirect_uris")
     department = fields.get("department") or None
@@ -91,8 +92,8 @@ def create_client(actor: Actor, data: Any) -> tuple[dict[str, Any], str | None]:
 
 
 def update_client(actor: Actor, client_id: str, data: Any) -> tuple[dict[str, Any], str | None]:
-    changes = typed(data, EDIT_FIELDS)
     client = _load(actor, client_id, Permission.CLIENTS_WRITE, "clients.update")
+    changes = typed(data, EDIT_FIELDS)
     if "department" in changes and actor.department_only(Permission.CLIENTS_WRITE):
         new = (changes["department"] or "").strip() or None
         if new != actor.department:

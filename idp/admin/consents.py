@@ -9,6 +9,7 @@ from typing import Any
 
 from ..authn.staff.roles import Permission
 from ..consent import service
+from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Citizen
 from ..models import Consent
@@ -65,7 +66,10 @@ def by_citizen(actor: Actor, citizen_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def revoke(actor: Actor, *, citizen_id: str, client_id: str) -> bool:
+def revoke(actor: Actor, *, citizen_id: Any, client_id: Any) -> bool:
+    require(actor, Permission.CONSENTS_REVOKE, action="consents.revoke")
+    if not isinstance(citizen_id, str) or not isinstance(client_id, str):
+        raise InvalidInput("citizen_id and client_id are required strings.", field="citizen_id")
     client = _client(actor, client_id, Permission.CONSENTS_REVOKE, "consents.revoke")
     if len(citizen_id or "") > 36 or db.session.get(Citizen, citizen_id) is None:
         raise NotFound(detail="unknown citizen")

@@ -81,11 +81,9 @@ def get_staff(actor: Actor, staff_id: str) -> dict[str, Any]:
 
 
 def create_staff(actor: Actor, data: Any) -> tuple[dict[str, Any], str]:
+    require(actor, Permission.STAFF_CREATE, action="staff.create")
     fields = typed(data, CREATE_FIELDS)
     required(fields, "username", "display_name", "roles")
-    require(
-        actor, Permission.STAFF_CREATE, action="staff.create", target=str(fields["username"])[:64]
-    )
     member, code = accounts.create_staff(**fields)
     after = accounts.view(member)
     admin_event(actor, "staff.create", member.id, SUCCESS, after=after)

@@ -388,10 +388,7 @@ def end_sessions(actor: Actor, citizen_id: str, body: Any) -> Any:
     params=_CITIZEN,
 )
 def unblock(actor: Actor, citizen_id: str, body: Any) -> Any:
-    name = body.get("authenticator")
-    if not isinstance(name, str):
-        raise InvalidInput("authenticator must be a string.", field="authenticator")
-    return {"was_blocked": citizens.unblock(actor, citizen_id, name)}
+    return {"was_blocked": citizens.unblock(actor, citizen_id, body.get("authenticator"))}
 
 
 @operation(
@@ -415,10 +412,11 @@ def citizen_consents(actor: Actor, citizen_id: str) -> Any:
     response="Revoked",
 )
 def revoke_consent(actor: Actor, body: Any) -> Any:
-    citizen_id, client_id = body.get("citizen_id"), body.get("client_id")
-    if not isinstance(citizen_id, str) or not isinstance(client_id, str):
-        raise InvalidInput("citizen_id and client_id are required strings.", field="citizen_id")
-    return {"revoked": consents.revoke(actor, citizen_id=citizen_id, client_id=client_id)}
+    return {
+        "revoked": consents.revoke(
+            actor, citizen_id=body.get("citizen_id"), client_id=body.get("client_id")
+        )
+    }
 
 
 # --- keys ----------------------------------------------------------------------------------
