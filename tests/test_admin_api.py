@@ -255,3 +255,58 @@ def test_openapi_document_covers_every_admin_api_route(app, http):
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routes.add((method, path))
     assert routes and routes == documented
+
+
+HOSTILE_BODIES = [
+    {},
+    {"roles": 1},
+    {"roles": [1, 2]},
+    {"algs": "ES256"},
+    {"algs": ["HS256"]},
+    {"immediate": "yes"},
+    {"sid": 5},
+    {"id_number": None},
+    {"id_number": "1" * 200},
+    {"citizen_id": 1, "client_id": []},
+    {"authenticator": {}},
+    {"department": 3, "roles": ["auditor"]},
+    {"name": "x" * 500, "redirect_uris": ["https://a.example/cb"]},
+    {"redirect_uris": "https://a.example/cb", "name": "x"},
+    {"scope_policy": [], "name": "x", "redirect_uris": ["https://a.example/cb"]},
+    {"username": "\x00", "display_name": "x", "roles": ["auditor"]},
+]
+
+
+def test_hostile_input_never_makes_a_500(app, http, citizen, rp):
+    """Every call, every wrong type: a 4xx problem, never a stack trace."""
+    admin = make_member(app, username="root", roles=["administrator"])
+    other = make_member(app, username="other", roles=["auditor"])
+    from idp.oauth import keys
+
+    ids = {
+        "client_id": rp.client_id,
+        "citizen_id": citizen.id,
+        "staff_id": other.id,
+        "kid": keys.list_keys()[0]["kid"],
+    }
+    headers = bearer(api_token(admin))
+    failures = []
+    for op in OPERATIONS:
+        path = "/admin/api" + _fill(op.path, ids)
+        for body in HOSTILE_BODIES if op.body else [None]:
+            kwargs: dict[str, Any] = {"headers": headers}
+            if body is not None:
+                kwargs["json"] = body
+            answer = http.open(path, method=op.method, **kwargs)
+            if answer.status_code >= 500:
+                failures.append((op.method, op.path, body))
+        for weird in ("%00", "x" * 300, "..%2F..%2Fetc"):
+            answer = http.open(
+                "/admin/api" + _fill(op.path, dict.fromkeys(ids, weird)),
+                method=op.method,
+                headers=headers,
+                json={},
+            )
+            if answer.status_code >= 500:
+                failures.append((op.method, op.path, weird))
+    assert not failures, failures

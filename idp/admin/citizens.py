@@ -35,6 +35,7 @@ from .authz import NotFound
 from .authz import require
 from .events import SUCCESS
 from .events import admin_event
+from .fields import row_id
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -43,7 +44,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def _citizen(actor: Actor, citizen_id: str, permission: Permission, action: str) -> Citizen:
     require(actor, permission, action=action, target=str(citizen_id)[:36])
-    citizen = db.session.get(Citizen, citizen_id) if len(citizen_id or "") <= 36 else None
+    citizen = db.session.get(Citizen, citizen_id) if row_id(citizen_id) else None
     if citizen is None:
         raise NotFound(detail=f"citizen {str(citizen_id)[:36]}")
     return citizen
@@ -184,7 +185,7 @@ def end_sessions(actor: Actor, citizen_id: str, sid: str | None = None) -> int:
     if sid is None:
         count = len(sessions.end_all(store, citizen.id))
     else:
-        found = sessions.get_by_sid(store, sid) if len(sid) <= 64 else None
+        found = sessions.get_by_sid(store, sid) if len(sid) <= 64 and sid.isprintable() else None
         if found is None or found.citizen_id != citizen.id:
             raise NotFound(detail="no such session for this citizen")
         sessions.end(store, found.sid, citizen.id)

@@ -20,6 +20,7 @@ from .authz import NotFound
 from .authz import require
 from .events import SUCCESS
 from .events import admin_event
+from .fields import row_id
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -56,7 +57,7 @@ def by_client(actor: Actor, client_id: str) -> list[dict[str, Any]]:
 def by_citizen(actor: Actor, citizen_id: str) -> list[dict[str, Any]]:
     """A citizen's consents; a client manager sees only those given to their department."""
     require(actor, Permission.CONSENTS_READ, action="consents.list", target=str(citizen_id)[:36])
-    if len(citizen_id or "") > 36 or db.session.get(Citizen, citizen_id) is None:
+    if not row_id(citizen_id) or db.session.get(Citizen, citizen_id) is None:
         raise NotFound(detail="unknown citizen")
     out = []
     for row in service.list_active(citizen_id=citizen_id):
@@ -71,7 +72,7 @@ def revoke(actor: Actor, *, citizen_id: Any, client_id: Any) -> bool:
     if not isinstance(citizen_id, str) or not isinstance(client_id, str):
         raise InvalidInput("citizen_id and client_id are required strings.", field="citizen_id")
     client = _client(actor, client_id, Permission.CONSENTS_REVOKE, "consents.revoke")
-    if len(citizen_id or "") > 36 or db.session.get(Citizen, citizen_id) is None:
+    if not row_id(citizen_id) or db.session.get(Citizen, citizen_id) is None:
         raise NotFound(detail="unknown citizen")
     before = service.find_active(citizen_id=citizen_id, client_id=client.client_id)
     done = service.revoke(

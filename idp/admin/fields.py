@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,3 +49,12 @@ def required(data: Mapping[str, Any], *names: str) -> None:
     for name in names:
         if data.get(name) in (None, "", []):
             raise InvalidInput(f"{name} is required.", field=name)
+
+
+_ROW_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
+
+
+def row_id(value: object) -> bool:
+    """A uuid-like row id (citizen, consent, staff): never a NUL byte or a path for the
+    database to choke on."""
+    return isinstance(value, str) and bool(_ROW_ID.match(value))

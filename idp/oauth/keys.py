@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from ..extensions import db
 from ..models import SigningKey
 
 ALGORITHMS = ("ES256", "RS256")
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # RFC 7638 thumbprints, base64url
 CACHE_SECONDS = 60
 # Default for IDP_KEY_PROPAGATION_DELAY (seconds between publishing and signing).
 DEFAULT_PROPAGATION_DELAY = 3600
@@ -314,7 +316,7 @@ def retire(
     unknown kid, ``KeyRetirementRefused`` otherwise."""
     now = now or _now()
     with Session(db.engine, expire_on_commit=False) as session:
-        row = session.get(SigningKey, kid) if isinstance(kid, str) and len(kid) <= 64 else None
+        row = session.get(SigningKey, kid) if _KID.match(str(kid)) else None
         if row is None:
             raise LookupError(kid)
         others = session.scalars(

@@ -78,7 +78,7 @@ def _roles(values: Iterable[str]) -> list[str]:
 
 
 def create_staff(
-    *, username: str, display_name: str, department: str | None, roles: Iterable[str]
+    *, username: str, display_name: str, department: str | None = None, roles: Iterable[str]
 ) -> tuple[Staff, str]:
     """A new staff member and their one-time enrolment code (shown once)."""
     staff = Staff(
@@ -149,8 +149,16 @@ def by_username(username: str) -> Staff | None:
     return found
 
 
+_ROW_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
+
+
+def is_row_id(value: object) -> bool:
+    """A uuid-like row id: never a NUL byte or a path for the database to choke on."""
+    return isinstance(value, str) and bool(_ROW_ID.match(value))
+
+
 def get(staff_id: str) -> Staff | None:
-    if not isinstance(staff_id, str) or len(staff_id) > 36:
+    if not is_row_id(staff_id):
         return None
     return db.session.get(Staff, staff_id)
 

@@ -22,6 +22,7 @@ from ...errors import InvalidInput
 from ...extensions import db
 from ...models import Staff
 from ...models import StaffApiToken
+from .accounts import is_row_id
 from .accounts import keyed_hash
 
 PURPOSE = "staff-api-token"
@@ -79,7 +80,7 @@ def list_for(staff_id: str) -> list[StaffApiToken]:
 
 
 def revoke(*, staff_id: str, token_id: str) -> bool:
-    row = db.session.get(StaffApiToken, token_id) if len(token_id or "") <= 36 else None
+    row = db.session.get(StaffApiToken, token_id) if is_row_id(token_id) else None
     if row is None or row.staff_id != staff_id:
         return False
     if row.revoked_at is None:
