@@ -32,6 +32,7 @@ from ...admin.authz import Actor
 from ...admin.authz import Forbidden
 from ...admin.authz import FreshVerificationRequired
 from ...admin.authz import NotFound
+from ...admin.authz import require
 from ...authn.staff.roles import Permission
 from ...authn.staff.roles import Role
 from ...errors import IdpError
@@ -48,19 +49,27 @@ class Page:
     rule: str
     methods: tuple[str, ...]
     endpoint: str
-    permission: Permission | None
+    permission: Permission | None  # what the GET (or the only method) needs
+    post: Permission | None  # what a POST needs, on pages that have both
+
+    def needs(self, method: str) -> Permission | None:
+        return self.post if method == "POST" and "GET" in self.methods else self.permission
 
 
 PAGES: list[Page] = []
 
 
 def page(
-    rule: str, *, permission: Permission | None, methods: tuple[str, ...] = ("GET",)
+    rule: str,
+    *,
+    permission: Permission | None,
+    methods: tuple[str, ...] = ("GET",),
+    post: Permission | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         guarded = console_page(_mapped(view))
         bp.add_url_rule(rule, view.__name__, guarded, methods=list(methods))
-        PAGES.append(Page(rule, methods, f"admin.{view.__name__}", permission))
+        PAGES.append(Page(rule, methods, f"admin.{view.__name__}", permission, post or permission))
         return guarded
 
     return decorate
@@ -81,13 +90,18 @@ def _mapped(view: Callable[..., Any]) -> Callable[..., Any]:
             return _error(actor, _("Your role does not allow this."), 403)
         except NotFound:
             return _error(actor, _("Not found."), 404)
+        except IdpError as exc:
+            return _error(actor, _(exc.public), 400)
 
     wrapper.__name__ = view.__name__
     return wrapper
 
 
 def _error(actor: Actor, message: str, status: int) -> tuple[str, int]:
-    return render_template("admin/error.html", actor=actor, message=message, status=status), status
+    page = render_template(
+        "admin/error.html", actor=actor, P=Permission, message=message, status=status
+    )
+    return page, status
 
 
 def _render(template: str, actor: Actor, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -128,7 +142,7 @@ def _int_field(form: MultiDict[str, str], name: str) -> int | None:
     return int(text)
 
 
-def _client_form(form: MultiDict[str, str], *, creating: bool) -> dict[str, Any]:
+def _client_form(actor: Actor, form: MultiDict[str, str], *, creating: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": form.get("name", ""),
         "department": form.get("department") or None,
@@ -146,6 +160,8 @@ def _client_form(form: MultiDict[str, str], *, creating: bool) -> dict[str, Any]
         "access_token_ttl": _int_field(form, "access_token_ttl"),
         "refresh_token_ttl": _int_field(form, "refresh_token_ttl"),
     }
+    if actor.department_only(Permission.CLIENTS_WRITE):
+        data["department"] = actor.department  # the field is read-only for them
     jwks = _json_field(form, "jwks")
     if jwks is not None or creating:
         data["jwks"] = jwks
@@ -173,11 +189,12 @@ def client_list(actor: Actor) -> Any:
 @page("/clients/new", permission=Permission.CLIENTS_WRITE, methods=("GET", "POST"))
 def client_new(actor: Actor) -> Any:
     if request.method == "GET":
-        if not actor.can(Permission.CLIENTS_WRITE):
-            raise Forbidden()
+        require(actor, Permission.CLIENTS_WRITE, action="clients.create")
         return _render("admin/client_form.html", actor, client=None, form={}, **_client_context())
     try:
-        created, secret = clients.create_client(actor, _client_form(request.form, creating=True))
+        created, secret = clients.create_client(
+            actor, _client_form(actor, request.form, creating=True)
+        )
     except InvalidInput as exc:
         return _render(
             "admin/client_form.html",
@@ -192,14 +209,19 @@ def client_new(actor: Actor) -> Any:
     return _render("admin/secret.html", actor, client=created, secret=secret)
 
 
-@page("/clients/<client_id>", permission=Permission.CLIENTS_READ, methods=("GET", "POST"))
+@page(
+    "/clients/<client_id>",
+    permission=Permission.CLIENTS_READ,
+    methods=("GET", "POST"),
+    post=Permission.CLIENTS_WRITE,
+)
 def client_detail(actor: Actor, client_id: str) -> Any:
     if request.method == "GET":
         found = clients.get_client(actor, client_id)
         return _render("admin/client_form.html", actor, client=found, form={}, **_client_context())
     try:
         updated, secret = clients.update_client(
-            actor, client_id, _client_form(request.form, creating=False)
+            actor, client_id, _client_form(actor, request.form, creating=False)
         )
     except InvalidInput as exc:
         found = clients.get_client(actor, client_id)
@@ -251,8 +273,7 @@ def client_enable(actor: Actor, client_id: str) -> Any:
 @page("/citizens", permission=Permission.CITIZENS_READ, methods=("GET", "POST"))
 def citizen_search(actor: Actor) -> Any:
     if request.method == "GET":
-        if not actor.can(Permission.CITIZENS_READ):
-            raise Forbidden()
+        require(actor, Permission.CITIZENS_READ, action="citizens.search")
         return _render("admin/citizen_search.html", actor)
     try:
         found = citizens.lookup(actor, str(request.form.get("id_number") or "")[:40])
@@ -308,9 +329,9 @@ def citizen_unblock(actor: Actor, citizen_id: str) -> Any:
 def consent_list(actor: Actor) -> Any:
     client_id = str(request.args.get("client_id") or "")[:64]
     visible = clients.list_clients(actor) if actor.can(Permission.CLIENTS_READ) else []
+    if not client_id:
+        require(actor, Permission.CONSENTS_READ, action="consents.list")
     rows = consents.by_client(actor, client_id) if client_id else None
-    if rows is None and not actor.can(Permission.CONSENTS_READ):
-        raise Forbidden()
     return _render("admin/consents.html", actor, clients=visible, client_id=client_id, rows=rows)
 
 
