@@ -310,3 +310,10 @@ def test_hostile_input_never_makes_a_500(app, http, citizen, rp):
             if answer.status_code >= 500:
                 failures.append((op.method, op.path, weird))
     assert not failures, failures
+
+
+def test_wrong_method_is_a_405_problem_with_allow(app, http):
+    admin = make_member(app, username="root", roles=["administrator"])
+    answer = http.delete("/admin/api/clients", headers=bearer(api_token(admin)))
+    _problem(answer, 405, "method-not-allowed")
+    assert answer.headers["Allow"] == "GET, POST"

@@ -15,6 +15,7 @@ document and the role-matrix tests (``OPERATIONS``).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -563,4 +564,15 @@ def openapi_document() -> Any:
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(rest: str) -> Any:
+    """Anything else under /admin/api: 405 with ``Allow`` for a known path (RFC 9110
+    15.5.6), else 404; both as problem details."""
+    path = "/" + rest
+    allowed = sorted(
+        op.method
+        for op in OPERATIONS
+        # Operation paths are letters, "/", "-" and {params}: no other regex syntax.
+        if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", op.path), path)
+    )
+    if allowed:
+        return problem("method-not-allowed", headers={"Allow": ", ".join(allowed)})
     return problem("not-found", "No such admin API call; see /admin/api/openapi.json.")
