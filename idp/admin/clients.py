@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..authn.staff.roles import Permission
-from ..errors import InvalidInput
 from ..models import OAuthClient
 from ..oauth import clients as registry
 from .authz import Actor
-from .authz import Forbidden
 from .authz import NotFound
 from .authz import require
 from .events import SUCCESS
@@ -136,23 +134,3 @@ def enable_client(actor: Actor, client_id: str) -> dict[str, Any]:
     after = registry.describe(client)
     admin_event(actor, "clients.enable", client.client_id, SUCCESS, after=after)
     return after
-
-
-def department_of(client_id: str) -> str | None:
-    client = registry.get_client(client_id) if registry._CLIENT_ID.match(client_id or "") else None
-    if client is None:
-        raise NotFound(detail=f"client {client_id[:64]}")
-    return client.department
-
-
-__all__ = [
-    "Forbidden",
-    "InvalidInput",
-    "create_client",
-    "disable_client",
-    "enable_client",
-    "get_client",
-    "list_clients",
-    "rotate_secret",
-    "update_client",
-]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 from ..authn.staff import accounts
 from ..authn.staff import api_tokens
 from ..authn.staff import console_session
@@ -186,7 +184,3 @@ def revoke_token(actor: Actor, token_id: str) -> None:
     if not api_tokens.revoke(staff_id=actor.staff_id, token_id=token_id):
         raise NotFound(detail="not a token of this member")
     admin_event(actor, "tokens.revoke", token_id, SUCCESS)
-
-
-def fresh_window() -> int:
-    return int(current_app.config["IDP_ADMIN_FRESH_VERIFICATION"])
