@@ -117,6 +117,8 @@ def _check_production(app: Flask) -> None:
     # Back-channel logout must never be pointed at internal addresses in production.
     if cfg.get("IDP_BACKCHANNEL_ALLOW_LOCAL"):
         problems.append("IDP_BACKCHANNEL_ALLOW_LOCAL cannot be on")
+    if cfg.get("IDP_ALLOW_PRIVATE_FETCH"):
+        problems.append("IDP_ALLOW_PRIVATE_FETCH must be off")
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

@@ -1,6 +1,6 @@
 """The ``idp`` operator command: ``idp serve``, ``idp demo``, ``idp db upgrade``,
 ``idp citizens import``, ``idp clients ...``, ``idp keys rotate``, ``idp licences ...``,
-``idp audit ...``.
+``idp audit ...``, ``idp staff ...``.
 
 ``serve`` belongs to the group itself: it decides how many processes to run before any app
 (and any store) exists. Every other command runs inside an app built by ``create_app``
@@ -27,6 +27,7 @@ def register_cli(app: Flask) -> None:
     from .commands.keys import keys
     from .commands.kiosks import kiosks
     from .commands.licences import licences
+    from .commands.staff import staff
 
     app.cli.add_command(citizens)
     app.cli.add_command(clients)
@@ -37,6 +38,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backchannel)
     app.cli.add_command(audit)
     app.cli.add_command(kiosks)
+    app.cli.add_command(staff)
 
 
 def _create_app() -> Flask:

@@ -260,6 +260,22 @@ class DefaultConfig:
     # Removing a device from the account page needs a sign-in at most this old.
     IDP_APP_FRESH_SIGN_IN = 300
 
+    # Administration (issue 6): staff sign in to /admin with WebAuthn (user verification
+    # required) in a session of their own: its own cookie, limited to the /admin path.
+    IDP_ADMIN_COOKIE = "idp_admin"
+    IDP_ADMIN_SESSION_IDLE = 15 * 60  # idle timeout of a console session (seconds)
+    IDP_ADMIN_SESSION_MAX = 8 * 3600  # absolute lifetime of a console session
+    # Dangerous actions (disable a client, retire a key, change roles, disable staff)
+    # need a WebAuthn assertion at most this many seconds old (OWASP reauthentication).
+    IDP_ADMIN_FRESH_VERIFICATION = 5 * 60
+    IDP_ADMIN_ENROLMENT_TTL = 24 * 3600  # one-time enrolment code of a new staff member
+    IDP_ADMIN_API_TOKEN_DAYS = 30  # default lifetime of a personal admin-API token
+    IDP_ADMIN_API_TOKEN_MAX_DAYS = 90  # the longest one may be asked for
+    # URLs registered for a client that the provider itself fetches or posts to must not
+    # resolve into private, loopback or link-local ranges (SSRF). True only for tests
+    # and local development; refused in production.
+    IDP_ALLOW_PRIVATE_FETCH = False
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

@@ -202,3 +202,18 @@ def list_records(
     return [
         r for r in rows if r.revoked_at is None and (r.expires_at is None or r.expires_at > now)
     ]
+
+
+def list_active_for_client(*, client_id: str, now: datetime | None = None) -> list[Consent]:
+    """A portal's current consents, one per citizen, newest first (operators' view)."""
+    now = now or _now()
+    rows = db.session.scalars(
+        select(Consent)
+        .where(Consent.client_id == client_id, Consent.revoked_at.is_(None))
+        .order_by(Consent.granted_at.desc())
+    ).all()
+    seen: dict[str, Consent] = {}
+    for row in rows:
+        if row.citizen_id not in seen and (row.expires_at is None or row.expires_at > now):
+            seen[row.citizen_id] = row
+    return list(seen.values())

@@ -18,6 +18,9 @@ from .licence import Licence
 from .lockout import AuthenticatorLockout
 from .release import DataRelease
 from .signing_key import SigningKey
+from .staff import Staff
+from .staff import StaffApiToken
+from .staff import StaffCredential
 from .token import OAuthToken
 from .webauthn import WebAuthnCredential
 from .webauthn import WebAuthnUser
@@ -41,6 +44,9 @@ __all__ = [
     "RecoveryCode",
     "RegistryEntry",
     "SigningKey",
+    "Staff",
+    "StaffApiToken",
+    "StaffCredential",
     "TotpCredential",
     "WebAuthnCredential",
     "WebAuthnUser",

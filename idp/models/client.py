@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import false
@@ -59,6 +60,9 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     backchannel_logout_session_required: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # Per-client token lifetimes in seconds (NULL: IDP_TTL_ACCESS_TOKEN / _REFRESH_TOKEN).
+    access_token_ttl: Mapped[int | None] = mapped_column(Integer)
+    refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # OIDC Registration 2 ``application_type``: "web" or "native" (RFC 8252: public,
     # PKCE, claimed https or loopback redirect; the mobile app binds devices with it).

@@ -40,6 +40,7 @@ from ..extensions import db
 from ..models import OAuthClient
 from . import hashing
 from .claims import SUPPORTED_SCOPES
+from .fetch_guard import check_url
 from .service_scopes import SERVICE_SCOPES
 from .service_scopes import is_service_scope
 
@@ -256,6 +257,7 @@ def register_client(
             "The token endpoint auth method must be one of: " + ", ".join(AUTH_METHODS) + ".",
             field="auth_method",
         )
+    _loopback_rule(redirects, auth_method)
     scopes = list(dict.fromkeys(scope.split()))
     _check_scopes(scopes, grants)
     # OIDC Registration 2: id_token_signed_response_alg; unset = the deployment default.
@@ -266,12 +268,7 @@ def register_client(
         jwks = validate_public_jwks(jwks)
     elif jwks is not None:
         raise InvalidInput("A JWKS is only used with private_key_jwt.", field="jwks")
-    if logo_uri is not None and logo_uri != "":
-        parts = urlsplit(logo_uri)
-        if parts.scheme != "https" or not parts.hostname:
-            raise InvalidInput("The logo URI must be an https URL.", field="logo_uri")
-    else:
-        logo_uri = None
+    logo_uri = _logo(logo_uri)
     if native:
         _check_native(redirects, auth_method)
     default, minimum = _acr_policy(default_acr, minimum_acr)
@@ -457,6 +454,19 @@ def set_backchannel_logout(
     return client
 
 
+def _loopback_rule(redirect_uris: Iterable[str], auth_method: str) -> None:
+    """RFC 8252 section 7.3: the loopback http redirect is for native apps (public
+    clients). A confidential client may use one only outside production (the demo
+    portal and local development run on http://localhost)."""
+    if auth_method == "none" or current_app.config["IDP_ENV"] != "production":
+        return
+    if any(urlsplit(uri).scheme == "http" for uri in redirect_uris):
+        raise InvalidInput(
+            "http loopback redirect URIs are only for native apps (auth method none).",
+            field="redirect_uris",
+        )
+
+
 def validate_redirect_uri(uri: str, *, field: str) -> str:
     if not isinstance(uri, str) or not uri or len(uri) > 2000:
         raise InvalidInput("A redirect URI must be 1 to 2000 characters.", field=field)
@@ -585,9 +595,201 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "access_token_format": client.access_token_format,
         "grant_types": list(client.grant_types or DEFAULT_GRANT_TYPES),
         "application_type": client.application_type,
+        "access_token_ttl": client.access_token_ttl,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "jwks": client.jwks,
         "scope_policy": client.scope_policy,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": bool(client.backchannel_logout_session_required),
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }
+
+
+def _logo(logo_uri: str | None) -> str | None:
+    """An https logo, never on a private address: every citizen's browser loads it from
+    the consent page (``fetch_guard``)."""
+    if logo_uri is None or logo_uri == "":
+        return None
+    parts = urlsplit(logo_uri)
+    if parts.scheme != "https" or not parts.hostname or len(logo_uri) > 2000:
+        raise InvalidInput("The logo URI must be an https URL.", field="logo_uri")
+    check_url(
+        logo_uri,
+        field="logo_uri",
+        allow_private=bool(current_app.config["IDP_ALLOW_PRIVATE_FETCH"]),
+    )
+    return logo_uri
+
+
+ACCESS_TOKEN_TTL_RANGE = (60, 3600)  # seconds; short-lived bearer tokens (RFC 9700 4.11)
+REFRESH_TOKEN_TTL_RANGE = (3600, 180 * 24 * 3600)
+
+
+def _lifetime(value: Any, *, field: str, bounds: tuple[int, int]) -> int | None:
+    """A per-client token lifetime in seconds; None or "" = the deployment default."""
+    if value is None or value == "":
+        return None
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field} must be a whole number of seconds.", field=field) from None
+    if not bounds[0] <= seconds <= bounds[1]:
+        raise InvalidInput(
+            f"{field} must be between {bounds[0]} and {bounds[1]} seconds.", field=field
+        )
+    return seconds
+
+
+# Fields an operator may change after registration. ``sector_identifier`` is not one:
+# changing it would change every pairwise ``sub`` the portal knows (OIDC Core 8.1).
+EDITABLE = (
+    "name",
+    "department",
+    "logo_uri",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "scope",
+    "scope_policy",
+    "default_acr",
+    "minimum_acr",
+    "auth_method",
+    "jwks",
+    "id_token_alg",
+    "first_party",
+    "access_token_format",
+    "access_token_ttl",
+    "refresh_token_ttl",
+)
+
+
+def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient, str | None]:
+    """Apply ``changes`` (keys from ``EDITABLE``) with the same rules as registration,
+    all or nothing. Returns the client and, when it switched to a secret-based method,
+    its new secret (shown once). Raises ``InvalidInput`` naming the field, ``LookupError``
+    for an unknown client."""
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        raise LookupError(client_id)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(
+            "Unknown or read-only field: " + ", ".join(unknown) + ".", field=unknown[0]
+        )
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        name = str(changes["name"] or "").strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("The client name must be 1 to 200 characters.", field="name")
+        values["name"] = name
+    if "department" in changes:
+        department = str(changes["department"] or "").strip()
+        if len(department) > 200:
+            raise InvalidInput("The department must be at most 200 characters.", field="department")
+        values["department"] = department or None
+    if "logo_uri" in changes:
+        values["logo_uri"] = _logo(changes["logo_uri"])
+    for field in ("redirect_uris", "post_logout_redirect_uris"):
+        if field in changes:
+            uris = changes[field]
+            if not isinstance(uris, list | tuple) or len(uris) > 20:
+                raise InvalidInput(f"{field} must be a list of at most 20 URIs.", field=field)
+            values[field] = [validate_redirect_uri(u, field=field) for u in uris]
+    if "redirect_uris" in values and not values["redirect_uris"]:
+        raise InvalidInput("At least one redirect URI is required.", field="redirect_uris")
+    scopes = client.scope.split()
+    if "scope" in changes:
+        scopes = list(dict.fromkeys(str(changes["scope"] or "").split()))
+        unknown_scopes = [s for s in scopes if s not in SUPPORTED_SCOPES]
+        if unknown_scopes or "openid" not in scopes:
+            raise InvalidInput(
+                "The scope must include openid and only: " + " ".join(SUPPORTED_SCOPES) + ".",
+                field="scope",
+            )
+        values["scope"] = " ".join(scopes)
+    policy = changes["scope_policy"] if "scope_policy" in changes else client.scope_policy
+    if policy is not None:
+        # Re-checked when the scopes change too: a policy never names a scope the portal lost.
+        values["scope_policy"] = consent_policy.validate(policy, allowed=scopes)
+    if "default_acr" in changes or "minimum_acr" in changes:
+        values["default_acr"], values["minimum_acr"] = _acr_policy(
+            changes.get("default_acr", client.default_acr),
+            changes.get("minimum_acr", client.minimum_acr),
+        )
+    if "id_token_alg" in changes:
+        if changes["id_token_alg"] not in ID_TOKEN_ALGS:
+            raise InvalidInput(
+                "The ID token algorithm must be ES256 or RS256.", field="id_token_alg"
+            )
+        values["id_token_signed_response_alg"] = changes["id_token_alg"]
+    if "first_party" in changes:
+        if not isinstance(changes["first_party"], bool):
+            raise InvalidInput("first_party must be true or false.", field="first_party")
+        values["first_party"] = changes["first_party"]
+    if "access_token_format" in changes:
+        if changes["access_token_format"] not in ("opaque", "jwt"):
+            raise InvalidInput(
+                "The access token format must be opaque or jwt.", field="access_token_format"
+            )
+        values["access_token_format"] = changes["access_token_format"]
+    if "access_token_ttl" in changes:
+        values["access_token_ttl"] = _lifetime(
+            changes["access_token_ttl"], field="access_token_ttl", bounds=ACCESS_TOKEN_TTL_RANGE
+        )
+    if "refresh_token_ttl" in changes:
+        values["refresh_token_ttl"] = _lifetime(
+            changes["refresh_token_ttl"], field="refresh_token_ttl", bounds=REFRESH_TOKEN_TTL_RANGE
+        )
+    method = changes.get("auth_method", client.token_endpoint_auth_method)
+    if method not in AUTH_METHODS:
+        raise InvalidInput(
+            "The token endpoint auth method must be one of: " + ", ".join(AUTH_METHODS) + ".",
+            field="auth_method",
+        )
+    _loopback_rule(values.get("redirect_uris", client.redirect_uris or []), method)
+    secret = None
+    if method == "private_key_jwt":
+        if "jwks" in changes or client.jwks is None:
+            values["jwks"] = validate_public_jwks(changes.get("jwks"))
+    elif changes.get("jwks") is not None:
+        raise InvalidInput("A JWKS is only used with private_key_jwt.", field="jwks")
+    if method != client.token_endpoint_auth_method:
+        values["token_endpoint_auth_method"] = method
+        if method != "private_key_jwt":
+            values["jwks"] = None
+        if method in ("client_secret_basic", "client_secret_post"):
+            if client.client_secret_hash is None:
+                secret = hashing.new_secret()
+                values["client_secret_hash"] = hashing.keyed_hash(SECRET_PURPOSE, secret)
+        else:
+            values["client_secret_hash"] = None
+    for key, value in values.items():
+        setattr(client, key, value)
+    db.session.commit()
+    return client, secret
+
+
+def rotate_secret(client_id: str) -> str:
+    """A new secret for a confidential client, shown once; the old one stops working at
+    once (no overlap: a rotation is most often a suspected leak). Raises LookupError for
+    an unknown client, InvalidInput for a client that has no secret."""
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        raise LookupError(client_id)
+    if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+        raise InvalidInput(
+            "This client does not authenticate with a secret.", field="token_endpoint_auth_method"
+        )
+    secret = hashing.new_secret()
+    client.client_secret_hash = hashing.keyed_hash(SECRET_PURPOSE, secret)
+    db.session.commit()
+    return secret
+
+
+def enable_client(client_id: str) -> bool:
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        return False
+    client.disabled_at = None
+    db.session.commit()
+    return True

@@ -24,6 +24,7 @@ On first use with no keys (a fresh install) one key per algorithm is created.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from ..ids.protect import wrap
 from ..models import SigningKey
 
 ALGORITHMS = ("ES256", "RS256")
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # RFC 7638 thumbprints, base64url
 CACHE_SECONDS = 60
 # Default for IDP_KEY_PROPAGATION_DELAY (seconds between publishing and signing).
 DEFAULT_PROPAGATION_DELAY = 3600
@@ -342,3 +344,50 @@ def list_keys(now: datetime | None = None) -> list[dict[str, Any]]:
         }
         for k in _keys(now)
     ]
+
+
+class KeyRetirementRefused(ValueError):
+    """Retiring this key would leave its algorithm with no key that signs."""
+
+
+def retire(
+    kid: str, *, retire_grace: int, immediate: bool = False, now: datetime | None = None
+) -> KeyInfo:
+    """Retire one key before its time: it stops signing now and leaves the JWKS after
+    ``retire_grace`` seconds (tokens it signed keep verifying until they expire), or at
+    once with ``immediate`` (a compromised key: portals refuse its tokens as soon as
+    they refetch the JWKS). Another key of the same algorithm must already sign (rotate
+    with no propagation delay first, in an emergency). Raises LookupError for an
+    unknown kid, ``KeyRetirementRefused`` otherwise."""
+    now = now or _now()
+    with Session(db.engine, expire_on_commit=False) as session:
+        row = session.get(SigningKey, kid) if _KID.match(str(kid)) else None
+        if row is None:
+            raise LookupError(kid)
+        others = session.scalars(
+            select(SigningKey).where(SigningKey.alg == row.alg, SigningKey.kid != kid)
+        ).all()
+        if not any(_info(o).signing(now) for o in others):
+            raise KeyRetirementRefused(f"no other {row.alg} key signs now")
+        retired = _aware(row.retired_at)
+        if retired is None or retired > now:
+            row.retired_at = now
+        end = now if immediate else now + timedelta(seconds=retire_grace)
+        expires = _aware(row.expires_at)
+        if expires is None or expires > end:
+            row.expires_at = end
+        session.commit()
+        info = _info(row)
+    _cache().invalidate()
+    return info
+
+
+def _info(row: SigningKey) -> KeyInfo:
+    return KeyInfo(
+        kid=row.kid,
+        alg=row.alg,
+        public_jwk=dict(row.public_jwk),
+        active_from=_aware(row.active_from) or _now(),
+        retired_at=_aware(row.retired_at),
+        expires_at=_aware(row.expires_at),
+    )

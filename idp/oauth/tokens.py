@@ -29,6 +29,7 @@ from sqlalchemy import update
 
 from ..extensions import db
 from ..models import Citizen
+from ..models import OAuthClient
 from ..models import OAuthToken
 from . import hashing
 from . import jwt_access
@@ -91,7 +92,7 @@ def generate_bearer(
     allowed = client.get_allowed_scope(scope)
     if allowed is None:
         raise InvalidScopeError()
-    lifetime = expires_in or _ttl("IDP_TTL_ACCESS_TOKEN")
+    lifetime = expires_in or client.model.access_token_ttl or _ttl("IDP_TTL_ACCESS_TOKEN")
     token: dict[str, Any] = {
         "token_type": "Bearer",
         "access_token": _access_token(client, user, allowed, lifetime),
@@ -126,6 +127,13 @@ def _access_token(client: Client, user: AuthorizedUser | None, scope: str, lifet
     )
 
 
+def _refresh_ttl(client_id: str) -> int:
+    """The client's own refresh-token lifetime, else the deployment's (the row is in the
+    session's identity map already: no query)."""
+    model = db.session.get(OAuthClient, client_id)
+    return int((model.refresh_token_ttl if model else None) or _ttl("IDP_TTL_REFRESH_TOKEN"))
+
+
 def persist(
     token: dict[str, Any], *, client_id: str, user: AuthorizedUser | None, grant_id: str
 ) -> OAuthToken:
@@ -147,9 +155,7 @@ def persist(
         refresh_token_hash=hashing.keyed_hash(REFRESH, refresh) if refresh else None,
         issued_at=now,
         access_expires_at=access_expires,
-        refresh_expires_at=(
-            now + timedelta(seconds=_ttl("IDP_TTL_REFRESH_TOKEN")) if refresh else None
-        ),
+        refresh_expires_at=(now + timedelta(seconds=_refresh_ttl(client_id)) if refresh else None),
         sid=user.sid if user else None,
         acr=user.acr if user else None,
         amr=list(user.amr) if user else [],

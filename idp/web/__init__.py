@@ -40,3 +40,7 @@ def register_web(app: Flask) -> None:
     app_tokens.init_app(app)
     if app.config["IDP_FEATURE_MOBILE_APP"]:
         app.register_blueprint(devices_bp.bp)
+
+    from . import admin
+
+    admin.register(app)

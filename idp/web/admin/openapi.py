@@ -1,0 +1,359 @@
+"""The OpenAPI 3.1 document of the admin API, generated from the route declarations
+(``api.OPERATIONS``) so it cannot miss a call; the schemas are written here by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from ...authn.staff.roles import Role
+from .api import OPERATIONS
+from .problems import STATUS
+from .problems import TITLES
+from .problems import type_uri
+
+_S = {"type": "string"}
+_SN = {"type": ["string", "null"]}
+_B = {"type": "boolean"}
+_STRINGS = {"type": "array", "items": _S}
+_TIME = {"type": "string", "format": "date-time"}
+_TIMEN = {"type": ["string", "null"], "format": "date-time"}
+
+_CLIENT_FIELDS: dict[str, Any] = {
+    "name": _S,
+    "department": _SN,
+    "logo_uri": {"type": ["string", "null"], "format": "uri"},
+    "redirect_uris": _STRINGS,
+    "post_logout_redirect_uris": _STRINGS,
+    "auth_method": {
+        "enum": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    },
+    "scope": _S,
+    "first_party": _B,
+    "jwks": {"type": ["object", "null"]},
+    "id_token_alg": {"enum": ["ES256", "RS256", None]},
+    "default_acr": _SN,
+    "minimum_acr": _SN,
+    "scope_policy": {"type": ["object", "null"]},
+    "access_token_format": {"enum": ["opaque", "jwt"]},
+    "access_token_ttl": {"type": ["integer", "null"], "minimum": 60, "maximum": 3600},
+    "refresh_token_ttl": {"type": ["integer", "null"], "minimum": 3600},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details (application/problem+json).",
+        "properties": {
+            "type": {"type": "string", "format": "uri"},
+            "title": _S,
+            "status": {"type": "integer"},
+            "detail": _S,
+            "field": {"type": "string", "description": "The input field at fault."},
+        },
+        "required": ["type", "title", "status"],
+    },
+    "Me": {
+        "type": "object",
+        "properties": {
+            "id": _S,
+            "username": _S,
+            "roles": _STRINGS,
+            "department": _SN,
+            "permissions": _STRINGS,
+        },
+    },
+    "Client": {
+        "type": "object",
+        "properties": {
+            "client_id": _S,
+            "name": _S,
+            "department": _SN,
+            "logo_uri": _SN,
+            "redirect_uris": _STRINGS,
+            "post_logout_redirect_uris": _STRINGS,
+            "token_endpoint_auth_method": _S,
+            "scope": _S,
+            "sector_identifier": _S,
+            "id_token_signed_response_alg": _S,
+            "first_party": _B,
+            "default_acr": _SN,
+            "minimum_acr": _SN,
+            "access_token_format": _S,
+            "access_token_ttl": {"type": ["integer", "null"]},
+            "refresh_token_ttl": {"type": ["integer", "null"]},
+            "jwks": {"type": ["object", "null"]},
+            "scope_policy": {"type": ["object", "null"]},
+            "disabled": _B,
+            "created_at": _TIMEN,
+        },
+    },
+    "ClientList": {
+        "type": "object",
+        "properties": {
+            "clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}}
+        },
+    },
+    "ClientCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {**_CLIENT_FIELDS, "sector_identifier": _SN},
+        "required": ["name", "redirect_uris"],
+    },
+    "ClientUpdate": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": _CLIENT_FIELDS,
+    },
+    "ClientWithSecret": {
+        "type": "object",
+        "properties": {
+            "client": {"$ref": "#/components/schemas/Client"},
+            "client_secret": {
+                "type": ["string", "null"],
+                "description": "Shown this once (a new secret-based client); null otherwise.",
+            },
+        },
+    },
+    "Secret": {"type": "object", "properties": {"client_id": _S, "client_secret": _S}},
+    "Lookup": {
+        "type": "object",
+        "properties": {"id_number": {"type": "string", "maxLength": 40}},
+        "required": ["id_number"],
+    },
+    "CitizenSummary": {
+        "type": "object",
+        "properties": {
+            "id": _S,
+            "name": _S,
+            "id_type": _S,
+            "id_number_masked": _S,
+            "proofing": _S,
+            "locked": _B,
+            "locked_at": _TIMEN,
+            "created_at": _TIMEN,
+        },
+    },
+    "Citizen": {
+        "allOf": [
+            {"$ref": "#/components/schemas/CitizenSummary"},
+            {
+                "type": "object",
+                "properties": {
+                    "credentials": {"type": "object"},
+                    "devices": {"type": "array", "items": {"type": "object"}},
+                    "blocked_authenticators": _STRINGS,
+                    "sessions": {"type": "array", "items": {"type": "object"}},
+                    "consents": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Consent"},
+                    },
+                },
+            },
+        ]
+    },
+    "EndSessions": {
+        "type": "object",
+        "properties": {"sid": {"type": "string", "description": "One session; absent: all."}},
+    },
+    "Ended": {"type": "object", "properties": {"ended": {"type": "integer"}}},
+    "Unblock": {
+        "type": "object",
+        "properties": {"authenticator": {"type": "string", "examples": ["password:<citizen id>"]}},
+        "required": ["authenticator"],
+    },
+    "Unblocked": {"type": "object", "properties": {"was_blocked": _B}},
+    "Consent": {
+        "type": "object",
+        "properties": {
+            "id": _S,
+            "citizen_id": _S,
+            "client_id": _S,
+            "client_name": _S,
+            "scopes": _STRINGS,
+            "granted_at": _TIMEN,
+            "expires_at": _TIMEN,
+        },
+    },
+    "ConsentList": {
+        "type": "object",
+        "properties": {
+            "consents": {"type": "array", "items": {"$ref": "#/components/schemas/Consent"}}
+        },
+    },
+    "Revoke": {
+        "type": "object",
+        "properties": {"citizen_id": _S, "client_id": _S},
+        "required": ["citizen_id", "client_id"],
+    },
+    "Revoked": {"type": "object", "properties": {"revoked": _B}},
+    "Key": {
+        "type": "object",
+        "properties": {
+            "kid": _S,
+            "alg": _S,
+            "active_from": _TIME,
+            "retired_at": _TIMEN,
+            "expires_at": _TIMEN,
+            "state": {"enum": ["pending", "signing", "published", "expired"]},
+        },
+    },
+    "KeyList": {
+        "type": "object",
+        "properties": {"keys": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}},
+    },
+    "Rotate": {
+        "type": "object",
+        "properties": {
+            "algs": {"type": "array", "items": {"enum": ["ES256", "RS256"]}},
+            "immediate": {"type": "boolean", "description": "No propagation delay (compromise)."},
+        },
+    },
+    "Rotated": {"type": "object", "properties": {"kids": _STRINGS}},
+    "Retire": {
+        "type": "object",
+        "properties": {
+            "immediate": {"type": "boolean", "description": "Leave the JWKS now (compromise)."}
+        },
+    },
+    "Retired": {
+        "type": "object",
+        "properties": {"kid": _S, "retired_at": _TIMEN, "expires_at": _TIMEN},
+    },
+    "StaffMember": {
+        "type": "object",
+        "properties": {
+            "id": _S,
+            "username": _S,
+            "display_name": _S,
+            "department": _SN,
+            "roles": {"type": "array", "items": {"enum": [str(r) for r in Role]}},
+            "disabled": _B,
+            "enrolment_pending": _B,
+            "created_at": _TIMEN,
+            "credentials": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "StaffList": {
+        "type": "object",
+        "properties": {
+            "staff": {"type": "array", "items": {"$ref": "#/components/schemas/StaffMember"}}
+        },
+    },
+    "StaffCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "username": _S,
+            "display_name": _S,
+            "department": _SN,
+            "roles": {"type": "array", "items": {"enum": [str(r) for r in Role]}},
+        },
+        "required": ["username", "display_name", "roles"],
+    },
+    "StaffWithCode": {
+        "type": "object",
+        "properties": {
+            "staff": {"$ref": "#/components/schemas/StaffMember"},
+            "enrolment_code": {"type": "string", "description": "Shown this once."},
+        },
+    },
+    "Roles": {
+        "type": "object",
+        "properties": {
+            "roles": {"type": "array", "items": {"enum": [str(r) for r in Role]}},
+            "department": _SN,
+        },
+        "required": ["roles"],
+    },
+    "EnrolmentCode": {"type": "object", "properties": {"staff_id": _S, "enrolment_code": _S}},
+}
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        responses: dict[str, Any] = {
+            str(op.status): {
+                "description": "Success",
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{op.response}"}}
+                },
+            },
+            "401": _problem_response("No valid token (RFC 6750 WWW-Authenticate challenge)"),
+            "403": _problem_response(
+                "The token owner's roles do not allow this"
+                + (
+                    ", or the token is older than the fresh-verification window"
+                    if op.dangerous
+                    else ""
+                )
+            ),
+        }
+        if op.body or op.params:
+            responses["400"] = _problem_response(TITLES["invalid-input"])
+        if op.params:
+            responses["404"] = _problem_response(TITLES["not-found"])
+        entry: dict[str, Any] = {
+            "operationId": op.endpoint.split(".", 1)[1],
+            "summary": op.summary,
+            "description": (
+                f"Permission: `{op.permission}`" if op.permission else "Any console role."
+            )
+            + (
+                " Dangerous: needs a token created within the fresh-verification window."
+                if op.dangerous
+                else ""
+            ),
+            "responses": responses,
+        }
+        if op.params:
+            entry["parameters"] = [
+                {"name": name, "in": "path", "required": True, "description": text, "schema": _S}
+                for name, text in op.params.items()
+            ]
+        if op.body:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body}"}}
+                },
+            }
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Identity provider admin API",
+            "version": "1",
+            "description": (
+                "Manage clients, citizens, consents, signing keys and staff. Authenticate "
+                "with a personal admin-API token (created in the console at /admin/tokens). "
+                "Errors are RFC 9457 problem details; problem types: "
+                + ", ".join(f"{type_uri(k)} ({STATUS[k]})" for k in TITLES)
+                + "."
+            ),
+        },
+        "servers": [{"url": str(current_app.config["IDP_ISSUER"]).rstrip("/") + "/admin/api"}],
+        "security": [{"adminToken": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Personal admin-API token (RFC 6750).",
+                }
+            },
+            "schemas": SCHEMAS,
+        },
+    }
