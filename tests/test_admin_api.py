@@ -317,3 +317,60 @@ def test_wrong_method_is_a_405_problem_with_allow(app, http):
     answer = http.delete("/admin/api/clients", headers=bearer(api_token(admin)))
     _problem(answer, 405, "method-not-allowed")
     assert answer.headers["Allow"] == "GET, POST"
+
+
+def test_admin_edits_back_channel_logout_and_grant_types_with_the_cli_rules(app, http, rp):
+    # Merged from the back-channel and client-credentials work: the API edits the same
+    # fields the CLI does, under the same validation, and every change is on the trail.
+    admin = make_member(app, username="root", roles=["administrator"])
+    headers = bearer(api_token(admin))
+    path = f"/admin/api/clients/{rp.client_id}"
+
+    bad = http.patch(
+        path, json={"backchannel_logout_uri": "http://portal.example.gov/bc"}, headers=headers
+    )
+    _problem(bad, 400, "invalid-input")
+    assert bad.get_json()["field"] == "backchannel_logout_uri"
+
+    good = http.patch(
+        path,
+        json={
+            "backchannel_logout_uri": "https://portal.example.gov/bc",
+            "backchannel_logout_session_required": True,
+        },
+        headers=headers,
+    )
+    assert good.status_code == 200, good.get_data(as_text=True)
+    shown = http.get(path, headers=headers).get_json()
+    assert shown["backchannel_logout_uri"] == "https://portal.example.gov/bc"
+    assert shown["backchannel_logout_session_required"] is True
+
+    # A service scope needs the client credentials grant; together they are accepted.
+    refused = http.patch(path, json={"scope": "openid licences:load"}, headers=headers)
+    _problem(refused, 400, "invalid-input")
+    allowed = http.patch(
+        path,
+        json={
+            "scope": "openid profile licences:load",
+            "grant_types": ["authorization_code", "client_credentials"],
+        },
+        headers=headers,
+    )
+    assert allowed.status_code == 200, allowed.get_data(as_text=True)
+    assert http.get(path, headers=headers).get_json()["grant_types"] == [
+        "authorization_code",
+        "client_credentials",
+    ]
+
+    from sqlalchemy import select
+
+    from idp.models import AuditEvent
+
+    db.session.rollback()
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "admin.clients.update")
+    ).all()
+    # The two accepted edits (input errors change nothing and are answered, not recorded).
+    assert [e.outcome for e in events] == ["success", "success"]
+    assert all(e.actor_type == "staff" and e.actor_id == admin.id for e in events)
+    assert events[0].details["after"]["backchannel_logout_uri"] == "https://portal.example.gov/bc"

@@ -36,6 +36,9 @@ CREATE_FIELDS: dict[str, tuple[type, ...]] = {
     "access_token_format": (str,),
     "access_token_ttl": (int, _NONE),
     "refresh_token_ttl": (int, _NONE),
+    "grant_types": (list,),
+    "backchannel_logout_uri": _STR,
+    "backchannel_logout_session_required": (bool,),
 }
 EDIT_FIELDS = {k: v for k, v in CREATE_FIELDS.items() if k in registry.EDITABLE}
 

@@ -660,6 +660,9 @@ EDITABLE = (
     "access_token_format",
     "access_token_ttl",
     "refresh_token_ttl",
+    "grant_types",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
 )
 
 
@@ -700,13 +703,16 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
     scopes = client.scope.split()
     if "scope" in changes:
         scopes = list(dict.fromkeys(str(changes["scope"] or "").split()))
-        unknown_scopes = [s for s in scopes if s not in SUPPORTED_SCOPES]
-        if unknown_scopes or "openid" not in scopes:
-            raise InvalidInput(
-                "The scope must include openid and only: " + " ".join(SUPPORTED_SCOPES) + ".",
-                field="scope",
-            )
         values["scope"] = " ".join(scopes)
+    grants = list(client.grant_types or DEFAULT_GRANT_TYPES)
+    if "grant_types" in changes:
+        raw = changes["grant_types"]
+        if not isinstance(raw, list | tuple) or not all(isinstance(g, str) for g in raw):
+            raise InvalidInput("grant_types must be a list of strings.", field="grant_types")
+        grants = list(validate_grant_types(raw, auth_method=client.token_endpoint_auth_method))
+        values["grant_types"] = grants
+    if "scope" in changes or "grant_types" in changes:
+        _check_scopes(scopes, grants)
     policy = changes["scope_policy"] if "scope_policy" in changes else client.scope_policy
     if policy is not None:
         # Re-checked when the scopes change too: a policy never names a scope the portal lost.
@@ -763,6 +769,22 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
                 values["client_secret_hash"] = hashing.keyed_hash(SECRET_PURPOSE, secret)
         else:
             values["client_secret_hash"] = None
+    if "client_credentials" in grants and method == "none":
+        raise InvalidInput(
+            "The client credentials grant is for confidential clients only.", field="grant_types"
+        )
+    if "backchannel_logout_uri" in changes or "backchannel_logout_session_required" in changes:
+        uri = changes.get("backchannel_logout_uri", client.backchannel_logout_uri)
+        required = changes.get(
+            "backchannel_logout_session_required", client.backchannel_logout_session_required
+        )
+        if not isinstance(required, bool):
+            raise InvalidInput(
+                "backchannel_logout_session_required must be true or false.",
+                field="backchannel_logout_session_required",
+            )
+        values["backchannel_logout_uri"] = _backchannel_uri(uri or None, required)
+        values["backchannel_logout_session_required"] = required
     for key, value in values.items():
         setattr(client, key, value)
     db.session.commit()

@@ -39,9 +39,21 @@ _CLIENT_FIELDS: dict[str, Any] = {
     "access_token_format": {"enum": ["opaque", "jwt"]},
     "access_token_ttl": {"type": ["integer", "null"], "minimum": 60, "maximum": 3600},
     "refresh_token_ttl": {"type": ["integer", "null"], "minimum": 3600},
+    "grant_types": {
+        "type": "array",
+        "items": {"enum": ["authorization_code", "client_credentials"]},
+    },
+    "backchannel_logout_uri": {"type": ["string", "null"], "format": "uri"},
+    "backchannel_logout_session_required": _B,
 }
 
 SCHEMAS: dict[str, Any] = {
+    "OAuthError": {
+        "type": "object",
+        "description": "OAuth 2.0 error (RFC 6749 5.2 / RFC 6750 3.1).",
+        "properties": {"error": _S, "error_description": _S},
+        "required": ["error"],
+    },
     "Problem": {
         "type": "object",
         "description": "RFC 9457 problem details (application/problem+json).",
@@ -330,6 +342,7 @@ def document() -> dict[str, Any]:
                 },
             }
         paths.setdefault(op.path, {})[op.method.lower()] = entry
+    paths.update(_licence_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -352,8 +365,65 @@ def document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "Personal admin-API token (RFC 6750).",
-                }
+                },
+                "departmentClient": {
+                    "type": "oauth2",
+                    "description": (
+                        "A department's own client token (client credentials grant, RFC 6749 "
+                        "4.4) with the licences:load scope; errors are RFC 6750 / OAuth JSON."
+                    ),
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": str(current_app.config["IDP_ISSUER"]).rstrip("/")
+                            + "/token",
+                            "scopes": {
+                                "licences:load": "Load and change own department's licences"
+                            },
+                        }
+                    },
+                },
             },
             "schemas": SCHEMAS,
+        },
+    }
+
+
+def _oauth_error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}},
+    }
+
+
+def _licence_paths() -> dict[str, Any]:
+    """The departments' licence loading calls (idp.web.licence_admin_api): under the same
+    prefix, but authenticated by a client token, not a staff member's (README "Loading
+    licences")."""
+    security = [{"departmentClient": ["licences:load"]}]
+    errors = {
+        "400": _oauth_error("invalid_request: bad JSON or rejected rows (nothing written)"),
+        "401": _oauth_error("invalid_token (RFC 6750)"),
+        "403": _oauth_error("insufficient_scope, or the client has no department"),
+    }
+    body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    ok = {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}}
+    return {
+        "/licences": {
+            "post": {
+                "operationId": "load_licences",
+                "summary": "Load a batch of the department's licences (all or nothing)",
+                "security": security,
+                "requestBody": body,
+                "responses": {"200": ok, **errors, "409": _oauth_error("a concurrent load")},
+            }
+        },
+        "/licences/status": {
+            "post": {
+                "operationId": "set_licence_status",
+                "summary": "Suspend, reinstate or revoke one of the department's licences",
+                "security": security,
+                "requestBody": body,
+                "responses": {"200": ok, **errors, "404": _oauth_error("unknown licence")},
+            }
         },
     }
