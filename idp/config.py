@@ -180,6 +180,15 @@ class DefaultConfig:
     IDP_RESOURCE_TIMEOUT = 5  # seconds per introspection or JWKS request
     IDP_RESOURCE_JWKS_MAX_AGE = 300  # seconds a fetched JWKS is used before re-fetching
 
+    # Performance (issue 7). Seconds a process keeps its copy of a client registration;
+    # any change is seen at once anyway (idp.oauth.client_cache). 0 turns the cache off.
+    IDP_CLIENT_CACHE_SECONDS = 30
+    # argon2id verifications (64 MiB, 4 lanes each) running at once per process; more
+    # wait their turn, so a flood of sign-ins cannot starve the token endpoint of CPU.
+    IDP_PASSWORD_HASH_CONCURRENCY = 1
+    # Seconds a sign-in waits for a hashing slot before it is answered "busy" (503).
+    IDP_PASSWORD_HASH_WAIT = 10
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
