@@ -8,6 +8,7 @@ iss Claim value in ID Tokens"), never from the request's Host header.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,3 +71,8 @@ def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
     }
+
+
+def metadata_json(config: Mapping[str, Any]) -> bytes:
+    """``metadata`` serialised (compact JSON)."""
+    return json.dumps(metadata(config), separators=(",", ":")).encode()

@@ -11,8 +11,8 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 
+from ..authn.citizens import is_active
 from ..extensions import db
-from ..models import Citizen
 from . import codes
 from . import tokens
 from .claims import pairwise_sub
@@ -27,12 +27,11 @@ from .tokens import IssuedToken
 def authorized_user(client: Client, citizen_id: str, context: Any) -> AuthorizedUser | None:
     """The grant's user, if the citizen still exists and is not locked. ``context`` is a
     code or a token: anything with ``get_sid/get_acr/get_amr/get_auth_time``."""
-    citizen = db.session.get(Citizen, citizen_id)
-    if citizen is None or citizen.locked_at is not None:
+    if not is_active(citizen_id):
         return None
     return AuthorizedUser(
-        citizen_id=citizen.id,
-        subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id),
+        citizen_id=citizen_id,
+        subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen_id),
         sid=context.get_sid(),
         acr=context.get_acr(),
         amr=context.get_amr(),
@@ -141,8 +140,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if token.is_revoked() or token.is_expired():
             return None
-        citizen = db.session.get(Citizen, token.row.citizen_id)
-        if citizen is None or citizen.locked_at is not None:
+        if not is_active(token.row.citizen_id):
             return None
         return token
 

@@ -36,15 +36,14 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             raise InvalidRequestError("Missing 'token' in request.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
-        return tokens.find(token_string, token_type_hint)
+        return tokens.find(token_string, token_type_hint, readonly=True)
 
     def check_permission(self, token: IssuedToken, client: Any, request: Any) -> bool:
         return token.check_client(client)
 
     def create_introspection_payload(self, token: IssuedToken | None) -> dict[str, Any]:
         if token is not None:
-            citizen = token.get_user()
-            if citizen is None or citizen.locked_at is not None or token.get_client() is None:
+            if token.get_client() is None or not token.user_is_active():
                 return {"active": False}
         payload: dict[str, Any] = super().create_introspection_payload(token)
         return payload

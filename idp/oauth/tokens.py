@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ..authn.citizens import is_active
 from ..extensions import db
 from ..models import Citizen
 from ..models import OAuthToken
@@ -147,9 +148,11 @@ def persist(
 
 
 class IssuedToken(TokenMixin):  # type: ignore[misc]
-    """Authlib's TokenMixin over a row, seen as the access or the refresh token."""
+    """Authlib's TokenMixin over a row, seen as the access or the refresh token. The
+    row is an ``OAuthToken`` or, from a read-only lookup, a plain row with the same
+    attribute names."""
 
-    def __init__(self, row: OAuthToken, kind: str) -> None:
+    def __init__(self, row: Any, kind: str) -> None:
         self.row = row
         self.kind = kind  # "access_token" | "refresh_token"
 
@@ -194,6 +197,10 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
     def get_user(self) -> Citizen | None:
         return db.session.get(Citizen, self.row.citizen_id)
 
+    def user_is_active(self) -> bool:
+        """The citizen exists and is not locked (no ORM object loaded)."""
+        return is_active(self.row.citizen_id)
+
     def get_client(self) -> Client | None:
         return query_client(self.row.client_id)
 
@@ -215,22 +222,58 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
         return None
 
 
-def find(token_string: str | None, hint: str | None = None) -> IssuedToken | None:
-    """RFC 7009 / 7662: look the token up by the hinted type first, then the other."""
-    if not token_string or not isinstance(token_string, str):
+def find(
+    token_string: str | None, hint: str | None = None, *, readonly: bool = False
+) -> IssuedToken | None:
+    """RFC 7009 / 7662: look the token up by the hinted type first, then the other.
+
+    ``readonly``: the row as a plain read-only row (one Core select, no ORM object),
+    for callers that only read it (introspection); revocation and refresh, which
+    change the row, get the ORM object."""
+    if not _well_formed(token_string):
         return None
-    if len(token_string) > MAX_TOKEN_LENGTH:
-        return None
+    assert token_string is not None
     order = ["refresh_token", "access_token"] if hint == "refresh_token" else list(TOKEN_TYPES)
     for kind in order:
-        if kind == "access_token":
-            where = OAuthToken.access_token_hash == hashing.keyed_hash(ACCESS, token_string)
-        else:
-            where = OAuthToken.refresh_token_hash == hashing.keyed_hash(REFRESH, token_string)
-        row = db.session.scalars(select(OAuthToken).where(where)).first()
-        if row is not None:
-            return IssuedToken(row, kind)
+        found = _lookup(token_string, kind, readonly=readonly)
+        if found is not None:
+            return found
     return None
+
+
+def find_access(token_string: str | None) -> IssuedToken | None:
+    """An access token presented to a protected resource (UserInfo, RFC 6750): looked
+    up as an access token only, read-only."""
+    if not _well_formed(token_string):
+        return None
+    assert token_string is not None
+    return _lookup(token_string, "access_token", readonly=True)
+
+
+def _well_formed(token_string: str | None) -> bool:
+    return (
+        bool(token_string)
+        and isinstance(token_string, str)
+        and len(token_string) <= MAX_TOKEN_LENGTH
+    )
+
+
+_TABLE = OAuthToken.__table__
+
+
+def _lookup(token_string: str, kind: str, *, readonly: bool) -> IssuedToken | None:
+    if kind == "access_token":
+        column, value = "access_token_hash", hashing.keyed_hash(ACCESS, token_string)
+    else:
+        column, value = "refresh_token_hash", hashing.keyed_hash(REFRESH, token_string)
+    row: Any
+    if readonly:
+        row = db.session.execute(select(_TABLE).where(_TABLE.c[column] == value)).first()
+    else:
+        row = db.session.scalars(
+            select(OAuthToken).where(getattr(OAuthToken, column) == value)
+        ).first()
+    return IssuedToken(row, kind) if row is not None else None
 
 
 def revoke_grant(grant_id: str) -> int:
