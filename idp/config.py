@@ -25,7 +25,9 @@ class DefaultConfig:
 
     # Durable store. The embedded default is a SQLite file under instance/.
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # No ping before each use (one round trip per request, measured in issue 7): a
+    # connection found dead is answered 503 + Retry-After and the pool recycled.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": 1800}
 
     # Ephemeral store (SSO sessions, codes, rate limits, replay caches). None = in-process
     # memory, which is only valid for a single process; REDIS_URL switches to Redis.

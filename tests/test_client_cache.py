@@ -7,6 +7,7 @@ change committed through one is seen by the other on its very next request.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -123,3 +124,36 @@ def test_unknown_client_ids_are_not_cached(app: Any) -> None:
     for n in range(50):
         assert query_client(f"unknown{n}") is None
     assert client_cache._cache().entries == {}
+
+
+@pytest.mark.skipif(
+    "postgres" not in os.environ.get("IDP_TEST_BACKENDS", "sqlite,postgres"),
+    reason="needs PostgreSQL",
+)
+def test_a_dead_pooled_connection_is_a_503_then_the_pool_recovers(
+    app: Any, http: Any, backend: Any, rp: Any
+) -> None:
+    """Connections are not pinged before each use (idp.config): a database restart
+    costs one 503 with Retry-After, never a 500, and the next request works."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    from idp.extensions import db
+    from tests.conftest import PG_URL
+
+    if backend[0] != "postgres":
+        pytest.skip("PostgreSQL only")
+    pid = db.session.connection().execute(text("SELECT pg_backend_pid()")).scalar()
+    db.session.remove()  # back to the pool, alive as far as the pool knows
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    token = {"token": "x" * 43}
+    gone = http.post("/introspect", data=token, headers=basic(rp.client_id, rp.secret))
+    assert gone.status_code == 503
+    assert gone.headers["Retry-After"] == "1"
+    assert gone.get_json()["error"] == "temporarily_unavailable"
+    db.session.remove()
+    again = http.post("/introspect", data=token, headers=basic(rp.client_id, rp.secret))
+    assert again.status_code == 200 and again.get_json() == {"active": False}

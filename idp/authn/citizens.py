@@ -165,7 +165,8 @@ def create_citizen(
 def is_active(citizen_id: str) -> bool:
     """True if the citizen exists and is not locked: one narrow select on the primary
     key, no ORM object (the token endpoint asks this on every grant)."""
-    locked = db.session.execute(select(Citizen.locked_at).where(Citizen.id == citizen_id)).first()
+    query = select(Citizen.locked_at).where(Citizen.id == citizen_id)
+    locked = db.session.connection().execute(query).first()
     return locked is not None and locked[0] is None
 
 

@@ -219,6 +219,15 @@ def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
         raise click.ClickException(f"cannot listen on {host}:{port} for {label}: {exc}") from None
 
 
+def worker_model() -> dict[str, Any]:
+    """``IDP_WORKER_CLASS`` and ``IDP_THREADS`` from the environment over the defaults
+    (the same variables gunicorn.conf.py reads)."""
+    return {
+        "worker_class": os.environ.get("IDP_WORKER_CLASS") or GUNICORN_DEFAULTS["worker_class"],
+        "threads": int(os.environ.get("IDP_THREADS") or GUNICORN_DEFAULTS["threads"]),
+    }
+
+
 def _serve_gunicorn(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -226,6 +235,7 @@ def _serve_gunicorn(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             settings = {
                 **GUNICORN_DEFAULTS,
+                **worker_model(),
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "on_starting": gunicorn_on_starting,

@@ -21,6 +21,7 @@ ever loses it, copies live at most ``IDP_CLIENT_CACHE_SECONDS``. Code that write
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import secrets
 import threading
@@ -48,6 +49,12 @@ EXTENSION_KEY = "idp.client_cache"
 MAX_ENTRIES = 10_000
 _CHANGED = "idp.clients_changed"
 _TABLE = OAuthClient.__table__
+# Within one request the generation is read once (the web layer opens the scope): a
+# token request asks for its client several times, and one answer per request is what
+# reading the row once at the start of the request would give.
+_REQUEST: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
+    "idp_client_generation", default=None
+)
 
 
 class ClientRecord(SimpleNamespace):
@@ -81,14 +88,33 @@ def _cache() -> ClientCache:
 
 
 def generation() -> str | None:
+    memo = _REQUEST.get()
+    if memo is not None and "v" in memo:
+        return memo["v"]
     value = current_store().get(KIND, GENERATION_ID)
-    return str(value["v"]) if value else None
+    current = str(value["v"]) if value else None
+    if memo is not None:
+        memo["v"] = current
+    return current
+
+
+def begin_request() -> None:
+    """Open a per-request scope (the web layer calls this first in every request)."""
+    _REQUEST.set({})
+
+
+def end_request(*_: Any) -> None:
+    """Close it (teardown): outside requests every lookup reads the generation."""
+    _REQUEST.set(None)
 
 
 def bump() -> None:
     """Every process drops its copies on its next lookup (call after the commit)."""
     current_store().put(KIND, GENERATION_ID, {"v": secrets.token_hex(8)}, GENERATION_TTL)
     _cache().entries.clear()
+    memo = _REQUEST.get()
+    if memo is not None:
+        memo.pop("v", None)
 
 
 def load(client_id: str) -> ClientRecord | None:
@@ -104,7 +130,11 @@ def load(client_id: str) -> ClientRecord | None:
         and now - entry[1] < cache.seconds
     ):
         return entry[2]
-    row = db.session.execute(select(_TABLE).where(_TABLE.c.client_id == client_id)).first()
+    row = (
+        db.session.connection()
+        .execute(select(_TABLE).where(_TABLE.c.client_id == client_id))
+        .first()
+    )
     if row is None:
         # Unknown ids are not cached: a flood of made-up ids cannot fill the memory.
         cache.entries.pop(client_id, None)

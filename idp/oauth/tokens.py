@@ -268,7 +268,8 @@ def _lookup(token_string: str, kind: str, *, readonly: bool) -> IssuedToken | No
         column, value = "refresh_token_hash", hashing.keyed_hash(REFRESH, token_string)
     row: Any
     if readonly:
-        row = db.session.execute(select(_TABLE).where(_TABLE.c[column] == value)).first()
+        query = select(_TABLE).where(_TABLE.c[column] == value)
+        row = db.session.connection().execute(query).first()
     else:
         row = db.session.scalars(
             select(OAuthToken).where(getattr(OAuthToken, column) == value)

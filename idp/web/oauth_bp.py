@@ -30,6 +30,7 @@ from wtforms import ValidationError
 from ..authn.service import current_session
 from ..extensions import csrf
 from ..oauth import authorize as authorize_flow
+from ..oauth import client_cache
 from ..oauth import discovery
 from ..oauth import keys
 from ..oauth import logout as logout_flow
@@ -56,6 +57,9 @@ DISCOVERY_KEY = "idp.discovery_json"
 @bp.record_once
 def _build(state: BlueprintSetupState) -> None:
     build_server(state.app)  # type: ignore[arg-type]
+    # One read of the client generation per request (idp.oauth.client_cache).
+    state.app.before_request(client_cache.begin_request)
+    state.app.teardown_request(client_cache.end_request)
 
 
 # -- conversions -----------------------------------------------------------------------
