@@ -108,6 +108,12 @@ class TokenInfo:
     auth_time: int | None = None
     jti: str | None = None
     format: str = "opaque"  # "opaque" | "jwt"
+    # A client's own token (client credentials grant, RFC 6749 4.4): ``sub`` is the
+    # client_id (RFC 9068 section 2.2) and no citizen is behind it.
+    client_only: bool = False
+    # In-process only (LocalVerifier), for the provider's own data APIs: the citizen
+    # behind the token. None for client tokens and for a remote resource server.
+    citizen_id: str | None = None
 
 
 class TokenInvalid(Exception):
@@ -158,15 +164,21 @@ class LocalVerifier:
             raise TokenInvalid("unknown token")
         if found.is_expired() or found.is_revoked():
             raise TokenInvalid("expired or revoked")
-        citizen, client = found.get_user(), found.get_client()
-        if citizen is None or citizen.locked_at is not None or client is None:
+        if not found.is_usable():
             raise TokenInvalid("citizen locked or client disabled")
+        client = found.get_client()
+        assert client is not None  # is_usable
         row = found.row
         if self.audience is not None and row.client_id != self.audience:
             raise TokenInvalid("another audience")
+        citizen_id = row.citizen_id
         return TokenInfo(
             client_id=row.client_id,
-            sub=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id),
+            sub=(
+                pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen_id)
+                if citizen_id is not None
+                else row.client_id
+            ),
             scopes=frozenset(row.scope.split()),
             exp=int(found.expires_at.timestamp()),
             acr=row.acr,
@@ -174,6 +186,8 @@ class LocalVerifier:
             auth_time=int(row.auth_time.timestamp()) if row.auth_time else None,
             jti=jti,
             format="jwt" if jti else "opaque",
+            client_only=citizen_id is None,
+            citizen_id=citizen_id,
         )
 
 
@@ -233,6 +247,8 @@ class RemoteVerifier:
                 auth_time=_int_or_none(claims.get("auth_time")),
                 jti=str(claims["jti"]),
                 format="jwt",
+                # RFC 9068 2.2: a client's own token has the client_id as its sub.
+                client_only=claims["sub"] == claims["client_id"],
             )
         data = self._introspect(token)
         return TokenInfo(
@@ -244,6 +260,7 @@ class RemoteVerifier:
             amr=tuple(data.get("amr") or ()),
             auth_time=_int_or_none(data.get("auth_time")),
             format="opaque",
+            client_only=bool(data.get("sub")) and data.get("sub") == data.get("client_id"),
         )
 
     def _introspect(self, token: str) -> dict[str, Any]:

@@ -22,7 +22,11 @@ def test_metadata_fields(http):
     assert meta["introspection_endpoint"] == base + "/introspect"
     assert meta["end_session_endpoint"] == base + "/logout"
     assert meta["response_types_supported"] == ["code"]
-    assert meta["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert meta["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ]
     assert meta["subject_types_supported"] == ["pairwise"]
     assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {

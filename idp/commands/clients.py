@@ -5,8 +5,11 @@ secret: shown this once, stored only as a keyed hash. ``--json`` gives machine-r
 output for provisioning scripts. ``--default-acr`` and ``--minimum-acr`` (on ``create``
 and ``update``) set the portal's assurance policy: the level used when a request names
 none, and a floor no request can go below (``low``, ``substantial``, ``high`` or the
-acr URIs; ``none`` clears). Exit status 2 on invalid input, 1 for an unknown
-client.
+acr URIs; ``none`` clears). ``--grant-type`` (repeatable, on ``create`` and
+``update``) sets the grant types an administrator allows: ``authorization_code``
+(the default) and/or ``client_credentials`` (RFC 6749 4.4, confidential clients only;
+a client with only ``client_credentials`` needs no redirect URI). Exit status 2 on
+invalid input, 1 for an unknown client.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ from ..oauth import clients as registry
 
 _DEFAULT_ACR_HELP = "Level used when a request names none: low, substantial, high (or the acr URI)."
 _MINIMUM_ACR_HELP = "Floor no request can go below: low, substantial, high (or the acr URI)."
+
+_GRANT_HELP = (
+    "Grant type the client may use (repeatable): authorization_code (default) and/or "
+    "client_credentials (confidential clients; service scopes such as licences:load)."
+)
 
 _POLICY_HELP = (
     'JSON file: {"<scope>": {"required": true|false, "purpose": "..."}, "ttl_days": N}; '
@@ -66,7 +74,6 @@ def _print(data: Any, as_json: bool) -> None:
     "--redirect-uri",
     "redirect_uris",
     multiple=True,
-    required=True,
     help="Registered redirect URI (repeatable; https, or http on localhost).",
 )
 @click.option(
@@ -115,6 +122,13 @@ def _print(data: Any, as_json: bool) -> None:
 @click.option(
     "--scope-policy", "scope_policy_file", type=click.Path(path_type=Path), help=_POLICY_HELP
 )
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(registry.GRANT_TYPES),
+    help=_GRANT_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -132,6 +146,7 @@ def create(
     default_acr: str | None,
     minimum_acr: str | None,
     scope_policy_file: Path | None,
+    grant_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
@@ -158,6 +173,7 @@ def create(
             default_acr=default_acr,
             minimum_acr=minimum_acr,
             scope_policy=scope_policy,
+            grant_types=grant_types or registry.DEFAULT_GRANT_TYPES,
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
@@ -182,12 +198,20 @@ def create(
 @click.option(
     "--scope-policy", "scope_policy_file", type=click.Path(path_type=Path), help=_POLICY_HELP
 )
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(registry.GRANT_TYPES),
+    help=_GRANT_HELP + " Replaces the allowed set.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def update(
     client_id: str,
     default_acr: str | None,
     minimum_acr: str | None,
     scope_policy_file: Path | None,
+    grant_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Change a portal's assurance and scope policy (options left out keep their value)."""
@@ -196,9 +220,10 @@ def update(
         changes["default_acr"] = default_acr
     if minimum_acr is not None:
         changes["minimum_acr"] = minimum_acr
-    if not changes and scope_policy_file is None:
+    if not changes and scope_policy_file is None and not grant_types:
         click.echo(
-            "error: nothing to change (give --default-acr, --minimum-acr or --scope-policy)",
+            "error: nothing to change (give --default-acr, --minimum-acr, --scope-policy "
+            "or --grant-type)",
             err=True,
         )
         raise SystemExit(2)
@@ -214,6 +239,8 @@ def update(
             client = registry.update_acr_policy(client_id, **changes)
         if client is not None and scope_policy is not None:
             client = registry.set_scope_policy(client_id, scope_policy)
+        if client is not None and grant_types:
+            client = registry.set_grant_types(client_id, grant_types)
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
         raise SystemExit(2) from None

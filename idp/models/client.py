@@ -48,6 +48,10 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     # Per-scope consent policy (idp.consent.policy): {scope: {"required": bool,
     # "purpose": str}, "ttl_days": int}. NULL: every requested scope required.
     scope_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Grant types an administrator allowed (RFC 7591 "grant_types"): "authorization_code"
+    # and/or "client_credentials" (RFC 6749 4.4). NULL: ["authorization_code"]. A refresh
+    # token comes with offline_access (idp.oauth.clients.Client.check_grant_type).
+    grant_types: Mapped[list[str] | None] = mapped_column(JSON)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -31,7 +31,8 @@ class OAuthToken(db.Model):  # type: ignore[name-defined,misc]
     client_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
     )
-    citizen_id: Mapped[str] = mapped_column(
+    # NULL for a client's own token (client_credentials, RFC 6749 section 4.4).
+    citizen_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("citizen.id", ondelete="CASCADE"), index=True
     )
     scope: Mapped[str] = mapped_column(Text)

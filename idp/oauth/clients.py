@@ -42,9 +42,15 @@ from . import client_cache
 from . import hashing
 from .claims import SUPPORTED_SCOPES
 from .client_cache import ClientRecord
+from .service_scopes import SERVICE_SCOPES
+from .service_scopes import is_service_scope
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 ID_TOKEN_ALGS = ("ES256", "RS256")
+# Grant types an administrator may allow (RFC 7591 2 "grant_types"); refresh_token
+# follows from authorization_code + offline_access.
+GRANT_TYPES = ("authorization_code", "client_credentials")
+DEFAULT_GRANT_TYPES = ("authorization_code",)
 SECRET_PURPOSE = "client-secret"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _HOST = re.compile(
@@ -112,6 +118,15 @@ class Client(ClientMixin):  # type: ignore[misc]
         return self.model.scope.split()
 
     @property
+    def grant_types(self) -> tuple[str, ...]:
+        return tuple(self.model.grant_types or DEFAULT_GRANT_TYPES)
+
+    @property
+    def service_scopes(self) -> list[str]:
+        """The scopes it may ask for with the client credentials grant."""
+        return [s for s in self.allowed_scopes if is_service_scope(s)]
+
+    @property
     def client_metadata(self) -> dict[str, Any]:
         """Registration metadata as Authlib's endpoints read it (RFC 7591 names)."""
         return {
@@ -121,6 +136,7 @@ class Client(ClientMixin):  # type: ignore[misc]
             "token_endpoint_auth_method": self.model.token_endpoint_auth_method,
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "scope": self.model.scope,
+            "grant_types": list(self.grant_types),
             "subject_type": "pairwise",
             # OIDC Registration 2: "default_acr_values"; the minimum is our own.
             "default_acr_values": [self.model.default_acr] if self.model.default_acr else [],
@@ -152,9 +168,15 @@ class Client(ClientMixin):  # type: ignore[misc]
         return bool(method == self.model.token_endpoint_auth_method)
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
+        return response_type == "code" and "authorization_code" in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == "client_credentials":
+            # RFC 6749 section 4.4: "The client credentials grant type MUST only be
+            # used by confidential clients."
+            return grant_type in self.grant_types and not self.is_public
+        if "authorization_code" not in self.grant_types:
+            return False
         if grant_type == "authorization_code":
             return True
         return grant_type == "refresh_token" and "offline_access" in self.allowed_scopes
@@ -189,17 +211,23 @@ def register_client(
     default_acr: str | None = None,
     minimum_acr: str | None = None,
     scope_policy: dict[str, Any] | None = None,
+    grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
 ) -> tuple[OAuthClient, str | None]:
     """Register a portal; returns the client and, for confidential clients using a
     secret, the secret (shown once, stored only as a keyed hash).
+
+    A client allowed only ``client_credentials`` (a department's back office) needs
+    no redirect URI and asks only for service scopes (``idp.oauth.service_scopes``).
 
     Raises ``InvalidInput`` naming the field and the rule broken.
     """
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("The client name must be 1 to 200 characters.", field="name")
+    grants = validate_grant_types(grant_types, auth_method=auth_method)
+    signs_in = "authorization_code" in grants
     redirects = [validate_redirect_uri(uri, field="redirect_uris") for uri in redirect_uris]
-    if not redirects:
+    if not redirects and signs_in:
         raise InvalidInput("At least one redirect URI is required.", field="redirect_uris")
     logouts = [
         validate_redirect_uri(uri, field="post_logout_redirect_uris")
@@ -211,12 +239,7 @@ def register_client(
             field="auth_method",
         )
     scopes = list(dict.fromkeys(scope.split()))
-    unknown = [s for s in scopes if s not in SUPPORTED_SCOPES]
-    if unknown or "openid" not in scopes:
-        raise InvalidInput(
-            "The scope must include openid and only: " + " ".join(SUPPORTED_SCOPES) + ".",
-            field="scope",
-        )
+    _check_scopes(scopes, grants)
     # OIDC Registration 2: id_token_signed_response_alg; unset = the deployment default.
     id_token_alg = id_token_alg or str(current_app.config["IDP_DEFAULT_ID_TOKEN_ALG"])
     if id_token_alg not in ID_TOKEN_ALGS:
@@ -245,13 +268,19 @@ def register_client(
         token_endpoint_auth_method=auth_method,
         jwks=jwks,
         scope=" ".join(scopes),
-        sector_identifier=_sector(sector_identifier, redirects),
+        sector_identifier=(
+            _sector(sector_identifier, redirects) if redirects or sector_identifier else ""
+        ),
         id_token_signed_response_alg=id_token_alg,
         first_party=bool(first_party),
         default_acr=default,
         minimum_acr=minimum,
         scope_policy=scope_policy,
+        grant_types=list(grants),
     )
+    if not client.sector_identifier:
+        # A service client signs no citizen in: its sector only fills the column.
+        client.sector_identifier = client.client_id.lower()
     secret = None
     if auth_method in ("client_secret_basic", "client_secret_post"):
         secret = hashing.new_secret()
@@ -259,6 +288,57 @@ def register_client(
     db.session.add(client)
     db.session.commit()
     return client, secret
+
+
+def validate_grant_types(grant_types: Sequence[str], *, auth_method: str) -> tuple[str, ...]:
+    grants = tuple(dict.fromkeys(grant_types or ()))
+    if not grants or not set(grants) <= set(GRANT_TYPES):
+        raise InvalidInput(
+            "The grant types must be among: " + ", ".join(GRANT_TYPES) + ".", field="grant_types"
+        )
+    if "client_credentials" in grants and auth_method == "none":
+        # RFC 6749 section 4.4: only confidential clients.
+        raise InvalidInput(
+            "client_credentials needs a confidential client (not auth method none).",
+            field="grant_types",
+        )
+    return grants
+
+
+def _check_scopes(scopes: Sequence[str], grants: Sequence[str]) -> None:
+    """Citizen scopes (with openid) for sign-in clients; service scopes only with
+    client_credentials."""
+    citizen = [s for s in scopes if s in SUPPORTED_SCOPES]
+    service = [s for s in scopes if s in SERVICE_SCOPES]
+    known = " ".join([*SUPPORTED_SCOPES, *SERVICE_SCOPES])
+    if len(citizen) + len(service) != len(scopes):
+        raise InvalidInput("The scope must be among: " + known + ".", field="scope")
+    if "authorization_code" in grants and "openid" not in citizen:
+        raise InvalidInput("The scope must include openid.", field="scope")
+    if "authorization_code" not in grants and citizen:
+        raise InvalidInput(
+            "A client without authorization_code asks for service scopes only.", field="scope"
+        )
+    if service and "client_credentials" not in grants:
+        raise InvalidInput(
+            "Service scopes (" + " ".join(service) + ") need the client_credentials grant.",
+            field="scope",
+        )
+
+
+def set_grant_types(client_id: str, grant_types: Sequence[str]) -> OAuthClient | None:
+    """Change the grant types an administrator allows; None for an unknown client,
+    ``InvalidInput`` when they do not fit the client's auth method or scope."""
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        return None
+    grants = validate_grant_types(grant_types, auth_method=client.token_endpoint_auth_method)
+    if "authorization_code" in grants and not client.redirect_uris:
+        raise InvalidInput("authorization_code needs a redirect URI.", field="grant_types")
+    _check_scopes(client.scope.split(), grants)
+    client.grant_types = list(grants)
+    db.session.commit()
+    return client
 
 
 def _acr_value(value: str | None, *, field: str) -> str | None:
@@ -413,6 +493,7 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "default_acr": client.default_acr,
         "minimum_acr": client.minimum_acr,
         "access_token_format": client.access_token_format,
+        "grant_types": list(client.grant_types or DEFAULT_GRANT_TYPES),
         "scope_policy": client.scope_policy,
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat() if client.created_at else None,

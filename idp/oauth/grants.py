@@ -1,13 +1,15 @@
-"""Authlib grants with our storage hooks (RFC 6749 sections 4.1 and 6, RFC 7636).
+"""Authlib grants with our storage hooks (RFC 6749 sections 4.1, 4.4 and 6, RFC 7636).
 
 Each hook is a short call into ``codes`` or ``tokens``; the algorithm stays Authlib's.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 
@@ -20,6 +22,7 @@ from .clients import AUTH_METHODS
 from .clients import Client
 from .errors import InvalidGrantError
 from .errors import InvalidRequestError
+from .errors import InvalidScopeError
 from .tokens import AuthorizedUser
 from .tokens import IssuedToken
 
@@ -140,12 +143,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if token.is_revoked() or token.is_expired():
             return None
-        if not is_active(token.row.citizen_id):
+        if not token.is_usable():
             return None
         return token
 
     def authenticate_user(self, refresh_token: IssuedToken) -> AuthorizedUser | None:
-        return authorized_user(self.request.client, refresh_token.row.citizen_id, refresh_token)
+        citizen_id = refresh_token.row.citizen_id
+        if citizen_id is None:  # never: client tokens have no refresh token
+            return None
+        return authorized_user(self.request.client, citizen_id, refresh_token)
 
     def save_token(self, token: dict[str, Any]) -> None:
         tokens.persist(
@@ -162,4 +168,47 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             tokens.revoke_grant(refresh_token.grant_id)
             db.session.commit()
             raise InvalidGrantError("The refresh token was already used.")
+        db.session.commit()
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    """RFC 6749 section 4.4: a client's own access token, for its service scopes.
+
+    Only for confidential clients an administrator allowed the grant (``grant_types``);
+    a public client authenticates with ``none`` and is then refused with
+    ``unauthorized_client`` (section 5.2: "The authenticated client is not authorized
+    to use this authorization grant type"). The token carries no citizen, no refresh
+    token ("A refresh token SHOULD NOT be included", 4.4.3) and no ID token.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        client: Client = self.request.client
+        allowed = client.service_scopes
+        requested = list(dict.fromkeys((self.request.payload.scope or "").split()))
+        # RFC 6749 section 3.3: without a scope the server "MUST either process the
+        # request using a pre-defined default value or fail": the default is every
+        # service scope the client was allowed.
+        scopes = requested or allowed
+        if not scopes or not set(scopes) <= set(allowed):
+            raise InvalidScopeError("The client may not ask for this scope.")
+        self.granted_scope = " ".join(scopes)
+
+    @hooked  # type: ignore[misc]
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        token: dict[str, Any] = self.generate_token(
+            scope=self.granted_scope, include_refresh_token=False
+        )
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        tokens.persist(
+            token,
+            client_id=self.request.client.client_id,
+            user=None,
+            grant_id=secrets.token_urlsafe(24),
+        )
         db.session.commit()

@@ -42,9 +42,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
         return token.check_client(client)
 
     def create_introspection_payload(self, token: IssuedToken | None) -> dict[str, Any]:
-        if token is not None:
-            if token.get_client() is None or not token.user_is_active():
-                return {"active": False}
+        if token is not None and not token.is_usable():
+            return {"active": False}
         payload: dict[str, Any] = super().create_introspection_payload(token)
         return payload
 
@@ -56,8 +55,13 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             "active": True,
             "scope": row.scope,
             "client_id": row.client_id,
-            "sub": pairwise_sub(
-                sector_identifier=client.sector_identifier, citizen_id=row.citizen_id
+            # RFC 9068 section 2.2: a client's own token has the client as its subject.
+            "sub": (
+                row.client_id
+                if row.citizen_id is None
+                else pairwise_sub(
+                    sector_identifier=client.sector_identifier, citizen_id=row.citizen_id
+                )
             ),
             "aud": row.client_id,
             "iss": current_app.config["IDP_ISSUER"],

@@ -32,6 +32,7 @@ from .errors import InvalidScopeError
 from .errors import RegistrationNotSupportedError
 from .errors import RequestNotSupportedError
 from .errors import RequestURINotSupportedError
+from .service_scopes import is_service_scope
 from .tokens import AuthorizedUser
 
 PROMPT_VALUES = ("none", "login", "consent")
@@ -72,6 +73,9 @@ class AuthenticationRequestRules:
         # OIDC Core 3.1.2.1: "OpenID Connect requests MUST contain the openid scope value."
         if "openid" not in (request.scope or "").split():
             raise InvalidScopeError("The 'openid' scope is required.")
+        # Service scopes are for a client's own tokens (RFC 6749 4.4), never a citizen's.
+        if any(is_service_scope(s) for s in (request.scope or "").split()):
+            raise InvalidScopeError("Service scopes are only granted to clients.")
         # OIDC Core 6.1 / 6.2 / 7.2.1: the OP does not support request objects or
         # self-issued registration, and says so with the dedicated error codes.
         if "request" in data:

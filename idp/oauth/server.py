@@ -6,6 +6,7 @@ endpoint attached here and nowhere else:
 - authorization code (RFC 6749 4.1) + OIDC request rules + PKCE S256 (RFC 7636) +
   ``OpenIDCode`` (OIDC Core 3.1);
 - refresh token with rotation (RFC 6749 6) + ``OpenIDRefresh`` (OIDC Core 12.2);
+- client credentials (RFC 6749 4.4) for clients an administrator allowed it;
 - client authentication: Authlib's ``client_secret_basic``, ``client_secret_post``,
   ``none``, and ``private_key_jwt`` (RFC 7523);
 - the ``iss`` authorization response parameter (RFC 9207);
@@ -36,6 +37,7 @@ from .clients import query_client
 from .errors import InvalidRequestError
 from .errors import UnsupportedResponseTypeError
 from .grants import AuthorizationCodeGrant
+from .grants import ClientCredentialsGrant
 from .grants import RefreshTokenGrant
 from .grants import S256CodeChallenge
 from .introspection import IntrospectionEndpoint
@@ -46,6 +48,7 @@ from .oidc import OpenIDRefresh
 from .requests import ProtocolRequest
 from .requests import ProtocolResponse
 from .revocation import RevocationEndpoint
+from .service_scopes import SERVICE_SCOPES
 from .userinfo import UserInfoEndpoint
 
 EXTENSION_KEY = "idp.oauth"
@@ -154,7 +157,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     # Authlib logs every issued token dict at DEBUG ("Issue token %r to %r"): tokens
     # must never reach a log, whatever level the deployment sets for the root logger.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
-    server = AuthorizationServer(scopes_supported=list(SUPPORTED_SCOPES))
+    server = AuthorizationServer(scopes_supported=[*SUPPORTED_SCOPES, *SERVICE_SCOPES])
     client_cache.init_app(app)
     client_cache.listen()
     server.register_token_generator("default", tokens.generate_bearer)
@@ -169,6 +172,7 @@ def build_server(app: Flask) -> AuthorizationServer:
         ],
     )
     server.register_grant(RefreshTokenGrant, [OpenIDRefresh()])
+    server.register_grant(ClientCredentialsGrant)
     server.register_extension(IssuerParameter())
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)

@@ -102,8 +102,16 @@ def generate_bearer(
 
 def _access_token(client: Client, user: AuthorizedUser | None, scope: str, lifetime: int) -> str:
     """Opaque by default; an RFC 9068 JWT for clients registered for one."""
-    if client.model.access_token_format != "jwt" or user is None:
+    if client.model.access_token_format != "jwt":
         return hashing.new_secret()
+    if user is None:
+        # RFC 9068 section 2.2: "In cases of access tokens obtained through grants where
+        # no resource owner is involved, such as the client credentials grant, the value
+        # of sub SHOULD correspond to an identifier the authorization server uses to
+        # indicate the client application."
+        return jwt_access.encode(
+            client_id=client.client_id, subject=client.client_id, scope=scope, expires_in=lifetime
+        )
     return jwt_access.encode(
         client_id=client.client_id,
         subject=user.subject,
@@ -116,9 +124,10 @@ def _access_token(client: Client, user: AuthorizedUser | None, scope: str, lifet
 
 
 def persist(
-    token: dict[str, Any], *, client_id: str, user: AuthorizedUser, grant_id: str
+    token: dict[str, Any], *, client_id: str, user: AuthorizedUser | None, grant_id: str
 ) -> OAuthToken:
-    """Add the row for a freshly generated token to the session (the caller commits)."""
+    """Add the row for a freshly generated token to the session (the caller commits).
+    ``user`` None: a client's own token (client credentials grant)."""
     now = _now()
     access_expires = now + timedelta(seconds=int(token["expires_in"]))
     if jwt_access.looks_like_jwt(token["access_token"]):
@@ -129,7 +138,7 @@ def persist(
     row = OAuthToken(
         grant_id=grant_id,
         client_id=client_id,
-        citizen_id=user.citizen_id,
+        citizen_id=user.citizen_id if user else None,
         scope=token["scope"],
         access_token_hash=hashing.keyed_hash(ACCESS, token["access_token"]),
         refresh_token_hash=hashing.keyed_hash(REFRESH, refresh) if refresh else None,
@@ -138,10 +147,12 @@ def persist(
         refresh_expires_at=(
             now + timedelta(seconds=_ttl("IDP_TTL_REFRESH_TOKEN")) if refresh else None
         ),
-        sid=user.sid,
-        acr=user.acr,
-        amr=list(user.amr),
-        auth_time=(datetime.fromtimestamp(user.auth_time, UTC) if user.auth_time else None),
+        sid=user.sid if user else None,
+        acr=user.acr if user else None,
+        amr=list(user.amr) if user else [],
+        auth_time=(
+            datetime.fromtimestamp(user.auth_time, UTC) if user and user.auth_time else None
+        ),
     )
     db.session.add(row)
     return row
@@ -194,11 +205,23 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
             return True
         return self.kind == "refresh_token" and self.row.rotated_at is not None
 
+    @property
+    def client_only(self) -> bool:
+        """A client's own token (client credentials grant): no citizen behind it."""
+        return self.row.citizen_id is None
+
     def get_user(self) -> Citizen | None:
+        if self.row.citizen_id is None:
+            return None
         return db.session.get(Citizen, self.row.citizen_id)
 
-    def user_is_active(self) -> bool:
-        """The citizen exists and is not locked (no ORM object loaded)."""
+    def is_usable(self) -> bool:
+        """Its citizen (if any) exists and is not locked, and its client is enabled
+        (the citizen checked by one narrow select, no ORM object)."""
+        if self.get_client() is None:
+            return False
+        if self.client_only:
+            return True
         return is_active(self.row.citizen_id)
 
     def get_client(self) -> Client | None:
