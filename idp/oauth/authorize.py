@@ -353,7 +353,7 @@ def _context(
     consent = None
     if session is not None:
         consent = consent_service.find_active(
-            citizen_id=session.citizen_id, client_id=client.client_id
+            citizen_id=session.citizen_id, client_id=client.client_id, readonly=True
         )
     max_age = data.get("max_age")
     assessment = None
