@@ -17,18 +17,22 @@ import os
 
 from idp.commands.serve import GUNICORN_DEFAULTS
 from idp.commands.serve import gunicorn_on_starting
+from idp.commands.serve import worker_model
 
 bind = f"0.0.0.0:{int(os.environ.get('PORT', '8000'))}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("IDP_THREADS", str(GUNICORN_DEFAULTS["threads"])))
-worker_class = GUNICORN_DEFAULTS["worker_class"]
+_model = worker_model()  # IDP_WORKER_CLASS, IDP_THREADS; preload with Redis
+threads = _model["threads"]
+worker_class = _model["worker_class"]
 timeout = GUNICORN_DEFAULTS["timeout"]
 graceful_timeout = GUNICORN_DEFAULTS["graceful_timeout"]
 keepalive = GUNICORN_DEFAULTS["keepalive"]
 accesslog = GUNICORN_DEFAULTS["accesslog"]
 errorlog = GUNICORN_DEFAULTS["errorlog"]
 access_log_format = GUNICORN_DEFAULTS["access_log_format"]
-preload_app = GUNICORN_DEFAULTS["preload_app"]
+preload_app = _model["preload_app"]
+pre_fork = _model["pre_fork"]
+post_fork = _model["post_fork"]
 control_socket_disable = GUNICORN_DEFAULTS["control_socket_disable"]  # ignored before 27
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Temporary worker heartbeat files in RAM, not on a container's overlay disk.
