@@ -7,6 +7,24 @@ The Dockerfile runs exactly that. Environment:
   embedded in-process store serves one process, and ``on_starting`` refuses in the master,
   with one line, before any worker forks.
 - ``IDP_THREADS`` (default 4): threads per worker (gthread).
+- ``IDP_WORKER_CLASS`` (default ``gthread``): the worker class.
+
+The worker model was chosen by measurement (issue 7, ``bench/run.py``; see
+``bench/RESULTS.md``): gthread, because the benchmark's clients (like portals and
+resource servers) keep connections alive and gthread serves keep-alive connections from
+its poller, while a ``sync`` worker serves one connection at a time and closes it after
+each request; and because a sign-in waits for argon2id (in its own bounded pool) on a
+thread that holds no GIL, so the other threads keep answering token requests. Threads:
+1, 2, 4 and 8 per worker were each run against the peer (one round each, on a machine
+shared with other work: flows per CPU-second 0.19 to 0.31 of the peer's, introspection
+0.14 to 0.38, with no order between 2, 4 and 8 that held from one run to the next); 1
+lets one sign-in stall a worker; 4 stays the default until a quiet machine says more.
+meinheld (unmaintained since 2020) and bjoern (single-threaded: a sign-in would block
+every request) were not tried.
+
+With Redis the app is preloaded in the master and forked (shared copy-on-write,
+``gc.freeze`` before each fork, database engines disposed in each child); see
+``idp.commands.serve.worker_model``.
 - ``FORWARDED_ALLOW_IPS`` (default 127.0.0.1): proxies whose X-Forwarded-* are trusted.
 
 Migrations are not applied here: run ``idp db upgrade`` as a release step. ``on_starting``
