@@ -190,6 +190,8 @@ class DefaultConfig:
     IDP_PASSWORD_HASH_CONCURRENCY = 1
     # Seconds a sign-in waits for a hashing slot before it is answered "busy" (503).
     IDP_PASSWORD_HASH_WAIT = 10
+    # Added to the hashing threads' nice value (lower CPU priority than requests); 0 = none.
+    IDP_PASSWORD_HASH_NICENESS = 10
 
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False

@@ -50,6 +50,8 @@ def test_hashes_run_at_a_lower_cpu_priority(app: Any) -> None:
     here = os.getpriority(os.PRIO_PROCESS, 0)
     there = hashing_pool.current_pool().run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
     assert there >= min(19, here + hashing_pool.HASH_NICENESS) or there == 19
+    same = HashingPool(1, 5, niceness=0).run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+    assert same == here
 
 
 def test_a_sign_in_that_finds_no_slot_in_time_is_a_503_then_works(

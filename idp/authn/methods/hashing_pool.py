@@ -10,9 +10,11 @@ So hashes run in one small thread pool per process:
 
 - at most ``IDP_PASSWORD_HASH_CONCURRENCY`` at once (default 1; memory is bounded too:
   that many times 64 MiB);
-- its threads run at a lower CPU priority (``nice`` + ``HASH_NICENESS``, Linux applies
-  it per thread, and argon2's lane threads inherit it), so when the CPU is short the
-  scheduler serves protocol requests first and hashing takes what is left;
+- its threads run at a lower CPU priority (``nice`` + ``IDP_PASSWORD_HASH_NICENESS``,
+  default 10; Linux applies it per thread, and argon2's lane threads inherit it), so
+  when the CPU is short the scheduler serves protocol requests first and hashing takes
+  what is left (on a host shared with other busy work, sign-ins then wait for it too:
+  0 turns this off);
 - a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
   ``HashingBusy`` (the sign-in page answers 503 with Retry-After).
 """
@@ -45,18 +47,21 @@ class HashingBusy(TooManyAttempts):
         self.public = HashingBusy.public
 
 
-def _lower_priority() -> None:
+def _lower_priority(niceness: int) -> None:
+    if niceness <= 0:
+        return
     try:
         # On Linux, setpriority(PRIO_PROCESS, 0) changes the calling thread only.
-        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
     except (AttributeError, OSError):  # not Linux, or not permitted: bounded all the same
         pass
 
 
 class HashingPool:
-    def __init__(self, concurrency: int, wait: float) -> None:
+    def __init__(self, concurrency: int, wait: float, niceness: int = HASH_NICENESS) -> None:
         self.concurrency = max(1, int(concurrency))
         self.wait = float(wait)
+        self.niceness = int(niceness)
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -74,6 +79,7 @@ class HashingPool:
                     max_workers=self.concurrency,
                     thread_name_prefix="argon2",
                     initializer=_lower_priority,
+                    initargs=(self.niceness,),
                 )
             return self._executor
 
@@ -105,6 +111,7 @@ def current_pool() -> HashingPool:
             HashingPool(
                 int(cfg.get("IDP_PASSWORD_HASH_CONCURRENCY", 1)),
                 float(cfg.get("IDP_PASSWORD_HASH_WAIT", 10)),
+                int(cfg.get("IDP_PASSWORD_HASH_NICENESS", HASH_NICENESS)),
             ),
         )
     return pool
