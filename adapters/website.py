@@ -248,7 +248,12 @@ def login(uid: str) -> Any:
         return pages.render_login(interaction, status=401, id_number=typed, error=_(exc.public))
     except TooManyAttempts as exc:
         return pages.retry_after(
-            pages.render_login(interaction, status=429, id_number=typed, error=pages.too_many(exc)),
+            pages.render_login(
+                interaction,
+                status=pages.refusal_status(exc),
+                id_number=typed,
+                error=pages.too_many(exc),
+            ),
             exc,
         )
     except CitizenLocked as exc:

@@ -18,6 +18,7 @@ from idp.authn import interaction as interactions
 from idp.authn.interaction import Interaction
 from idp.authn.interaction import Prompt
 from idp.authn.interaction import State
+from idp.authn.methods.hashing_pool import HashingBusy
 from idp.authn.service import StepUpPlan
 from idp.errors import InvalidInput
 from idp.errors import TooManyAttempts
@@ -35,11 +36,18 @@ def load(uid: str) -> Interaction:
 
 
 def too_many(exc: TooManyAttempts) -> str:
+    if isinstance(exc, HashingBusy):
+        return str(_("The service is busy. Please try again in a moment."))
     seconds = max(1, int(exc.resets_in))
     if seconds >= 120:
         minutes = (seconds + 59) // 60
         return str(_("Too many attempts. Try again in %(minutes)d minutes.", minutes=minutes))
     return str(_("Too many attempts. Try again in %(seconds)d seconds.", seconds=seconds))
+
+
+def refusal_status(exc: TooManyAttempts) -> int:
+    """429 for a rate limit (RFC 6585 4); 503 when hashing is saturated (RFC 9110 15.6.4)."""
+    return 503 if isinstance(exc, HashingBusy) else 429
 
 
 def rule_message(exc: InvalidInput) -> str:

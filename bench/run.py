@@ -358,6 +358,15 @@ def start_ours(opts: Options, label: str, started: list[Server], extra_citizens:
     server.password_hash = data["password_hash"]
     by_alg = {c["alg"]: c for c in data["clients"]}
     server.clients = _case_clients(by_alg["ES256"], by_alg["RS256"], by_alg["ES256"], data["scope"])
+    # client_credentials: idp's service clients (bench/seed.py), one per token format;
+    # the format is the client's registration, so no RFC 8707 resource is sent.
+    for service in data.get("service_clients", []):
+        case = "cc_jwt" if service["format"] == "jwt" else "cc_opaque"
+        server.clients[case] = {
+            "client_id": service["client_id"],
+            "client_secret": service["client_secret"],
+            "scope": service["scope"],
+        }
     logfile = opts.out / f"{label}.log"
     server.proc = subprocess.Popen(
         [idp, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(opts.workers)],

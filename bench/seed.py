@@ -11,9 +11,12 @@ Creates, through the provider's own services (``create_citizen``, ``register_cli
   is given the same PHC string, so both servers verify the same work factor.
 - two first-party confidential clients (``client_secret_basic``; no consent page): one
   signing ID tokens with ES256, one with RS256.
+- two service clients allowed only the ``client_credentials`` grant (RFC 6749 4.4) with
+  the service scope ``SERVICE_SCOPE``: one gets opaque access tokens, one RFC 9068 JWTs.
 
-Prints one JSON object: ``citizens`` (ID number, password, name, ...), ``password_hash``
-and ``clients`` (client_id, client_secret, alg).
+Prints one JSON object: ``citizens`` (ID number, password, name, ...), ``password_hash``,
+``clients`` (client_id, client_secret, alg) and ``service_clients`` (client_id,
+client_secret, format, scope).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PASSWORD = "bench-citizen-password-1"
 SCOPE = "openid profile phone"
+SERVICE_SCOPE = "licences:load"
 
 
 def bench_citizen(i: int) -> dict[str, str]:
@@ -86,9 +90,33 @@ def main() -> None:
                 id_token_alg=alg,
             )
             clients.append({"client_id": client.client_id, "client_secret": secret, "alg": alg})
+        service_clients = []
+        for token_format in ("opaque", "jwt"):
+            client, secret = register_client(
+                name=f"Benchmark service {token_format}",
+                redirect_uris=[],
+                auth_method="client_secret_basic",
+                scope=SERVICE_SCOPE,
+                grant_types=("client_credentials",),
+            )
+            client.access_token_format = token_format
+            service_clients.append(
+                {
+                    "client_id": client.client_id,
+                    "client_secret": secret,
+                    "format": token_format,
+                    "scope": SERVICE_SCOPE,
+                }
+            )
         db.session.commit()
     json.dump(
-        {"citizens": citizens, "password_hash": pw_hash, "clients": clients, "scope": SCOPE},
+        {
+            "citizens": citizens,
+            "password_hash": pw_hash,
+            "clients": clients,
+            "service_clients": service_clients,
+            "scope": SCOPE,
+        },
         sys.stdout,
         ensure_ascii=False,
     )

@@ -25,7 +25,9 @@ class DefaultConfig:
 
     # Durable store. The embedded default is a SQLite file under instance/.
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # No ping before each use (one round trip per request, measured in issue 7): a
+    # connection found dead is answered 503 + Retry-After and the pool recycled.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": 1800}
 
     # Ephemeral store (SSO sessions, codes, rate limits, replay caches). None = in-process
     # memory, which is only valid for a single process; REDIS_URL switches to Redis.
@@ -275,6 +277,17 @@ class DefaultConfig:
     # resolve into private, loopback or link-local ranges (SSRF). True only for tests
     # and local development; refused in production.
     IDP_ALLOW_PRIVATE_FETCH = False
+
+    # Performance (issue 7). Seconds a process keeps its copy of a client registration;
+    # any change is seen at once anyway (idp.oauth.client_cache). 0 turns the cache off.
+    IDP_CLIENT_CACHE_SECONDS = 30
+    # argon2id verifications (64 MiB, 4 lanes each) running at once per process; more
+    # wait their turn, so a flood of sign-ins cannot starve the token endpoint of CPU.
+    IDP_PASSWORD_HASH_CONCURRENCY = 1
+    # Seconds a sign-in waits for a hashing slot before it is answered "busy" (503).
+    IDP_PASSWORD_HASH_WAIT = 10
+    # Added to the hashing threads' nice value (lower CPU priority than requests); 0 = none.
+    IDP_PASSWORD_HASH_NICENESS = 10
 
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False

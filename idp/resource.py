@@ -159,7 +159,7 @@ class LocalVerifier:
             except jwt_access.InvalidAccessToken as exc:
                 raise TokenInvalid(exc.reason) from None
             jti = str(claims["jti"])
-        found = tokens.find(token, "access_token")
+        found = tokens.find_access(token)
         if found is None or found.kind != "access_token":
             raise TokenInvalid("unknown token")
         if found.is_expired() or found.is_revoked():

@@ -162,6 +162,14 @@ def create_citizen(
     return citizen
 
 
+def is_active(citizen_id: str) -> bool:
+    """True if the citizen exists and is not locked: one narrow select on the primary
+    key, no ORM object (the token endpoint asks this on every grant)."""
+    query = select(Citizen.locked_at).where(Citizen.id == citizen_id)
+    locked = db.session.connection().execute(query).first()
+    return locked is not None and locked[0] is None
+
+
 def find_by_id_number(number: str) -> Citizen | None:
     """The citizen holding ``number`` in any accepted form; None if none or malformed."""
     try:

@@ -17,6 +17,7 @@ of four workers failing to boot.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -219,6 +220,47 @@ def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
         raise click.ClickException(f"cannot listen on {host}:{port} for {label}: {exc}") from None
 
 
+def worker_model() -> dict[str, Any]:
+    """``IDP_WORKER_CLASS`` and ``IDP_THREADS`` from the environment over the defaults
+    (the same variables gunicorn.conf.py reads), and preloading.
+
+    With Redis the app is built once in the master and the workers are forks of it
+    (``preload_app``): the code and data of every imported library are shared
+    copy-on-write instead of loaded once per worker (issue 7: the provider's processes
+    together should use no more memory than the peer). ``gunicorn_pre_fork`` freezes the
+    objects so the collector does not copy them, ``gunicorn_post_fork`` drops any
+    database connection a worker would otherwise share with the master. With the
+    embedded store there is nothing to fork into (one process), so no preload.
+    """
+    return {
+        "worker_class": os.environ.get("IDP_WORKER_CLASS") or GUNICORN_DEFAULTS["worker_class"],
+        "threads": int(os.environ.get("IDP_THREADS") or GUNICORN_DEFAULTS["threads"]),
+        "preload_app": not uses_embedded_store(),
+        "pre_fork": gunicorn_pre_fork,
+        "post_fork": gunicorn_post_fork,
+    }
+
+
+def gunicorn_pre_fork(server: Any, worker: Any) -> None:
+    """gunicorn ``pre_fork`` (in the master): the preloaded objects move to the permanent
+    generation, so no worker's collector writes to (and so copies) their pages."""
+    gc.freeze()
+
+
+def gunicorn_post_fork(server: Any, worker: Any) -> None:
+    """gunicorn ``post_fork`` (in the new worker): a preloaded app's engines forget the
+    master's pooled connections (SQLAlchemy's documented recipe, ``close=False``: the
+    master keeps its own). Redis clients reconnect by themselves after a fork."""
+    if not server.cfg.preload_app:
+        return
+    app = server.app.wsgi()
+    from ..extensions import db
+
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
+
+
 def _serve_gunicorn(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -226,6 +268,7 @@ def _serve_gunicorn(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             settings = {
                 **GUNICORN_DEFAULTS,
+                **worker_model(),
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "on_starting": gunicorn_on_starting,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy import update
@@ -35,18 +36,42 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def find_active(*, citizen_id: str, client_id: str, now: datetime | None = None) -> Consent | None:
-    """The citizen's current consent for this portal: not revoked, not expired."""
+_TABLE = Consent.__table__
+
+
+def find_active(
+    *, citizen_id: str, client_id: str, now: datetime | None = None, readonly: bool = False
+) -> Consent | None:
+    """The citizen's current consent for this portal: not revoked, not expired.
+
+    ``readonly``: a plain read-only row with the same attribute names (one Core select,
+    no ORM object), for callers that only read it (the authorization endpoint)."""
     now = now or _now()
-    rows = db.session.scalars(
-        select(Consent)
-        .where(
-            Consent.citizen_id == citizen_id,
-            Consent.client_id == client_id,
-            Consent.revoked_at.is_(None),
+    rows: Any
+    if readonly:
+        rows = (
+            db.session.connection()
+            .execute(
+                select(_TABLE)
+                .where(
+                    _TABLE.c.citizen_id == citizen_id,
+                    _TABLE.c.client_id == client_id,
+                    _TABLE.c.revoked_at.is_(None),
+                )
+                .order_by(_TABLE.c.granted_at.desc())
+            )
+            .all()
         )
-        .order_by(Consent.granted_at.desc())
-    ).all()
+    else:
+        rows = db.session.scalars(
+            select(Consent)
+            .where(
+                Consent.citizen_id == citizen_id,
+                Consent.client_id == client_id,
+                Consent.revoked_at.is_(None),
+            )
+            .order_by(Consent.granted_at.desc())
+        ).all()
     for row in rows:
         if row.expires_at is None or row.expires_at > now:
             return row

@@ -32,6 +32,7 @@ from flask import current_app
 from ..authn import interaction as interactions
 from ..authn import service
 from ..authn import sessions
+from ..authn.citizens import is_active
 from ..authn.interaction import Interaction
 from ..authn.interaction import Prompt
 from ..authn.interaction import Reason
@@ -43,8 +44,7 @@ from ..consent import policy as consent_policy
 from ..consent import service as consent_service
 from ..consent.categories import is_sensitive
 from ..errors import InteractionExpired
-from ..extensions import db
-from ..models import Citizen
+from ..models import Consent
 from ..store import current_store
 from . import acr_request
 from . import prompts
@@ -134,7 +134,15 @@ def begin(request: ProtocolRequest, *, session: SsoSession | None, browser: str)
     decision = prompts.evaluate(ctx)
     if decision.prompt is None:
         assert session is not None
-        return _issue(server, request, grant, session, fresh_after=fresh_after, wanted=wanted)
+        return _issue(
+            server,
+            request,
+            grant,
+            session,
+            fresh_after=fresh_after,
+            wanted=wanted,
+            consent=ctx.consent,
+        )
     if "acr_unmet" in decision.reasons:
         return _unmet(server, request, grant)
     if "none" in ctx.prompt:
@@ -232,7 +240,15 @@ def resume(uid: str, *, session: SsoSession | None, browser: str) -> Outcome:
         lines = consent_policy.items(client.model.scope_policy, ctx.scopes)
         return ShowConsent(interaction=parked, client=client, scopes=ctx.scopes, items=tuple(lines))
     interactions.finish(store, parked)
-    return _issue(server, request, grant, session, fresh_after=parked.fresh_after, wanted=wanted)
+    return _issue(
+        server,
+        request,
+        grant,
+        session,
+        fresh_after=parked.fresh_after,
+        wanted=wanted,
+        consent=ctx.consent,
+    )
 
 
 def decide_consent(
@@ -339,7 +355,7 @@ def _context(
     consent = None
     if session is not None:
         consent = consent_service.find_active(
-            citizen_id=session.citizen_id, client_id=client.client_id
+            citizen_id=session.citizen_id, client_id=client.client_id, readonly=True
         )
     max_age = data.get("max_age")
     assessment = None
@@ -374,14 +390,18 @@ def _issue(
     wanted: acr_request.AcrRequest,
     granted: tuple[str, ...] | None = None,
     consent_id: str | None = None,
+    consent: Consent | None = None,
 ) -> Outcome:
     """Issue the code for the highest level the session stands at (counting proofs
     from ``fresh_after`` on): its ``acr``, ``amr`` and ``auth_time`` go in the ID token.
     OIDC Core 2 ``acr``: "the Authentication Context Class that the authentication
-    performed satisfied"; it is never below what the request needs."""
+    performed satisfied"; it is never below what the request needs.
+
+    ``consent`` is the citizen's active consent as this request already read it (the
+    prompt decision), so it is not read twice."""
     client: Client = request.client
-    citizen = db.session.get(Citizen, session.citizen_id)
-    if citizen is None or citizen.locked_at is not None:
+    citizen_id = session.citizen_id
+    if not is_active(citizen_id):
         return _deny(server, request, grant)
     standing = session.standing(
         service.level_policy(), int(time.time()), fresh_after=fresh_after, at_least=wanted.lowest
@@ -392,10 +412,10 @@ def _issue(
         return server.authorization_error(request, error)
     # The code, and every token from it, carries only what the consent grants.
     if granted is None:
-        granted, consent_id = _granted(client, citizen.id, tuple((request.scope or "").split()))
+        granted, consent_id = _granted(client, consent, tuple((request.scope or "").split()))
     user = AuthorizedUser(
-        citizen_id=citizen.id,
-        subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id),
+        citizen_id=citizen_id,
+        subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen_id),
         sid=session.sid,
         acr=str(standing.acr),
         amr=standing.amr,
@@ -419,11 +439,11 @@ def _issue(
 
 
 def _granted(
-    client: Client, citizen_id: str, requested: tuple[str, ...]
+    client: Client, consent: Consent | None, requested: tuple[str, ...]
 ) -> tuple[tuple[str, ...], str | None]:
-    """The requested scopes the citizen's consent covers, and that consent's id. First-
-    party portals have administrative consent, except for sensitive scopes (PIPL art. 29)."""
-    consent = consent_service.find_active(citizen_id=citizen_id, client_id=client.client_id)
+    """The requested scopes the citizen's active ``consent`` covers, and that consent's
+    id. First-party portals have administrative consent, except for sensitive scopes
+    (PIPL art. 29)."""
     agreed = set(consent.scopes or []) if consent is not None else set()
     granted = tuple(
         s

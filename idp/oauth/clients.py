@@ -38,8 +38,10 @@ from ..consent import policy as consent_policy
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import OAuthClient
+from . import client_cache
 from . import hashing
 from .claims import SUPPORTED_SCOPES
+from .client_cache import ClientRecord
 from .fetch_guard import check_url
 from .service_scopes import SERVICE_SCOPES
 from .service_scopes import is_service_scope
@@ -72,9 +74,10 @@ def new_client_id() -> str:
 
 
 class Client(ClientMixin):  # type: ignore[misc]
-    """Authlib's ClientMixin over an ``OAuthClient`` row. Nothing here writes."""
+    """Authlib's ClientMixin over an ``OAuthClient`` row, or the cached read-only copy
+    of one (``client_cache.ClientRecord``, same attributes). Nothing here writes."""
 
-    def __init__(self, model: OAuthClient) -> None:
+    def __init__(self, model: OAuthClient | ClientRecord) -> None:
         self.model = model
 
     def __repr__(self) -> str:
@@ -202,10 +205,13 @@ class Client(ClientMixin):  # type: ignore[misc]
 
 
 def query_client(client_id: str | None) -> Client | None:
-    """The enabled client with this id, or None (unknown and disabled look the same)."""
+    """The enabled client with this id, or None (unknown and disabled look the same).
+
+    From the per-process cache, checked against the shared generation on every call
+    (``client_cache``): a disabled client is refused at once by every process."""
     if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
         return None
-    model = db.session.get(OAuthClient, client_id)
+    model = client_cache.load(client_id)
     if model is None or model.disabled_at is not None:
         return None
     return Client(model)

@@ -8,6 +8,7 @@ iss Claim value in ID Tokens"), never from the request's Host header.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,3 +85,8 @@ def _backchannel(config: Mapping[str, Any]) -> dict[str, Any]:
     if not config.get("IDP_FEATURE_BACKCHANNEL_LOGOUT"):
         return {}
     return {"backchannel_logout_supported": True, "backchannel_logout_session_supported": True}
+
+
+def metadata_json(config: Mapping[str, Any]) -> bytes:
+    """``metadata`` serialised (compact JSON)."""
+    return json.dumps(metadata(config), separators=(",", ":")).encode()

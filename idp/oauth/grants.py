@@ -16,8 +16,8 @@ from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from .. import audit
 from ..audit import ActorType
 from ..audit import EventType
+from ..authn.citizens import is_active
 from ..extensions import db
-from ..models import Citizen
 from . import codes
 from . import tokens
 from .claims import pairwise_sub
@@ -34,12 +34,11 @@ def authorized_user(client: Client, citizen_id: str, context: Any) -> Authorized
     """The grant's user, if the citizen still exists and is not locked. ``context`` is a
     code or a token: anything with ``get_sid/get_acr/get_amr/get_auth_time`` and
     ``get_consent_id``."""
-    citizen = db.session.get(Citizen, citizen_id)
-    if citizen is None or citizen.locked_at is not None:
+    if not is_active(citizen_id):
         return None
     return AuthorizedUser(
-        citizen_id=citizen.id,
-        subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen.id),
+        citizen_id=citizen_id,
+        subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen_id),
         sid=context.get_sid(),
         acr=context.get_acr(),
         amr=context.get_amr(),

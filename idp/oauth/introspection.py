@@ -36,7 +36,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             raise InvalidRequestError("Missing 'token' in request.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
-        return tokens.find(token_string, token_type_hint)
+        return tokens.find(token_string, token_type_hint, readonly=True)
 
     def check_permission(self, token: IssuedToken, client: Any, request: Any) -> bool:
         return token.check_client(client)

@@ -82,6 +82,9 @@ class KeyCache:
         self.loaded_at = 0.0
         self.keys: list[KeyInfo] = []
         self.private: dict[str, ECKey | RSAKey] = {}
+        # The published JWKS, serialised once per key list (and per expiry within it):
+        # (key list it was made from, valid until, JSON bytes, parsed KeySet).
+        self.published: tuple[list[KeyInfo], datetime | None, bytes, KeySet] | None = None
 
     def invalidate(self) -> None:
         self.loaded_at = 0.0
@@ -259,8 +262,30 @@ def published_jwks(now: datetime | None = None) -> dict[str, Any]:
     return {"keys": [dict(k.public_jwk) for k in _keys(now) if k.published(now)]}
 
 
+def _published(now: datetime) -> tuple[bytes, KeySet]:
+    """The JWKS as JSON bytes and as a KeySet, built once per key change: again only
+    when the key list is re-read or a published key reaches its expiry."""
+    keys = _keys(now)
+    cache = _cache()
+    cached = cache.published
+    if cached is not None and cached[0] is keys and (cached[1] is None or now < cached[1]):
+        return cached[2], cached[3]
+    document = {"keys": [dict(k.public_jwk) for k in keys if k.published(now)]}
+    expiries = [k.expires_at for k in keys if k.expires_at is not None and k.expires_at > now]
+    body = json.dumps(document, separators=(",", ":")).encode()
+    keyset = KeySet.import_key_set(document)  # type: ignore[arg-type]
+    cache.published = (keys, min(expiries) if expiries else None, body, keyset)
+    return body, keyset
+
+
+def published_jwks_json(now: datetime | None = None) -> bytes:
+    """``published_jwks`` serialised (RFC 7517 section 5), cached per key change."""
+    return _published(now or _now())[0]
+
+
 def public_keyset(now: datetime | None = None) -> KeySet:
-    return KeySet.import_key_set(published_jwks(now))  # type: ignore[arg-type]
+    """The published keys, parsed once per key change (JWT access-token checks)."""
+    return _published(now or _now())[1]
 
 
 def rotate(

@@ -32,6 +32,7 @@ from flask import current_app
 from ..authn import session_events
 from . import backchannel
 from . import backchannel_delivery
+from . import client_cache
 from . import tokens
 from .claims import SUPPORTED_SCOPES
 from .client_auth import PrivateKeyJwt
@@ -164,6 +165,8 @@ def build_server(app: Flask) -> AuthorizationServer:
     # must never reach a log, whatever level the deployment sets for the root logger.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     server = AuthorizationServer(scopes_supported=[*SUPPORTED_SCOPES, *SERVICE_SCOPES])
+    client_cache.init_app(app)
+    client_cache.listen()
     server.register_token_generator("default", tokens.generate_bearer)
     server.register_client_auth_method("private_key_jwt", PrivateKeyJwt())
     server.register_grant(

@@ -41,8 +41,7 @@ from .tokens import IssuedToken
 
 class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
     def authenticate_token(self, token_string: str) -> IssuedToken | None:
-        token = tokens.find(token_string, "access_token")
-        return token if token is not None and token.kind == "access_token" else None
+        return tokens.find_access(token_string)
 
     def validate_token(self, token: IssuedToken | None, scopes: list[str], request: Any) -> None:
         if token is None or token.is_expired() or token.is_revoked():

@@ -8,6 +8,8 @@ from flask import Flask
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import IdpError
@@ -48,6 +50,24 @@ def register(app: Flask) -> None:
         if _wants_json():
             return jsonify(error="invalid_request", error_description=exc.name), status
         return render_template("error.html", message=exc.name, status=status), status
+
+    @app.errorhandler(DBAPIError)
+    def database_gone(exc: DBAPIError):  # type: ignore[no-untyped-def]
+        """A pooled connection found dead (the database restarted: connections are not
+        pinged before each use, see idp.config). SQLAlchemy has already dropped the
+        pool; the client may retry at once (RFC 6749 5.2 / 4.1.2.1 name
+        ``temporarily_unavailable``, RFC 9110 15.6.4 ``503``)."""
+        if not exc.connection_invalidated:
+            return unexpected(exc)
+        log.warning("database connection lost on %s %s", request.method, request.path)
+        headers = {"Retry-After": "1"}
+        if _wants_json():
+            body = jsonify(
+                error="temporarily_unavailable", error_description="Please retry the request."
+            )
+            return body, 503, headers
+        page = render_template("error.html", message=_("Please try again."), status=503)
+        return page, 503, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]

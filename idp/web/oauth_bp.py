@@ -17,7 +17,6 @@ from flask import Blueprint
 from flask import Response
 from flask import current_app
 from flask import json
-from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -31,6 +30,7 @@ from wtforms import ValidationError
 from ..authn.service import current_session
 from ..extensions import csrf
 from ..oauth import authorize as authorize_flow
+from ..oauth import client_cache
 from ..oauth import discovery
 from ..oauth import keys
 from ..oauth import logout as logout_flow
@@ -51,11 +51,15 @@ log = logging.getLogger(__name__)
 # Portals may cache the discovery document and the JWKS this long; keep it well below
 # the key propagation delay (idp.oauth.keys).
 METADATA_MAX_AGE = 300
+DISCOVERY_KEY = "idp.discovery_json"
 
 
 @bp.record_once
 def _build(state: BlueprintSetupState) -> None:
     build_server(state.app)  # type: ignore[arg-type]
+    # One read of the client generation per request (idp.oauth.client_cache).
+    state.app.before_request(client_cache.begin_request)
+    state.app.teardown_request(client_cache.end_request)
 
 
 # -- conversions -----------------------------------------------------------------------
@@ -118,16 +122,20 @@ def remember_ui_locales(value: str | None) -> None:
 # -- discovery and keys ----------------------------------------------------------------
 
 
+# Both documents are serialised once (per configuration, per key change), not per request.
 @bp.get(discovery.WELL_KNOWN)
 def openid_configuration() -> Response:
-    response = jsonify(discovery.metadata(current_app.config))
+    body = current_app.extensions.get(DISCOVERY_KEY)
+    if body is None:  # the configuration does not change while the app runs
+        body = current_app.extensions[DISCOVERY_KEY] = discovery.metadata_json(current_app.config)
+    response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE}"
     return response
 
 
 @bp.get(discovery.PATHS["jwks_uri"])
 def jwks() -> Response:
-    response = jsonify(keys.published_jwks())
+    response = Response(keys.published_jwks_json(), mimetype="application/json")
     response.headers["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE}"
     return response
 

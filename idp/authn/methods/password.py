@@ -14,6 +14,8 @@ from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
+from .hashing_pool import bounded
+
 # RFC 9106 section 4: "If much less memory is available, ... Argon2id with t=3 iterations,
 # p=4 lanes, m=2^(16) (64 MiB of RAM), 128-bit salt, and 256-bit tag size."
 _HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
@@ -29,21 +31,26 @@ def hash_password(*, password: str) -> str:
         raise ValueError("empty password")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValueError("password too long")
-    return _HASHER.hash(password)
+    return bounded(lambda: _HASHER.hash(password))
 
 
 def verify_password(*, hash: str, password: str) -> bool:  # noqa: A002 - PHC "hash"
     """True when ``password`` matches ``hash``; False on mismatch or a malformed hash.
 
     Never raises for a wrong password, so callers cannot leak the difference through
-    exception handling.
+    exception handling. Raises ``HashingBusy`` when no hashing slot frees up in time.
     """
     if not password or len(password) > MAX_PASSWORD_LENGTH:
         return False
-    try:
-        return _HASHER.verify(hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+
+    def verify() -> bool:
+        try:
+            return _HASHER.verify(hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # Bounded and at a lower CPU priority (hashing_pool): may raise HashingBusy.
+    return bounded(verify)
 
 
 def needs_rehash(*, hash: str) -> bool:  # noqa: A002

@@ -1,0 +1,122 @@
+"""Bounded, low-priority argon2id hashing: a sign-in flood cannot starve token requests.
+
+argon2id is slow on purpose (about 0.2 CPU-seconds and 64 MiB per verification with the
+RFC 9106 low-memory profile). Run on the request threads, a burst of sign-ins would take
+every core and every thread of the process, and each token, introspection or UserInfo
+request would wait behind the hashes (issue 7 measured the token endpoint's p99 at
+6 s beside a sign-in flood).
+
+So hashes run in one small thread pool per process:
+
+- at most ``IDP_PASSWORD_HASH_CONCURRENCY`` at once (default 1; memory is bounded too:
+  that many times 64 MiB);
+- its threads run at a lower CPU priority (``nice`` + ``IDP_PASSWORD_HASH_NICENESS``,
+  default 10; Linux applies it per thread, and argon2's lane threads inherit it), so
+  when the CPU is short the scheduler serves protocol requests first and hashing takes
+  what is left (on a host shared with other busy work, sign-ins then wait for it too:
+  0 turns this off);
+- a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
+  ``HashingBusy`` (the sign-in page answers 503 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from flask import current_app
+from flask import has_app_context
+
+from ...errors import TooManyAttempts
+
+HASH_NICENESS = 10
+RETRY_AFTER = 2
+T = TypeVar("T")
+
+
+class HashingBusy(TooManyAttempts):
+    """Every hashing slot stayed busy for the whole wait: try again in a moment."""
+
+    public = "The service is busy. Please try again in a moment."
+
+    def __init__(self) -> None:
+        super().__init__(resets_in=RETRY_AFTER)
+        self.public = HashingBusy.public
+
+
+def _lower_priority(niceness: int) -> None:
+    if niceness <= 0:
+        return
+    try:
+        # On Linux, setpriority(PRIO_PROCESS, 0) changes the calling thread only.
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+    except (AttributeError, OSError):  # not Linux, or not permitted: bounded all the same
+        pass
+
+
+class HashingPool:
+    def __init__(self, concurrency: int, wait: float, niceness: int = HASH_NICENESS) -> None:
+        self.concurrency = max(1, int(concurrency))
+        self.wait = float(wait)
+        self.niceness = int(niceness)
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # Created lazily and again after a fork: threads never survive a fork.
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._slots = threading.BoundedSemaphore(self.concurrency)
+                self._executor = None
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.concurrency,
+                    thread_name_prefix="argon2",
+                    initializer=_lower_priority,
+                    initargs=(self.niceness,),
+                )
+            return self._executor
+
+    def run(self, fn: Callable[[], T]) -> T:
+        pool = self._pool()
+        if not self._slots.acquire(timeout=self.wait):
+            raise HashingBusy()
+        try:
+            # A slot is held, so the pool (as many threads as slots) starts it at once.
+            return pool.submit(fn).result()
+        finally:
+            self._slots.release()
+
+
+_FALLBACK = HashingPool(1, 10)
+EXTENSION_KEY = "idp.hashing_pool"
+
+
+def current_pool() -> HashingPool:
+    """The application's pool (sized from its configuration); outside an application
+    (scripts), one of a single slot."""
+    if not has_app_context():
+        return _FALLBACK
+    pool: HashingPool | None = current_app.extensions.get(EXTENSION_KEY)
+    if pool is None:
+        cfg = current_app.config
+        pool = current_app.extensions.setdefault(
+            EXTENSION_KEY,
+            HashingPool(
+                int(cfg.get("IDP_PASSWORD_HASH_CONCURRENCY", 1)),
+                float(cfg.get("IDP_PASSWORD_HASH_WAIT", 10)),
+                int(cfg.get("IDP_PASSWORD_HASH_NICENESS", HASH_NICENESS)),
+            ),
+        )
+    return pool
+
+
+def bounded(fn: Callable[[], T]) -> T:
+    """Run one argon2 computation in the process's bounded, low-priority pool."""
+    return current_pool().run(fn)
