@@ -201,6 +201,11 @@ def _keys(now: datetime) -> list[KeyInfo]:
         return keys
 
 
+def ensure_keys() -> None:
+    """Every algorithm has a signing key (made on first use); cached, no query after."""
+    _keys(_now())
+
+
 # -- use -------------------------------------------------------------------------------
 
 

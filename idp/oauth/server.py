@@ -33,6 +33,7 @@ from ..authn import session_events
 from . import backchannel
 from . import backchannel_delivery
 from . import client_cache
+from . import keys
 from . import tokens
 from .claims import SUPPORTED_SCOPES
 from .client_auth import PrivateKeyJwt
@@ -129,6 +130,10 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     def create_token_response(self, request: Any = None) -> ProtocolResponse:
         """Authlib's, with every error (ours from ``get_token_grant`` too) rendered."""
         request = self.create_oauth2_request(request)
+        # The signing keys exist before the grant writes anything: on a fresh install
+        # they are created in a session of their own, which SQLite's single writer
+        # would otherwise make wait on this request's own uncommitted token INSERT.
+        keys.ensure_keys()
         try:
             grant = self.get_token_grant(request)
             grant.validate_token_request()
