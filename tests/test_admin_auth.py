@@ -59,7 +59,7 @@ def test_bootstrap_command_prints_a_one_time_code_that_enrols_the_first_admin(ap
         },
     )
     assert again.status_code == 400
-    assert "enrolment code is wrong" in again.get_data(as_text=True)
+    assert "注册码不正确" in again.get_data(as_text=True)
 
 
 def test_bootstrap_command_refuses_a_bad_username(app):

@@ -161,7 +161,7 @@ def test_denied_in_the_app_signs_nobody_in(phone: Any, browser_for: Any) -> None
     assert browser.status().get_json() == {"status": "denied"}
     response = browser.done()
     assert response.status_code == 403
-    assert "refused in the app" in response.get_data(as_text=True)
+    assert "该请求已在 App 中被拒绝" in response.get_data(as_text=True)
     assert phone.decide(scanned["id"], "approve").status == 409
 
 
@@ -320,7 +320,7 @@ def test_not_me_locks_push_requests_and_alerts_the_citizen(
     assert second.status().get_json()["status"] == "denied"
     locked = _step_up_browser(app, citizen, rp).last  # type: ignore[attr-defined]
     assert locked.status_code == 429
-    assert "paused" in locked.get_data(as_text=True)
+    assert "确认请求已暂停" in locked.get_data(as_text=True)
     # The citizen is told: a durable alert on the account page, and a text message.
     [alert] = AccountAlert.query.filter_by(citizen_id=citizen.id).all()
     assert alert.kind == "not_me" and alert.detail["client_name"] == "Tax portal"

@@ -172,7 +172,7 @@ def test_same_jti_in_a_new_assertion_is_refused(http, kiosk, citizen):
 
 def test_failed_face_match_is_refused(http, kiosk, citizen):
     response = refused(kiosk.insert_card(CITIZEN_ID_NUMBER, matched=False), "face_mismatch")
-    assert "did not match" in response.text
+    assert "人脸核验结果与身份证件不符" in response.text
 
 
 def test_failed_liveness_is_refused(http, kiosk, citizen):

@@ -134,7 +134,7 @@ def test_pending_then_slow_down_increases_the_interval_for_later_polls(app, kios
 def test_denial_is_access_denied_once(http, login, kiosk, started):
     login()
     done = approve(http, started["user_code"], decision="deny")
-    assert "was not signed in" in done.text
+    assert "自助终端未登录" in done.text
     response = kiosk.poll(started["device_code"])
     assert response.status_code == 400 and response.get_json()["error"] == "access_denied"
     assert kiosk.poll(started["device_code"]).get_json()["error"] == "invalid_grant"
@@ -148,7 +148,7 @@ def test_expired_device_code_is_expired_token(app, http, login, kiosk):
     assert kiosk.poll(started["device_code"]).get_json()["error"] == "expired_token"
     login()
     page = http.get("/device?user_code=" + started["user_code"])
-    assert page.status_code == 400 and "not valid or has expired" in page.text
+    assert page.status_code == 400 and "验证码无效或已过期" in page.text
 
 
 def test_a_decided_code_cannot_be_approved_again(http, login, kiosk, started):
