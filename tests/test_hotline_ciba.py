@@ -357,3 +357,31 @@ def test_agent_must_have_an_agent_role_and_be_active(app, http, hotline):
     agent, _ = create_staff(username="ag2", display_name="Ag", roles=["hotline_agent"])
     disable(agent)
     assert _error(hotline.start(CITIZEN_ID_NUMBER, agent.id)) == "access_denied"
+
+
+def test_cli_registers_a_ping_mode_hotline(app):
+    import json
+
+    result = app.test_cli_runner().invoke(
+        args=[
+            "clients",
+            "create",
+            "--name",
+            "12345 Hotline",
+            "--grant-type",
+            CIBA_GRANT_TYPE,
+            "--scope",
+            "openid profile",
+            "--ciba-delivery-mode",
+            "ping",
+            "--ciba-notification-endpoint",
+            "https://hotline.example.gov/ciba",
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["grant_types"] == [CIBA_GRANT_TYPE]
+    assert data["backchannel_token_delivery_mode"] == "ping"
+    assert data["backchannel_client_notification_endpoint"] == "https://hotline.example.gov/ciba"
+    assert data["client_secret"]
