@@ -102,13 +102,6 @@ class Started:
     citizen_id: str | None = None
 
 
-class Status:
-    PENDING = "pending"
-    APPROVED = "approved"
-    DENIED = "denied"
-    EXPIRED = "expired"
-
-
 def register(app: Flask, channel: Channel, builder: Builder) -> None:
     app.extensions.setdefault(BUILDERS, {})[str(channel)] = builder
 
@@ -211,23 +204,6 @@ def start(
         commit=True,
     )
     return started
-
-
-def approval_status(started: Started) -> tuple[str, approvals.Approved | None]:
-    """Where an app approval stands; the approval itself once (``approvals.claim``)."""
-    if not started.approval:
-        return Status.PENDING, None
-    state = approvals.status(started.approval, interaction_uid=None)
-    if state is None or state == approvals.Status.EXPIRED:
-        return Status.EXPIRED, None
-    if state == approvals.Status.DENIED:
-        return Status.DENIED, None
-    if state == approvals.Status.APPROVED:
-        approved = approvals.claim(started.approval, interaction_uid=None)
-        if approved is None:
-            return Status.EXPIRED, None
-        return Status.APPROVED, approved
-    return Status.PENDING, None
 
 
 def check_read_back(*, transaction: str, code: str, ip: str) -> str:

@@ -455,9 +455,6 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
             if self._too_fast(found):
                 raise SlowDownError("Polling too fast: wait the interval, now 5 seconds longer.")
             raise AuthorizationPendingError("The citizen has not decided yet.")
-        # Tokens once: of two concurrent polls only one takes the request.
-        if store.consume(KIND, found.key) is None:
-            raise InvalidGrantError("The auth_req_id was already used.")
         if found.required_acr and not Acr(proof.acr).satisfies(Acr(found.required_acr)):
             raise AccessDeniedError("The level reached is below the acr_values asked for.")
         try:
@@ -475,8 +472,12 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         return context, proof.citizen_id
 
     def _proof(self, found: CibaRequest) -> decoupled.Proof | None:
-        """The citizen's proof once decided; None while pending. Raises on a refusal."""
+        """The citizen's proof once decided, taken once (of two concurrent polls only one
+        consumes the request); None while pending. Raises on a refusal or expiry."""
+        store = current_store()
         if found.status == Status.APPROVED and found.citizen_id and found.acr:
+            if store.consume(KIND, found.key) is None:
+                raise InvalidGrantError("The auth_req_id was already used.")
             return decoupled.Proof(
                 citizen_id=found.citizen_id,
                 methods=tuple(Amr(m) for m in found.methods),
@@ -485,17 +486,22 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
                 agent_id=found.agent_id,
                 client_id=found.client_id,
             )
-        state, approved = decoupled.approval_status(
-            decoupled.Started(approval=found.approval, sms=found.sms)
-        )
-        if state == decoupled.Status.DENIED:
-            current_store().delete(KIND, found.key)
+        if not found.approval:
+            return None  # an SMS code not read back yet, or nobody was asked
+        state = approvals.status(found.approval, interaction_uid=None)
+        if state == approvals.Status.DENIED:
+            store.delete(KIND, found.key)
             raise AccessDeniedError("The citizen refused.")
-        if state == decoupled.Status.EXPIRED:
-            current_store().delete(KIND, found.key)
+        if state is None or state == approvals.Status.EXPIRED:
+            store.delete(KIND, found.key)
             raise ExpiredTokenError("The auth_req_id has expired.")
-        if approved is None:
+        if state != approvals.Status.APPROVED:
             return None
+        if store.consume(KIND, found.key) is None:
+            raise InvalidGrantError("The auth_req_id was already used.")
+        approved = approvals.claim(found.approval, interaction_uid=None)
+        if approved is None:  # the approving device was unbound meanwhile
+            raise AccessDeniedError("The approval no longer counts.")
         return decoupled.Proof(
             citizen_id=approved.citizen_id,
             methods=approved.methods,
@@ -584,6 +590,8 @@ def _ping(found: CibaRequest) -> None:
             send(**args)
         except backchannel_delivery.DeliveryRefused as exc:
             log.warning("CIBA ping to client %s failed: %s", found.client_id, exc)
+        except Exception:  # a background thread: logged, never raised into the void
+            log.exception("CIBA ping to client %s failed", found.client_id)
 
     threading.Thread(target=run, name="ciba-ping", daemon=True).start()
 
