@@ -212,6 +212,8 @@ def test_knowledge_alone_gets_no_session(app, http, citizen, hotline, agent):
     # Reading back a guessed code does not work: no code was sent (the app was asked).
     refused = hotline.read_back(auth_req_id, "123456")
     assert refused.status_code == 400 and _error(refused) == "invalid_grant"
+    # Worded as a wrong SMS code: the caller does not learn that an app was asked.
+    assert refused.get_json()["error_description"] == "The code is not valid."
     from idp.authn import sessions
 
     signed_in = sessions.list_for(app.extensions["idp.store"], citizen.id)
@@ -228,6 +230,7 @@ def test_sms_read_back_reaches_low_only(app, http, citizen, hotline, agent):
     assert code
     wrong = hotline.read_back(auth_req_id, "000000" if code.group(1) != "000000" else "111111")
     assert _error(wrong) == "invalid_grant"
+    assert wrong.get_json()["error_description"] == "The code is not valid."
     ok = hotline.read_back(auth_req_id, code.group(1))
     assert ok.status_code == 200, ok.get_json()
     tokens = hotline.token(auth_req_id).get_json()

@@ -104,7 +104,6 @@ KIND = "ciba"
 POLL_KIND = "ciba-poll"
 APPROVAL_KIND = "ciba-approval"  # approval request id -> our key (for the ping)
 PURPOSE = "ciba-auth-req-id"
-MODES = ("poll", "ping")
 SLOW_DOWN_STEP = 5  # as RFC 8628 3.5
 EXPIRED_GRACE = 300  # a late poll still hears expired_token
 BINDING_MESSAGE_MAX = 64
@@ -395,7 +394,9 @@ class ReadBackEndpoint(TokenEndpoint):  # type: ignore[misc]
         if found.is_expired():
             raise ExpiredTokenError("The auth_req_id has expired.")
         if found.status != Status.PENDING or not found.sms:
-            raise InvalidGrantError("No code is pending for this request.")
+            # The same answer as a wrong code: whether the citizen was sent a code (no
+            # bound app) or a push (an app) is not the caller's to learn.
+            raise InvalidGrantError("The code is not valid.")
         try:
             citizen_id = decoupled.check_read_back(
                 transaction=found.key, code=str(code), ip=f"hotline-agent:{found.agent_id}"
