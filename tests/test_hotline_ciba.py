@@ -124,6 +124,19 @@ def test_poll_mode_approved_with_biometric_names_the_agent(app, http, citizen, h
     # Tokens once.
     assert _error(hotline.token(auth_req_id)) == "invalid_grant"
 
+    # The sign-in is one of the citizen's sessions: channel, approving device, agent.
+    from idp.authn import sessions
+
+    (session,) = [
+        s
+        for s in sessions.list_for(app.extensions["idp.store"], citizen.id)
+        if s.channel == "hotline"
+    ]
+    assert session.sid == claims["sid"]
+    assert session.device_id == phone.device_id
+    assert session.acting_staff_id == agent.id
+    assert hotline.client_id in session.clients
+
     # The trail: the agent asked, the citizen signed in on the hotline, tokens went out.
     events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     asked = [e for e in events if e.details.get("action") == "hotline.sign_in_requested"]

@@ -34,7 +34,6 @@ def auth_result(proof: decoupled.Proof) -> AuthResult:
         device_id=proof.device_id,
         acting_staff_id=proof.agent_id,
         acting_client_id=proof.client_id,
-        extra={"place": "hotline"},
     )
 
 

@@ -222,11 +222,14 @@ def complete(channel: Channel, proof: Proof) -> sessions.SsoSession:
         raise CitizenLocked(detail="decoupled sign-in for a locked or missing citizen")
     builder: Builder = current_app.extensions[BUILDERS][str(channel)]
     result = builder(proof)
+    store = current_store()
+    idle = _cfg("IDP_TTL_SSO_IDLE")
     session, _cookie = sessions.start(
-        current_store(),
-        result=result,
-        lifetime=_cfg("IDP_TTL_SSO_SESSION"),
-        idle=_cfg("IDP_TTL_SSO_IDLE"),
+        store, result=result, lifetime=_cfg("IDP_TTL_SSO_SESSION"), idle=idle
+    )
+    # The channel client is signed in through it (logout fan-out reaches it too).
+    session = sessions.record_use(
+        store, session, client_id=proof.client_id, level=result.acr, idle=idle
     )
     details: dict[str, object] = {
         "acr": str(result.acr),
