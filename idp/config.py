@@ -289,6 +289,18 @@ class DefaultConfig:
     # Added to the hashing threads' nice value (lower CPU priority than requests); 0 = none.
     IDP_PASSWORD_HASH_NICENESS = 10
 
+    # The hotline (issue 5, adapters/hotline; README "Hotline (CIBA)"): OpenID Connect
+    # CIBA (idp.oauth.ciba). Off = no /bc-authorize, no CIBA grant.
+    IDP_FEATURE_CIBA = True
+    IDP_CIBA_TTL = 120  # expires_in of an auth_req_id (requested_expiry may shorten it)
+    IDP_CIBA_POLL_INTERVAL = 5  # CIBA 7.3 interval; slow_down adds 5 s
+    # Sign-in requests per hour: per agent, per hotline client, per citizen (ID number).
+    IDP_HOTLINE_PER_AGENT_HOUR = 120
+    IDP_HOTLINE_PER_CLIENT_HOUR = 5000
+    IDP_HOTLINE_PER_CITIZEN_HOUR = 5
+    # A citizen without a bound app gets an SMS code to read back to the agent (low).
+    IDP_HOTLINE_SMS_FALLBACK = True
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

@@ -27,6 +27,7 @@ def test_metadata_fields(http):
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:openid:params:grant-type:ciba",
     ]
     assert meta["subject_types_supported"] == ["pairwise"]
     assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]

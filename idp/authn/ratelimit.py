@@ -166,3 +166,13 @@ class Throttle:
         sid = self._id("sub", attempt.subject)
         for kind in (_COUNT, _WAIT, _LOCK, _STRIKE):
             self._store.delete(kind, sid)
+
+
+def cap(store: EphemeralStore, *, scope: str, key: str, limit: int, window: int) -> None:
+    """Count one request against ``key`` (a blind index, a staff id, a client id: never
+    an ID number) and refuse once ``limit`` requests were made within ``window`` seconds
+    of the first. Unlike ``Throttle``, every request counts, success or not (a quota on
+    starting sign-ins, not on guessing secrets). Raises ``TooManyAttempts``."""
+    counter = f"cap:{scope}:{key}"
+    if store.incr(_COUNT, counter, window) > limit:
+        raise TooManyAttempts(resets_in=max(1, store.ttl(_COUNT, counter)))

@@ -164,6 +164,15 @@ def _print(data: Any, as_json: bool) -> None:
     is_flag=True,
     help="A native app (RFC 8252): public, PKCE, https or loopback redirect; e.g. the mobile app.",
 )
+@click.option(
+    "--ciba-delivery-mode",
+    type=click.Choice(registry.CIBA_MODES),
+    help="CIBA clients (the hotline): backchannel_token_delivery_mode (default poll).",
+)
+@click.option(
+    "--ciba-notification-endpoint",
+    help="CIBA ping mode: backchannel_client_notification_endpoint (https).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -185,6 +194,8 @@ def create(
     backchannel_logout_uri: str | None,
     backchannel_session_required: bool | None,
     native: bool,
+    ciba_delivery_mode: str | None,
+    ciba_notification_endpoint: str | None,
     as_json: bool,
 ) -> None:
     """Register a portal and print its client_id (and secret, once)."""
@@ -218,6 +229,8 @@ def create(
             backchannel_logout_uri=backchannel_logout_uri,
             backchannel_logout_session_required=bool(backchannel_session_required),
             native=native,
+            backchannel_token_delivery_mode=ciba_delivery_mode,
+            backchannel_client_notification_endpoint=ciba_notification_endpoint,
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)

@@ -68,6 +68,10 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     # PKCE, claimed https or loopback redirect; the mobile app binds devices with it).
     application_type: Mapped[str] = mapped_column(String(16), default="web", server_default="web")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # OpenID Connect CIBA Core 1.0 section 4 (idp.oauth.ciba): "poll" or "ping", and
+    # where pings go (ping mode only).
+    backchannel_token_delivery_mode: Mapped[str | None] = mapped_column(String(8))
+    backchannel_client_notification_endpoint: Mapped[str | None] = mapped_column(Text)
 
     @property
     def is_public(self) -> bool:

@@ -35,6 +35,7 @@ ended a session only writes the outbox row; it never waits on a portal.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import random
 import socket
@@ -103,6 +104,48 @@ def post_logout_token(
 ) -> int:
     """POST ``logout_token`` to ``url``; the status, or ``DeliveryRefused``.
     ``ca_certs``: the trusted roots (default: certifi's, as ``requests`` uses)."""
+    return _post(
+        url,
+        body=urlencode({"logout_token": token}),
+        content_type="application/x-www-form-urlencoded",
+        timeout=timeout,
+        local_ok=local_ok,
+        ca_certs=ca_certs,
+    )
+
+
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    bearer: str,
+    timeout: float,
+    local_ok: bool,
+    ca_certs: str | None = None,
+) -> int:
+    """POST a JSON body with ``Authorization: Bearer`` (the CIBA ping, ``idp.oauth.ciba``)
+    under the same rules; the status, or ``DeliveryRefused``."""
+    return _post(
+        url,
+        body=json.dumps(payload),
+        content_type="application/json",
+        timeout=timeout,
+        local_ok=local_ok,
+        ca_certs=ca_certs,
+        authorization=f"Bearer {bearer}",
+    )
+
+
+def _post(
+    url: str,
+    *,
+    body: str,
+    content_type: str,
+    timeout: float,
+    local_ok: bool,
+    ca_certs: str | None = None,
+    authorization: str | None = None,
+) -> int:
     parts = urlsplit(url)
     host = parts.hostname or ""
     https = parts.scheme == "https"
@@ -128,16 +171,18 @@ def post_logout_token(
         target += "?" + parts.query
     headers = {
         "Host": parts.netloc.rsplit("@", 1)[-1],
-        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Type": content_type,
         "Accept": "application/json",
         "User-Agent": USER_AGENT,
     }
+    if authorization:
+        headers["Authorization"] = authorization
     pool = pool_cls(address, port, **pool_args)
     try:
         response = pool.urlopen(
             "POST",
             target,
-            body=urlencode({"logout_token": token}),
+            body=body,
             headers=headers,
             redirect=False,
             preload_content=False,

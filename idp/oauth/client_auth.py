@@ -54,7 +54,14 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     def get_audiences(self) -> list[str]:
         issuer = str(current_app.config["IDP_ISSUER"]).rstrip("/")
         # The device authorization endpoint (RFC 8628 3.1) authenticates clients too.
-        return [issuer + "/token", issuer, issuer + "/device_authorization"]
+        # So do CIBA's (CIBA Core 7.1: the token or backchannel endpoint URL, or issuer).
+        return [
+            issuer + "/token",
+            issuer,
+            issuer + "/device_authorization",
+            issuer + "/bc-authorize",
+            issuer + "/bc-authorize/read-back",
+        ]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
         if client.model.jwks is None:

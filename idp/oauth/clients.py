@@ -47,11 +47,15 @@ from .service_scopes import SERVICE_SCOPES
 from .service_scopes import is_service_scope
 
 DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 3.4
+CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"  # CIBA Core 1.0 section 4
+CIBA_MODES = ("poll", "ping")  # CIBA Core 1.0 section 5 (push is not supported)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 ID_TOKEN_ALGS = ("ES256", "RS256")
 # Grant types an administrator may allow (RFC 7591 2 "grant_types"); refresh_token
 # follows from authorization_code + offline_access.
-GRANT_TYPES = ("authorization_code", "client_credentials")
+GRANT_TYPES = ("authorization_code", "client_credentials", CIBA_GRANT_TYPE)
+# Grants that sign citizens in: their scope includes openid.
+SIGN_IN_GRANTS = ("authorization_code", CIBA_GRANT_TYPE)
 DEFAULT_GRANT_TYPES = ("authorization_code",)
 SECRET_PURPOSE = "client-secret"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -147,6 +151,11 @@ class Client(ClientMixin):  # type: ignore[misc]
             "backchannel_logout_session_required": bool(
                 self.model.backchannel_logout_session_required
             ),
+            # CIBA Core 1.0 section 4.
+            "backchannel_token_delivery_mode": self.model.backchannel_token_delivery_mode,
+            "backchannel_client_notification_endpoint": (
+                self.model.backchannel_client_notification_endpoint
+            ),
         }
 
     def get_client_id(self) -> str:
@@ -193,9 +202,9 @@ class Client(ClientMixin):  # type: ignore[misc]
             from .kiosks import is_active_kiosk
 
             return is_active_kiosk(self.client_id)
-        if grant_type == "client_credentials":
+        if grant_type in ("client_credentials", CIBA_GRANT_TYPE):
             # RFC 6749 section 4.4: "The client credentials grant type MUST only be
-            # used by confidential clients."
+            # used by confidential clients"; CIBA Core 1.0 section 4 likewise.
             return grant_type in self.grant_types and not self.is_public
         if "authorization_code" not in self.grant_types:
             return False
@@ -237,6 +246,8 @@ def register_client(
     backchannel_logout_uri: str | None = None,
     backchannel_logout_session_required: bool = False,
     native: bool = False,
+    backchannel_token_delivery_mode: str | None = None,
+    backchannel_client_notification_endpoint: str | None = None,
 ) -> tuple[OAuthClient, str | None]:
     """Register a portal; returns the client and, for confidential clients using a
     secret, the secret (shown once, stored only as a keyed hash).
@@ -281,6 +292,9 @@ def register_client(
     if scope_policy is not None:
         scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
     logout_uri = _backchannel_uri(backchannel_logout_uri, backchannel_logout_session_required)
+    ciba_mode, ciba_endpoint = _ciba_delivery(
+        grants, backchannel_token_delivery_mode, backchannel_client_notification_endpoint
+    )
 
     client = OAuthClient(
         client_id=new_client_id(),
@@ -304,6 +318,8 @@ def register_client(
         backchannel_logout_uri=logout_uri,
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
         application_type="native" if native else "web",
+        backchannel_token_delivery_mode=ciba_mode,
+        backchannel_client_notification_endpoint=ciba_endpoint,
     )
     if not client.sector_identifier:
         # A service client signs no citizen in: its sector only fills the column.
@@ -329,7 +345,51 @@ def validate_grant_types(grant_types: Sequence[str], *, auth_method: str) -> tup
             "client_credentials needs a confidential client (not auth method none).",
             field="grant_types",
         )
+    if CIBA_GRANT_TYPE in grants and auth_method == "none":
+        # CIBA Core 1.0 section 4: CIBA clients are confidential.
+        raise InvalidInput(
+            "CIBA needs a confidential client (not auth method none).", field="grant_types"
+        )
     return grants
+
+
+def _ciba_delivery(
+    grants: Sequence[str], mode: str | None, endpoint: str | None
+) -> tuple[str | None, str | None]:
+    """CIBA Core 1.0 section 4: ``backchannel_token_delivery_mode`` (poll by default) and,
+    for ping, ``backchannel_client_notification_endpoint`` ("MUST be an https URL"; http
+    on a loopback host is allowed outside production, as for back-channel logout)."""
+    from . import backchannel
+
+    if CIBA_GRANT_TYPE not in grants:
+        if mode or endpoint:
+            raise InvalidInput(
+                "A token delivery mode is only for CIBA clients.",
+                field="backchannel_token_delivery_mode",
+            )
+        return None, None
+    mode = mode or "poll"
+    if mode not in CIBA_MODES:
+        raise InvalidInput(
+            "The token delivery mode must be poll or ping.",
+            field="backchannel_token_delivery_mode",
+        )
+    field = "backchannel_client_notification_endpoint"
+    if mode == "poll":
+        if endpoint:
+            raise InvalidInput("A notification endpoint is only for ping mode.", field=field)
+        return mode, None
+    try:
+        clean = backchannel.validate_logout_uri(endpoint, local_ok=backchannel.allow_local())
+    except InvalidInput:
+        clean = None
+    if clean is None:
+        raise InvalidInput(
+            "Ping mode needs an https client notification endpoint"
+            " (http only on localhost outside production).",
+            field=field,
+        )
+    return mode, clean
 
 
 def _check_scopes(scopes: Sequence[str], grants: Sequence[str]) -> None:
@@ -340,11 +400,12 @@ def _check_scopes(scopes: Sequence[str], grants: Sequence[str]) -> None:
     known = " ".join([*SUPPORTED_SCOPES, *SERVICE_SCOPES])
     if len(citizen) + len(service) != len(scopes):
         raise InvalidInput("The scope must be among: " + known + ".", field="scope")
-    if "authorization_code" in grants and "openid" not in citizen:
+    signs_in = any(g in grants for g in SIGN_IN_GRANTS)
+    if signs_in and "openid" not in citizen:
         raise InvalidInput("The scope must include openid.", field="scope")
-    if "authorization_code" not in grants and citizen:
+    if not signs_in and citizen:
         raise InvalidInput(
-            "A client without authorization_code asks for service scopes only.", field="scope"
+            "A client that signs nobody in asks for service scopes only.", field="scope"
         )
     if service and "client_credentials" not in grants:
         raise InvalidInput(
@@ -607,6 +668,10 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "scope_policy": client.scope_policy,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": bool(client.backchannel_logout_session_required),
+        "backchannel_token_delivery_mode": client.backchannel_token_delivery_mode,
+        "backchannel_client_notification_endpoint": (
+            client.backchannel_client_notification_endpoint
+        ),
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }

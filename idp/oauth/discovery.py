@@ -17,6 +17,8 @@ from .claims import CLAIMS_SUPPORTED
 from .claims import SUPPORTED_SCOPES
 from .client_auth import ASSERTION_ALGS
 from .clients import AUTH_METHODS
+from .clients import CIBA_GRANT_TYPE
+from .clients import CIBA_MODES
 from .clients import DEVICE_CODE_GRANT_TYPE
 from .clients import ID_TOKEN_ALGS
 from .oidc import PROMPT_VALUES
@@ -76,6 +78,12 @@ def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
         # RFC 8628 section 4: device_authorization_endpoint; the grant type (3.4).
         data["device_authorization_endpoint"] = base + "/device_authorization"
         data["grant_types_supported"].append(DEVICE_CODE_GRANT_TYPE)
+    if config.get("IDP_FEATURE_CIBA"):
+        # CIBA Core 1.0 section 4: the endpoint, modes, no user_code; the grant type.
+        data["backchannel_authentication_endpoint"] = base + "/bc-authorize"
+        data["backchannel_token_delivery_modes_supported"] = list(CIBA_MODES)
+        data["backchannel_user_code_parameter_supported"] = False
+        data["grant_types_supported"].append(CIBA_GRANT_TYPE)
     return data
 
 

@@ -12,7 +12,9 @@ endpoint attached here and nowhere else:
 - the ``iss`` authorization response parameter (RFC 9207);
 - revocation (RFC 7009), introspection (RFC 7662), UserInfo (OIDC Core 5.3) and
   RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0);
-- the device authorization grant (RFC 8628) for kiosks, with ``IDP_FEATURE_DEVICE_FLOW``.
+- the device authorization grant (RFC 8628) for kiosks, with ``IDP_FEATURE_DEVICE_FLOW``;
+- CIBA (OpenID Connect CIBA Core 1.0, poll and ping) for the hotline, with
+  ``IDP_FEATURE_CIBA``.
 
 The server never sees Flask: it takes ``ProtocolRequest`` values and returns
 ``ProtocolResponse`` values (``idp.web.oauth_bp`` converts both ways).
@@ -197,6 +199,14 @@ def build_server(app: Flask) -> AuthorizationServer:
         # RFC 8628 for kiosks (idp.oauth.device).
         server.register_grant(DeviceCodeGrant, [OpenIDDevice()])
         server.register_endpoint(DeviceAuthorizationEndpoint)
+    if app.config["IDP_FEATURE_CIBA"]:
+        # OpenID Connect CIBA Core 1.0 for the hotline (idp.oauth.ciba).
+        from . import ciba
+
+        server.register_grant(ciba.CibaGrant, [ciba.OpenIDCiba()])
+        server.register_endpoint(ciba.BackchannelAuthenticationEndpoint)
+        server.register_endpoint(ciba.ReadBackEndpoint)
+        ciba.init_app(app)
     app.extensions[EXTENSION_KEY] = server
     return server
 

@@ -34,6 +34,10 @@ def register_web(app: Flask) -> None:
         from . import device_bp
 
         app.register_blueprint(device_bp.bp)
+    if app.config["IDP_FEATURE_CIBA"]:
+        from . import ciba_bp
+
+        app.register_blueprint(ciba_bp.bp)
     from . import app_tokens
     from . import devices_bp
 

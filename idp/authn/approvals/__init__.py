@@ -32,6 +32,7 @@ from .answer import decide
 from .answer import locked_for
 from .answer import pending_for
 from .answer import scan
+from .answer import subscribe
 from .model import GRACE
 from .model import MAX_TTL
 from .model import QR_PREFIX
@@ -83,5 +84,6 @@ __all__ = [
     "scan",
     "start_push",
     "start_qr",
+    "subscribe",
     "status",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
+from flask import Flask
 from flask import current_app
 
 from ...store import current_store
@@ -29,6 +32,8 @@ from .model import get
 from .model import now
 from .model import pending_of
 from .model import save
+
+log = logging.getLogger(__name__)
 
 
 def scan(*, payload: str, device: Device) -> ApprovalRequest:
@@ -92,7 +97,28 @@ def decide(
     current_store().index_remove(PENDING_INDEX, device.citizen_id, request.id)
     if decision == Decision.NOT_ME:
         _not_me(decided)
+    _tell_listeners(decided)
     return decided
+
+
+# Who is told when a request is decided (the CIBA ping, idp.oauth.ciba): listeners live
+# in the application, as in ``idp.authn.session_events``; one that raises is logged.
+LISTENERS = "idp.approval_decided"
+Listener = Callable[[ApprovalRequest], None]
+
+
+def subscribe(app: Flask, listener: Listener) -> None:
+    listeners: list[Listener] = app.extensions.setdefault(LISTENERS, [])
+    if listener not in listeners:
+        listeners.append(listener)
+
+
+def _tell_listeners(request: ApprovalRequest) -> None:
+    for listener in list(current_app.extensions.get(LISTENERS, ())):
+        try:
+            listener(request)
+        except Exception:  # a listener's failure never undoes the decision
+            log.exception("approval listener %r failed", listener)
 
 
 def _not_me(request: ApprovalRequest) -> None:

@@ -98,6 +98,10 @@ class ApprovalRequest:
     acr: str | None = None
     max_acr: str | None = None  # the deciding device's bound level (its cap)
     decided_at: float | None = None
+    # CIBA (hotline): what the agent reads out (CIBA Core 7.1 binding_message) and who the
+    # agent is (display name), both shown in the app.
+    binding_message: str | None = None
+    agent: str | None = None
 
     def current_status(self, at: float) -> Status:
         if self.status in (Status.PENDING, Status.SCANNED, Status.APPROVED) and at >= (
@@ -119,6 +123,8 @@ class ApprovalRequest:
             "match": self.match,
             "required_acr": self.required_acr,
             "expires_in": max(0, int(self.expires_at - at)),
+            "binding_message": self.binding_message,
+            "agent": self.agent,
         }
 
 

@@ -60,6 +60,8 @@ def start_push(
     required_acr: str | None,
     purpose: str,
     interaction_uid: str | None = None,
+    binding_message: str | None = None,
+    agent: str | None = None,
 ) -> Started:
     """A request pushed to the citizen's devices. Raises ApprovalsLocked or
     TooManyRequests."""
@@ -83,6 +85,8 @@ def start_push(
         purpose=purpose,
         interaction_uid=interaction_uid,
         citizen_id=citizen_id,
+        binding_message=binding_message,
+        agent=agent,
     )
     store.index_add(PENDING_INDEX, citizen_id, request.id, ttl + GRACE)
     return Started(request=request, secret=secret)

@@ -72,7 +72,8 @@ def _roles(values: Iterable[str]) -> list[str]:
         roles = parse_roles(values)
     except ValueError:
         raise InvalidInput(
-            "Roles are: administrator, client_manager, auditor, counter_staff.", field="roles"
+            "Roles are: administrator, client_manager, auditor, counter_staff, hotline_agent.",
+            field="roles",
         ) from None
     return [str(r) for r in roles]
 

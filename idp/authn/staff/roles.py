@@ -7,6 +7,8 @@
 - **auditor**: read-only over clients, citizens, consents, keys and staff (and, with
   the audit trail, its search and verification).
 - **counter staff**: no console at all (the service-hall counter uses the account).
+- **hotline agent**: no console at all; the hotline names the agent in its CIBA
+  requests (``agent_id``) and tokens name them in ``act`` (``idp.authn.decoupled``).
 
 Dangerous permissions need a fresh WebAuthn verification (``DANGEROUS``).
 """
@@ -22,6 +24,7 @@ class Role(StrEnum):
     CLIENT_MANAGER = "client_manager"
     AUDITOR = "auditor"
     COUNTER_STAFF = "counter_staff"
+    HOTLINE_AGENT = "hotline_agent"  # may be named as agent_id in CIBA requests (issue 5)
 
 
 class Permission(StrEnum):
@@ -64,6 +67,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.COUNTER_STAFF: frozenset(),
+    Role.HOTLINE_AGENT: frozenset(),
 }
 
 # Roles whose every right is bounded by their department.
