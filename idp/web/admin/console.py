@@ -460,6 +460,12 @@ def audit_search(actor: Actor) -> Any:
     the search form, whose ID-number field travels only in the body."""
     if request.method == "GET":
         raw = {k: request.args.get(k) for k in request.args}
+        if "id_number" in raw:
+            # Typed into the address bar: not echoed back (the page repeats its own
+            # address), and the form is offered instead.
+            require(actor, Permission.AUDIT_READ, action="audit.search")
+            flash(_("Enter the ID number in the search form, never in the address."))
+            return redirect(url_for("admin.audit_search"), 303)
     else:
         raw = {k: request.form.get(k) for k in request.form if k in audit_view.FIELDS}
     try:
