@@ -474,6 +474,9 @@ def audit_search(actor: Actor) -> Any:
         form = {k: v for k, v in raw.items() if k != "id_number"}
         return _render("admin/audit.html", actor, 400, result=None, form=form, error=_(exc.public))
     form = {k: v for k, v in result["filters"].items() if v is not None and k != "before_seq"}
+    for row in result["records"]:
+        # Shown as escaped text (autoescape), readable: not tojson's \u003c escapes.
+        row["details_text"] = json.dumps(row["details"], ensure_ascii=False, sort_keys=True)
     return _render(
         "admin/audit.html",
         actor,
