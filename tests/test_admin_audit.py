@@ -94,6 +94,9 @@ def test_search_by_each_filter(app, http, auditor, trail):
         "login.success",
     ]
     assert _events(_get(http, token, actor_id="staff-7")) == ["admin.clients.update"]
+    # A staff member by username: the searches made so far are theirs.
+    mine = _get(http, token, staff="auditor", event="admin.audit.")
+    assert _events(mine) and {r["actor_id"] for r in mine.get_json()["records"]} == {auditor.id}
     # An exact type, a prefix ending in a dot, several at once.
     assert _events(_get(http, token, event="login.failure")) == ["login.failure"]
     assert _events(_get(http, token, event="login.", citizen_id=citizen.id)) == [
@@ -186,6 +189,9 @@ def test_paging_newest_first_with_before_seq(app, http, auditor):
         ({"event": "login%"}, "event"),
         ({"citizen_id": "../etc"}, "citizen_id"),
         ({"bogus": "1"}, "bogus"),
+        ({"client_id": "tax\x00portal"}, "client_id"),
+        ({"staff": "nobody"}, "staff"),
+        ({"event": ",".join(["login."] * 21)}, "event"),
     ],
 )
 def test_bad_filters_are_400_problems_naming_the_field(app, http, auditor, query, field):

@@ -23,12 +23,16 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from .. import audit
 from ..audit import Outcome
 from ..authn.staff.roles import Permission
 from ..errors import InvalidInput
+from ..extensions import db
 from ..ids import InvalidIdNumber
 from ..ids import redact
+from ..models import Staff
 from .authz import Actor
 from .authz import require
 from .events import SUCCESS
@@ -42,6 +46,7 @@ FIELDS = (
     "id_number",
     "client_id",
     "actor_id",
+    "staff",
     "event",
     "outcome",
     "since",
@@ -90,6 +95,9 @@ def _text(raw: Mapping[str, Any], name: str, limit: int = _MAX_TEXT) -> str | No
     value = value.strip()
     if len(value) > limit:
         raise InvalidInput(f"{name} is too long.", field=name)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        # PostgreSQL refuses NUL in text; no id or name holds control characters.
+        raise InvalidInput(f"{name} holds control characters.", field=name)
     return value or None
 
 
@@ -132,8 +140,10 @@ def _events(raw: Mapping[str, Any]) -> tuple[str, ...]:
         items = (value or "").split(",")
     else:
         raise InvalidInput("event must be a string or a list of strings.", field="event")
+    if len(items) > 20:
+        raise InvalidInput("At most 20 event types at once.", field="event")
     found = []
-    for item in items[:20]:
+    for item in items:
         if not isinstance(item, str):
             raise InvalidInput("event must be a string or a list of strings.", field="event")
         item = item.strip()
@@ -163,11 +173,21 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
     known = [str(o) for o in Outcome] + ["refused"]
     if outcome is not None and outcome not in known:
         raise InvalidInput("outcome must be one of " + ", ".join(known) + ".", field="outcome")
+    actor_id = _text(raw, "actor_id")
+    username = _text(raw, "staff", 64)
+    if username is not None:
+        # A staff member by username: the trail names them by their id.
+        member = db.session.scalar(select(Staff.id).where(Staff.username == username))
+        if member is None:
+            raise InvalidInput("No staff member has this username.", field="staff")
+        if actor_id is not None and actor_id != member:
+            raise InvalidInput("staff and actor_id name different actors.", field="staff")
+        actor_id = member
     filters = Filters(
         citizen_id=citizen_id,
         id_number=_text(raw, "id_number", 40),
         client_id=_text(raw, "client_id"),
-        actor_id=_text(raw, "actor_id"),
+        actor_id=actor_id,
         events=_events(raw),
         outcome=outcome,
         since=_time(raw, "since"),

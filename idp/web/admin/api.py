@@ -565,6 +565,7 @@ _AUDIT_QUERY = {
     "citizen_id": "A citizen's record id (by ID number: POST /audit/search)",
     "client_id": "A client id",
     "actor_id": "Who acted: a staff id, a client id, a citizen's record id",
+    "staff": "Who acted: a staff member's username",
     "event": "Event types, comma-separated; one ending in a dot is a prefix (login.)",
     "outcome": "success, failure or refused",
     "since": "From this time on (ISO 8601; no offset means UTC)",

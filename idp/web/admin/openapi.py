@@ -292,6 +292,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "client_id": _S,
             "actor_id": _S,
+            "staff": {"type": "string", "description": "A staff member's username."},
             "event": {
                 "description": "Event types; one ending in a dot is a prefix (login.).",
                 "oneOf": [_S, _STRINGS],
