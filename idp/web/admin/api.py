@@ -25,6 +25,7 @@ from flask import Blueprint
 from flask import jsonify
 from flask import request
 
+from ...admin import audit_view
 from ...admin import citizens
 from ...admin import clients
 from ...admin import consents
@@ -61,6 +62,7 @@ class Operation:
     response: str | None = None  # component schema name of the 2xx body
     status: int = 200
     params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)  # query-string parameters
 
     @property
     def dangerous(self) -> bool:
@@ -125,6 +127,7 @@ def operation(
     response: str | None = None,
     status: int = 200,
     params: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -184,6 +187,7 @@ def operation(
                 response=response,
                 status=status,
                 params=dict(params or {}),
+                query=dict(query or {}),
             )
         )
         return wrapper
@@ -553,6 +557,58 @@ def enrolment_code(actor: Actor, staff_id: str) -> Any:
 
 
 # --- the document and unknown paths ---------------------------------------------------------
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+_AUDIT_QUERY = {
+    "citizen_id": "A citizen's record id (by ID number: POST /audit/search)",
+    "client_id": "A client id",
+    "actor_id": "Who acted: a staff id, a client id, a citizen's record id",
+    "staff": "Who acted: a staff member's username",
+    "event": "Event types, comma-separated; one ending in a dot is a prefix (login.)",
+    "outcome": "success, failure or refused",
+    "since": "From this time on (ISO 8601; no offset means UTC)",
+    "until": "Before this time (ISO 8601)",
+    "before_seq": "Records numbered below this (the previous page's next_before_seq)",
+    "limit": f"Records per page, 1 to {audit_view.MAX_PAGE_SIZE} (default {audit_view.PAGE_SIZE})",
+}
+
+
+@operation(
+    "GET",
+    "/audit",
+    permission=Permission.AUDIT_READ,
+    summary="Search the audit trail, newest first (no ID number here: it would be in the URL)",
+    response="AuditPage",
+    query=_AUDIT_QUERY,
+)
+def audit_search(actor: Actor) -> Any:
+    args = {k: request.args.get(k) for k in request.args}
+    return audit_view.search(actor, args, in_url=True)
+
+
+@operation(
+    "POST",
+    "/audit/search",
+    permission=Permission.AUDIT_READ,
+    summary="Search the audit trail with the filters in the body (the ID-number filter)",
+    body="AuditSearch",
+    response="AuditPage",
+)
+def audit_search_body(actor: Actor, body: Any) -> Any:
+    return audit_view.search(actor, body)
+
+
+@operation(
+    "GET",
+    "/audit/verify",
+    permission=Permission.AUDIT_READ,
+    summary="Verify the hash chain and its signed checkpoints (read-only)",
+    response="AuditVerification",
+)
+def audit_verify(actor: Actor) -> Any:
+    return audit_view.verify(actor)
 
 
 @bp.get("/openapi.json")

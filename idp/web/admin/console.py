@@ -23,6 +23,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from ...admin import audit_view
 from ...admin import citizens
 from ...admin import clients
 from ...admin import consents
@@ -448,6 +449,46 @@ def staff_code(actor: Actor, staff_id: str) -> Any:
     code = staff.new_enrolment_code(actor, staff_id)
     member = staff.get_staff(actor, staff_id)
     return _render("admin/enrolment_code.html", actor, member=member, code=code)
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+
+@page("/audit", permission=Permission.AUDIT_READ, methods=("GET", "POST"))
+def audit_search(actor: Actor) -> Any:
+    """GET: the newest records, filtered by the query string (no ID number there); POST:
+    the search form, whose ID-number field travels only in the body."""
+    if request.method == "GET":
+        raw = {k: request.args.get(k) for k in request.args}
+        if "id_number" in raw:
+            # Typed into the address bar: not echoed back (the page repeats its own
+            # address), and the form is offered instead.
+            require(actor, Permission.AUDIT_READ, action="audit.search")
+            flash(_("Enter the ID number in the search form, never in the address."))
+            return redirect(url_for("admin.audit_search"), 303)
+    else:
+        raw = {k: request.form.get(k) for k in request.form if k in audit_view.FIELDS}
+    try:
+        result = audit_view.search(actor, raw, in_url=request.method == "GET")
+    except InvalidInput as exc:
+        form = {k: v for k, v in raw.items() if k != "id_number"}
+        return _render("admin/audit.html", actor, 400, result=None, form=form, error=_(exc.public))
+    form = {k: v for k, v in result["filters"].items() if v is not None and k != "before_seq"}
+    for row in result["records"]:
+        # Shown as escaped text (autoescape), readable: not tojson's \u003c escapes.
+        row["details_text"] = json.dumps(row["details"], ensure_ascii=False, sort_keys=True)
+    return _render(
+        "admin/audit.html",
+        actor,
+        result=result,
+        form=form,
+        next_page=audit_view.next_page(result),
+    )
+
+
+@page("/audit/verify", permission=Permission.AUDIT_READ)
+def audit_verify(actor: Actor) -> Any:
+    return _render("admin/audit_verify.html", actor, report=audit_view.verify(actor))
 
 
 # --- the member's own API tokens -------------------------------------------------------------

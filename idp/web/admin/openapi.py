@@ -280,6 +280,86 @@ SCHEMAS: dict[str, Any] = {
         "required": ["roles"],
     },
     "EnrolmentCode": {"type": "object", "properties": {"staff_id": _S, "enrolment_code": _S}},
+    "AuditSearch": {
+        "type": "object",
+        "description": "Every filter is optional; they combine with AND.",
+        "properties": {
+            "citizen_id": _S,
+            "id_number": {
+                "type": "string",
+                "maxLength": 40,
+                "description": "Found through the blind index; answered only masked.",
+            },
+            "client_id": _S,
+            "actor_id": _S,
+            "staff": {"type": "string", "description": "A staff member's username."},
+            "event": {
+                "description": "Event types; one ending in a dot is a prefix (login.).",
+                "oneOf": [_S, _STRINGS],
+            },
+            "outcome": {"type": "string", "enum": ["success", "failure", "refused"]},
+            "since": _TIME,
+            "until": _TIME,
+            "before_seq": {"type": "integer", "minimum": 1},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+        },
+        "additionalProperties": False,
+    },
+    "AuditRecord": {
+        "type": "object",
+        "properties": {
+            "seq": {"type": "integer"},
+            "at": _TIME,
+            "event": _S,
+            "outcome": _S,
+            "actor_type": _S,
+            "actor_id": _SN,
+            "citizen_id": _SN,
+            "client_id": _SN,
+            "ip": _SN,
+            "channel": _SN,
+            "details": {"type": "object"},
+            "hash": _S,
+        },
+    },
+    "AuditPage": {
+        "type": "object",
+        "properties": {
+            "filters": {"type": "object", "description": "As applied; the ID number masked."},
+            "records": {"type": "array", "items": {"$ref": "#/components/schemas/AuditRecord"}},
+            "next_before_seq": {
+                "type": ["integer", "null"],
+                "description": "Pass as before_seq for the next page; null on the last.",
+            },
+        },
+    },
+    "AuditVerification": {
+        "type": "object",
+        "properties": {
+            "ok": _B,
+            "records": {"type": "integer"},
+            "last_seq": {"type": "integer"},
+            "anchored_seq": {
+                "type": "integer",
+                "description": "The highest seq covered by a valid signed checkpoint.",
+            },
+            "problems": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {
+                            "type": "string",
+                            "enum": ["edited", "moved", "removed", "relinked", "checkpoint"],
+                        },
+                        "seq": {"type": ["integer", "null"]},
+                        "message": _S,
+                    },
+                },
+            },
+            "checkpoints": {"type": "array", "items": {"type": "object"}},
+        },
+    },
 }
 
 
@@ -312,7 +392,7 @@ def document() -> dict[str, Any]:
                 )
             ),
         }
-        if op.body or op.params:
+        if op.body or op.params or op.query:
             responses["400"] = _problem_response(TITLES["invalid-input"])
         if op.params:
             responses["404"] = _problem_response(TITLES["not-found"])
@@ -334,6 +414,11 @@ def document() -> dict[str, Any]:
                 {"name": name, "in": "path", "required": True, "description": text, "schema": _S}
                 for name, text in op.params.items()
             ]
+        if op.query:
+            entry.setdefault("parameters", []).extend(
+                {"name": name, "in": "query", "required": False, "description": text, "schema": _S}
+                for name, text in op.query.items()
+            )
         if op.body:
             entry["requestBody"] = {
                 "required": True,
