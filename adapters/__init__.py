@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import hall
 from . import kiosk
 from . import mobile
 from . import website
 
-ADAPTERS = [website, mobile, kiosk]
+ADAPTERS = [website, mobile, kiosk, hall]
 
 
 def register_adapters(app: Flask) -> None:
