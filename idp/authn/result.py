@@ -68,3 +68,7 @@ class AuthResult:
     acting_staff_id: str | None = None
     place: str | None = None  # where the device stands (a kiosk's registered place)
     extra: dict[str, str] = field(default_factory=dict)
+    # Staff-assisted sign-ins (``acting_staff_id`` set): the channel client and the staff
+    # terminal the staff member worked through; see ``idp.authn.acting`` (``act`` claim).
+    acting_client_id: str | None = None
+    acting_device_id: str | None = None

@@ -32,6 +32,8 @@ from typing import Any
 
 from ..store.base import EphemeralStore
 from . import session_events
+from .acting import act_of
+from .acting import clean_act
 from .assurance import LevelPolicy
 from .assurance import amr_claim
 from .assurance import merge_methods
@@ -55,6 +57,8 @@ class LevelState:
     used_at: int
     methods: tuple[Amr, ...]
     channel: str = ""  # the channel of that proof (the ID token's ``channel`` claim)
+    # RFC 8693 4.1 ``act``: the staff member who assisted that proof (``idp.authn.acting``).
+    act: dict[str, str] | None = None
 
     @property
     def amr(self) -> list[str]:
@@ -101,6 +105,7 @@ class SsoSession:
                 used_at=int(entry.get("used", entry["at"])),
                 methods=tuple(Amr(m) for m in entry.get("methods", [])),
                 channel=str(entry.get("channel") or self.channel),
+                act=clean_act(entry.get("act")),
             )
             if not policy.lifetime(acr).lapsed(
                 reached_at=state.reached_at, used_at=state.used_at, now=now
@@ -187,6 +192,7 @@ def start(
         same = previous.citizen_id == result.citizen_id
         end(store, previous.sid, previous.citizen_id, notify=not same)
     methods = [str(m) for m in merge_methods(result.methods)]
+    act = act_of(result)
     for acr in Acr:
         if result.acr.satisfies(acr):
             levels[str(acr)] = {
@@ -195,6 +201,8 @@ def start(
                 "methods": methods,
                 "channel": str(result.channel),
             }
+            if act:
+                levels[str(acr)]["act"] = act
     session = SsoSession(
         sid=secrets.token_urlsafe(24),
         citizen_id=result.citizen_id,

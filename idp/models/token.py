@@ -53,3 +53,5 @@ class OAuthToken(db.Model):  # type: ignore[name-defined,misc]
     # portal's administrative consent); data-release records name it.
     consent_id: Mapped[str | None] = mapped_column(String(36))
     channel: Mapped[str | None] = mapped_column(String(16))  # where that sign-in happened
+    # RFC 8693 4.1 ``act``: the staff member who assisted that sign-in (idp.authn.acting).
+    act: Mapped[dict[str, str] | None] = mapped_column(JSON)

@@ -408,6 +408,7 @@ def _issue(
         granted_scope=" ".join(granted),
         consent_id=consent_id,
         channel=standing.channel or None,
+        act=standing.act,
     )
     response: ProtocolResponse = server.create_authorization_response(
         request, grant_user=user, grant=grant

@@ -66,6 +66,7 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     auth_time: int | None = None
     consent_id: str | None = None
     channel: str | None = None
+    act: dict[str, str] | None = None  # RFC 8693 4.1, see idp.authn.acting
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -93,6 +94,9 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
     def get_channel(self) -> str | None:
         return self.channel
+
+    def get_act(self) -> dict[str, str] | None:
+        return self.act
 
 
 def _now() -> int:
@@ -128,6 +132,7 @@ def save(
         auth_time=user.auth_time,
         consent_id=user.consent_id,
         channel=user.channel,
+        act=user.act,
     )
     current_store().put(KIND, record.code_hash, asdict(record), ttl)
     return record

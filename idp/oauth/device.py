@@ -110,6 +110,7 @@ class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
     # consent record stands behind it (releases name no consent).
     consent_id: str | None = None
     channel: str | None = None  # the phone session's channel (the ``channel`` claim)
+    act: dict[str, str] | None = None  # RFC 8693 4.1, see idp.authn.acting
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -141,6 +142,9 @@ class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
 
     def get_channel(self) -> str | None:
         return self.channel
+
+    def get_act(self) -> dict[str, str] | None:
+        return self.act
 
     def get_nonce(self) -> None:
         return None
@@ -345,6 +349,7 @@ def decide(
             amr=standing.amr,
             auth_time=standing.reached_at,
             channel=getattr(standing, "channel", None) or None,
+            act=standing.act,
         )
     )
     store.delete(USER_KIND, request.user_code)

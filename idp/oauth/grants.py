@@ -32,8 +32,8 @@ from .tokens import IssuedToken
 
 def authorized_user(client: Client, citizen_id: str, context: Any) -> AuthorizedUser | None:
     """The grant's user, if the citizen still exists and is not locked. ``context`` is a
-    code or a token: anything with ``get_sid/get_acr/get_amr/get_auth_time`` and
-    ``get_consent_id``."""
+    code or a token: anything with ``get_sid/get_acr/get_amr/get_auth_time``,
+    ``get_consent_id``, ``get_channel`` and ``get_act``."""
     citizen = db.session.get(Citizen, citizen_id)
     if citizen is None or citizen.locked_at is not None:
         return None
@@ -46,6 +46,7 @@ def authorized_user(client: Client, citizen_id: str, context: Any) -> Authorized
         auth_time=context.get_auth_time(),
         consent_id=context.get_consent_id(),
         channel=context.get_channel(),
+        act=context.get_act(),
     )
 
 

@@ -75,4 +75,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             payload["acr"] = row.acr
         if row.auth_time:
             payload["auth_time"] = int(row.auth_time.timestamp())
+        if row.act:
+            # RFC 8693 4.1 / RFC 7662 2.2 (JWT claim names allowed): the acting staff member.
+            payload["act"] = row.act
         return payload

@@ -12,7 +12,8 @@ algorithms"), ``kid`` of the provider's current key (``keys``, the JWKS at
 
 Claims (RFC 9068 2.2): ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``, ``iat``,
 ``jti``, ``scope`` (2.2.3), and the authentication context of the sign-in behind the
-grant, ``auth_time``, ``acr``, ``amr`` (2.2.1), which RFC 9470 step-up relies on.
+grant, ``auth_time``, ``acr``, ``amr`` (2.2.1), which RFC 9470 step-up relies on, and
+``act`` (RFC 8693 4.1) when a member of staff assisted the sign-in.
 
 - ``aud`` is the client_id. RFC 9068 3: "If the request does not include a resource
   parameter, the authorization server MUST use a default resource indicator in the aud
@@ -81,6 +82,7 @@ def encode(
     auth_time: int | None = None,
     acr: str | None = None,
     amr: Iterable[str] = (),
+    act: dict[str, str] | None = None,
 ) -> str:
     """A signed RFC 9068 access token for ``subject`` (the client's pairwise sub)."""
     now = int(time.time())
@@ -100,6 +102,9 @@ def encode(
         claims["acr"] = acr
     if methods := list(amr):
         claims["amr"] = methods
+    if act:
+        # RFC 8693 4.1 (registered for JWTs): the staff member who assisted the sign-in.
+        claims["act"] = act
     alg = signing_alg()
     header = {"typ": TYP, "alg": alg, "kid": keys.signing_key_info(alg).kid}
     return jwt.encode(header, claims, keys.private_keyset(alg), algorithms=[alg])

@@ -182,6 +182,9 @@ def _auth_context(context: Any) -> dict[str, Any]:
     # hotline), a claim of this provider documented in the README.
     if channel := context.get_channel():
         claims["channel"] = channel
+    # RFC 8693 4.1: a staff-assisted sign-in names the acting staff member.
+    if act := context.get_act():
+        claims["act"] = act
     return claims
 
 

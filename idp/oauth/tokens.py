@@ -60,6 +60,8 @@ class AuthorizedUser:
     # consent); carried by the code and the tokens for data-release records.
     consent_id: str | None = None
     channel: str | None = None  # where the sign-in happened (``channel`` claim)
+    # RFC 8693 4.1: the staff member who assisted the sign-in (``idp.authn.acting``).
+    act: dict[str, str] | None = None
 
 
 def _now() -> datetime:
@@ -124,6 +126,7 @@ def _access_token(client: Client, user: AuthorizedUser | None, scope: str, lifet
         auth_time=user.auth_time,
         acr=user.acr,
         amr=user.amr,
+        act=user.act,
     )
 
 
@@ -164,6 +167,7 @@ def persist(
         ),
         consent_id=user.consent_id if user else None,
         channel=user.channel if user else None,
+        act=user.act if user else None,
     )
     db.session.add(row)
     return row
@@ -254,6 +258,9 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
 
     def get_channel(self) -> str | None:
         return self.row.channel
+
+    def get_act(self) -> dict[str, str] | None:
+        return self.row.act or None
 
     def get_nonce(self) -> None:
         # OIDC Core 12.2: a refreshed ID token "SHOULD NOT have a nonce Claim Value".

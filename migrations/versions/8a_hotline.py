@@ -3,8 +3,11 @@
 Revision ID: 8a_hotline
 Revises: 7a_perf
 
-Reserved in the chain so parallel work can land in any order; filled in by its owner.
+- ``oauth_token.act``: the RFC 8693 ``act`` claim of a staff-assisted sign-in (JSON).
 """
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "8a_hotline"
 down_revision = "7a_perf"
@@ -13,8 +16,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("oauth_token") as batch:
+        batch.add_column(sa.Column("act", sa.JSON(), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("oauth_token") as batch:
+        batch.drop_column("act")
