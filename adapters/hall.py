@@ -201,9 +201,9 @@ def session_renewed() -> None:
 
 
 def sign_out() -> BaseResponse:
-    hall.end_counter_session(_cookie())
+    counter = hall.end_counter_session(_cookie())
     ui_session.clear()
-    response = _clear_cookie(redirect(url_for("hall.home"), 303))
+    response = _clear_cookie(redirect(url_for("hall.home", counter=counter), 303))
     # The assisted session at this counter ended with the staff session.
     from idp.web.browser import clear_sso_cookie
 

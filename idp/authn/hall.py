@@ -184,18 +184,28 @@ def load_counter_session(cookie: str | None) -> CounterStaff | None:
     return CounterStaff(session.sid, staff.id, staff.display_name or staff.username, counter)
 
 
-def end_counter_session(cookie: str | None) -> None:
-    """Sign the staff member out; the assisted session at the counter ends too."""
+def end_counter_session(cookie: str | None) -> str | None:
+    """Sign the staff member out; the assisted session at the counter ends too.
+    Returns the counter's id (None without a session)."""
     store = current_store()
     session = console_session.load(store, cookie, idle=_cfg("IDP_HALL_STAFF_IDLE"))
     if session is None:
-        return
+        return None
     bound = store.consume(STAFF_KIND, session.sid)
     console_session.end(store, session)
-    if bound:
-        from .kiosk_sessions import end_at_kiosk
+    if not bound:
+        return None
+    from .kiosk_sessions import end_at_kiosk
 
-        end_at_kiosk(store, str(bound["counter"]))
+    end_at_kiosk(store, str(bound["counter"]))
+    _record(
+        session.staff_id, active_counter(bound["counter"]) or _gone(bound), None, "staff_sign_out"
+    )
+    return str(bound["counter"])
+
+
+def _gone(bound: dict[str, Any]) -> KioskDevice:
+    return KioskDevice(client_id=str(bound["counter"]), name="-", place="-", jwks={})
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -275,6 +285,7 @@ def assisted_result(staff: CounterStaff, case: Case) -> AuthResult:
         auth_time=datetime.now(UTC),
         device_id=staff.counter.client_id,
         acting_staff_id=staff.staff_id,
+        acting_device_id=staff.counter.client_id,  # RFC 8693 ``act``: staff and counter
         place=staff.place,
         extra={"counter": staff.counter.name, "in_person": "staff"},
     )
