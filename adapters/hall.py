@@ -16,7 +16,10 @@ browser shows these pages to the staff member; its reader software opens
   a deliberate tick and button, recorded), ``.../session`` (start the assisted session
   in this browser), ``.../proofing``, ``.../phone``, ``.../phone/verify``,
   ``.../password`` (the citizen types a new password at the counter screen),
-  ``.../close``.
+  ``.../passkey-code`` (a one-time passkey enrolment code, shown once), ``.../close``.
+- ``GET|POST /hall/passkey``, ``POST /hall/passkey/options``, ``POST /hall/passkey/finish``:
+  on the citizen's own device, no staff session: type the code, register a passkey
+  (``idp.authn.hall_passkeys``).
 
 This module never writes a session or mints a token: the assisted session goes through
 ``idp.authn.service.complete_login``.
@@ -24,6 +27,7 @@ This module never writes a session or mints a token: the assisted session goes t
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -45,6 +49,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from adapters import website_pages as pages
 from idp.authn import hall
+from idp.authn import hall_passkeys
 from idp.authn.citizens import id_number_of
 from idp.authn.hall import CounterStaff
 from idp.authn.hall import HallRefused
@@ -59,6 +64,7 @@ from idp.authn.sms.codes import CodeExpired
 from idp.authn.staff import ceremonies
 from idp.authn.staff.errors import StaffError
 from idp.errors import CitizenLocked
+from idp.errors import IdpError
 from idp.errors import InvalidInput
 from idp.errors import TooManyAttempts
 from idp.ids.protect import redact
@@ -348,6 +354,62 @@ def password(staff: CounterStaff, case: hall.Case) -> Any:
 
 
 @_with_case
+def passkey_code(staff: CounterStaff, case: hall.Case) -> Any:
+    code = hall_passkeys.issue_code(staff, case)
+    return _case_page(staff, case, done="passkey_code", passkey_code=code)
+
+
+# --- passkey enrolment on the citizen's own device -------------------------------------------
+
+
+def passkey_start() -> Any:
+    return render_template("hall_passkey.html", step="code")
+
+
+def passkey_code_entered() -> Any:
+    try:
+        enrolment = hall_passkeys.accept_code(
+            code=str(request.form.get("code") or ""), browser=browser_id(), ip=client_ip()
+        )
+    except TooManyAttempts as exc:
+        page = render_template("hall_passkey.html", step="code", error=pages.too_many(exc))
+        return page, 429
+    except hall_passkeys.EnrolmentCodeInvalid as exc:
+        page = render_template("hall_passkey.html", step="code", error=_(exc.public))
+        return page, 400
+    return render_template("hall_passkey.html", step="key", place=enrolment.place)
+
+
+def passkey_options() -> Any:
+    try:
+        return jsonify(hall_passkeys.options(browser=browser_id()))
+    except IdpError as exc:
+        return jsonify(error=_(exc.public)), 400
+
+
+def passkey_finish() -> Any:
+    response = str(request.form.get("credential") or "")
+    if (request.content_length or 0) > MAX_RESPONSE_BYTES:
+        response = ""
+    try:
+        hall_passkeys.finish(
+            browser=browser_id(),
+            response=response,
+            name=str(request.form.get("name") or "")[:64] or _("Passkey"),
+        )
+    except hall_passkeys.EnrolmentCodeInvalid as exc:
+        page = render_template("hall_passkey.html", step="code", error=_(exc.public))
+        return page, 400
+    except IdpError as exc:
+        enrolment = hall_passkeys.pending(browser=browser_id())
+        step = "key" if enrolment is not None else "code"
+        place = enrolment.place if enrolment else None
+        page = render_template("hall_passkey.html", step=step, place=place, error=_(exc.public))
+        return page, 400
+    return render_template("hall_passkey.html", step="done")
+
+
+@_with_case
 def close(staff: CounterStaff, case: hall.Case) -> Any:
     hall.close_case(case)
     return redirect(url_for("hall.home"), 303)
@@ -371,10 +433,16 @@ def _routes(state: BlueprintSetupState) -> None:
         ("phone", phone),
         ("phone/verify", phone_verify),
         ("password", password),
+        ("passkey-code", passkey_code),
         ("close", close),
     ):
-        endpoint = "assisted_session" if name == "session" else name.replace("/", "_")
+        endpoint = "assisted_session" if name == "session" else re.sub("[/-]", "_", name)
         add(f"/case/<uid>/{name}", endpoint=endpoint, view_func=view, methods=["POST"])
+    add("/passkey", endpoint="passkey", view_func=passkey_start, methods=["GET"])
+    entered = passkey_code_entered
+    add("/passkey", endpoint="passkey_code_entered", view_func=entered, methods=["POST"])
+    add("/passkey/options", endpoint="passkey_options", view_func=passkey_options, methods=["POST"])
+    add("/passkey/finish", endpoint="passkey_finish", view_func=passkey_finish, methods=["POST"])
     # The signed, single-use reading stands in for the CSRF token on /hall/card.
     state.app.extensions["csrf"].exempt(card)
 

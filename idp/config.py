@@ -289,6 +289,10 @@ class DefaultConfig:
     IDP_HALL_IDLE_SECONDS = 300
     # Longest lifetime (exp - iat) and greatest age of a counter terminal's card reading.
     IDP_HALL_ASSERTION_MAX_AGE = 60
+    # A passkey enrolment code from the counter (idp.authn.hall_passkeys): its lifetime,
+    # and wrong codes from one client IP within that time before it is locked out.
+    IDP_HALL_PASSKEY_CODE_SECONDS = 15 * 60
+    IDP_HALL_PASSKEY_CODE_ATTEMPTS = 10
 
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False

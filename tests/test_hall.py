@@ -371,3 +371,76 @@ def test_feature_off_registers_no_route(backend):
 
     app = make_app(backend, IDP_FEATURE_HALL=False)
     assert not [r for r in app.url_map.iter_rules() if r.rule.startswith("/hall")]
+
+
+# --- passkey enrolment with a counter code -------------------------------------------------------
+
+
+def _enter_code(device, code):
+    from webforms import csrf_from
+
+    page = device.get("/hall/passkey")
+    return device.post("/hall/passkey", data={"csrf_token": csrf_from(page.text), "code": code})
+
+
+def test_help_enrol_a_passkey_on_the_citizens_own_device(app, http, counter, clerk, citizen):
+    import json
+
+    from admin_helpers import ORIGIN
+    from admin_helpers import options
+    from soft_authenticator import SoftAuthenticator
+    from webforms import csrf_from
+
+    from idp.extensions import db
+    from idp.models import WebAuthnCredential
+
+    case = confirmed_case(counter, clerk)
+    shown = counter.case_action(case, "passkey-code")
+    assert shown.status_code == 200
+    code = re.search(r'id="hall-passkey-code">([A-Z0-9-]+)<', shown.text).group(1)
+
+    phone = app.test_client()
+    phone.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    wrong = _enter_code(phone, "AAAAA-AAAAA")
+    assert wrong.status_code == 400
+    step = _enter_code(phone, code.lower())
+    assert step.status_code == 200 and 'id="hall-passkey-key"' in step.text
+    key = SoftAuthenticator(user_verifying=True)
+    created = key.create(options(phone, "/hall/passkey/options", step.text), origin=ORIGIN)
+    done = phone.post(
+        "/hall/passkey/finish",
+        data={
+            "csrf_token": csrf_from(step.text),
+            "credential": json.dumps(created),
+            "name": "Phone",
+        },
+    )
+    assert done.status_code == 200 and 'id="hall-passkey-done"' in done.text
+
+    rows = list(db.session.scalars(db.select(WebAuthnCredential)))
+    assert len(rows) == 1 and rows[0].citizen_id == citizen.id
+    assert rows[0].bound_in_person is True and rows[0].discoverable is True
+    actions = [(e.actor_id, e.details["action"]) for e in staff_actions(citizen.id)]
+    assert (clerk.id, "passkey_code_issued") in actions
+    assert (clerk.id, "passkey_enrolled") in actions
+    assert code.replace("-", "") not in str([e.details for e in staff_actions(citizen.id)])
+    assert [a.detail["action"] for a in alerts_of(citizen)] == ["passkey_enrolled"]
+    assert any("passkey was added" in t for t in texts_to(citizen.phone))
+
+    # The code was single use.
+    other = app.test_client()
+    assert _enter_code(other, code).status_code == 400
+
+
+def test_passkey_code_guessing_is_locked_out(app, counter, clerk, citizen):
+    device = app.test_client()
+    limit = app.config["IDP_HALL_PASSKEY_CODE_ATTEMPTS"]
+    answers = [_enter_code(device, "BBBBB-BBBBB").status_code for _ in range(limit + 1)]
+    assert answers[:limit] == [400] * limit
+    assert answers[-1] == 429
+
+
+def test_passkey_code_needs_the_face_confirmed(app, http, counter, clerk, citizen):
+    case = open_case(counter, clerk)
+    response = counter.case_action(case, "passkey-code")
+    assert response.status_code == 400 and reason_of(response) == "face_not_confirmed"

@@ -41,6 +41,7 @@ ASSISTED_TEXTS = {
     "proofing_in_person": "a staff member verified your identity in person at {place}.",
     "phone_bound": "a staff member changed the phone number of your account at {place}.",
     "password_reset": "your password was reset at {place}; your sign-ins were ended.",
+    "passkey_enrolled": "a passkey was added to your account with a code from {place}.",
 }
 ASSISTED_TEXT = (
     "[Government identity] At the service counter, {what} If this was not you, call the "

@@ -138,6 +138,7 @@ def assisted_action_label(action: str) -> str:
         "proofing_in_person": _("verified your identity in person"),
         "phone_bound": _("changed your phone number"),
         "password_reset": _("reset your password"),
+        "passkey_enrolled": _("gave you a code with which a passkey was added"),
     }
     return str(labels.get(action, action))
 
