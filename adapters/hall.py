@@ -411,8 +411,12 @@ def passkey_finish() -> Any:
 
 @_with_case
 def close(staff: CounterStaff, case: hall.Case) -> Any:
-    hall.close_case(case)
-    return redirect(url_for("hall.home"), 303)
+    response = cast(Response, redirect(url_for("hall.home"), 303))
+    if hall.close_case(staff, case):
+        from idp.web.browser import clear_sso_cookie
+
+        return clear_sso_cookie(response)
+    return response
 
 
 def _routes(state: BlueprintSetupState) -> None:

@@ -265,6 +265,21 @@ def test_assisted_session_is_short_and_ends_with_the_staff_session(
 # --- proofing actions --------------------------------------------------------------------------
 
 
+def test_finishing_with_the_citizen_ends_their_assisted_session(
+    app, http, counter, clerk, citizen, store
+):
+    from idp.authn import sessions
+
+    case = confirmed_case(counter, clerk)
+    counter.case_action(case, "session")
+    cookie = sso_cookie(app, http)
+    assert sessions.load(store, cookie, idle=600) is not None
+    assert counter.case_action(case, "close").status_code == 303
+    assert sessions.load(store, cookie, idle=600) is None
+    assert sso_cookie(app, http) is None
+    assert http.get(case).status_code == 404
+
+
 def test_raise_proofing_to_in_person(app, http, counter, clerk, citizen):
     from idp.extensions import db
 

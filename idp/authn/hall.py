@@ -49,6 +49,7 @@ from ..models import PasswordCredential
 from ..models import Staff
 from ..store import current_store
 from . import alerts
+from . import kiosk_sessions
 from . import password_policy
 from . import sessions
 from .citizens import Proofing
@@ -195,9 +196,7 @@ def end_counter_session(cookie: str | None) -> str | None:
     console_session.end(store, session)
     if not bound:
         return None
-    from .kiosk_sessions import end_at_kiosk
-
-    end_at_kiosk(store, str(bound["counter"]))
+    kiosk_sessions.end_at_kiosk(store, str(bound["counter"]))
     _record(
         session.staff_id, active_counter(bound["counter"]) or _gone(bound), None, "staff_sign_out"
     )
@@ -239,8 +238,15 @@ def get_case(staff: CounterStaff, uid: Any) -> Case:
     return case
 
 
-def close_case(case: Case) -> None:
-    current_store().delete(CASE_KIND, case.uid)
+def close_case(staff: CounterStaff, case: Case) -> bool:
+    """The citizen leaves the counter: the case ends, and so does their assisted session
+    at this counter (the next citizen must not find it open). True if one ended."""
+    store = current_store()
+    store.delete(CASE_KIND, case.uid)
+    current = store.get(kiosk_sessions.KIND, staff.counter.client_id)
+    if not current or current.get("citizen_id") != case.citizen_id:
+        return False
+    return kiosk_sessions.end_at_kiosk(store, staff.counter.client_id)
 
 
 def citizen_of(case: Case) -> Citizen:
