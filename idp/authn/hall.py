@@ -52,6 +52,7 @@ from . import alerts
 from . import kiosk_sessions
 from . import password_policy
 from . import sessions
+from .assurance import level_for
 from .citizens import Proofing
 from .citizens import id_number_of
 from .citizens import normalise_phone
@@ -59,6 +60,7 @@ from .kiosks import KioskDevice
 from .kiosks import active_kiosk
 from .methods.password import hash_password
 from .methods.terminal import CardSignIn
+from .result import Acr
 from .result import Amr
 from .result import AuthResult
 from .result import Channel
@@ -104,11 +106,9 @@ class CounterStaff:
 
     @property
     def place(self) -> str:
-        return (
-            f"{self.counter.place}, {self.counter.window}"
-            if self.counter.window
-            else (self.counter.place)
-        )
+        """Where the staff member serves: "<hall>, <window>"."""
+        window = self.counter.window
+        return f"{self.counter.place}, {window}" if window else self.counter.place
 
 
 @dataclass(frozen=True)
@@ -297,9 +297,8 @@ def assisted_result(staff: CounterStaff, case: Case) -> AuthResult:
     )
 
 
-def _high() -> Any:
-    from .assurance import level_for
-
+def _high() -> Acr:
+    # DESIGN.md "Assurance": chip ID card + face match in person at a counter is high.
     return level_for(METHODS, channel=Channel.HALL)
 
 
