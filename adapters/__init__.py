@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import hall
 from . import hotline
 from . import kiosk
 from . import mobile
 from . import website
 
-ADAPTERS = [website, mobile, kiosk, hotline]
+ADAPTERS = [website, mobile, kiosk, hotline, hall]
 
 
 def register_adapters(app: Flask) -> None:

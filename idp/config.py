@@ -301,6 +301,24 @@ class DefaultConfig:
     # A citizen without a bound app gets an SMS code to read back to the agent (low).
     IDP_HOTLINE_SMS_FALLBACK = True
 
+    # Service-hall counter (adapters/hall, issue 5): counter staff sign in at a registered
+    # counter terminal with WebAuthn into a counter session of their own (cookie on /hall).
+    IDP_FEATURE_HALL = True
+    IDP_HALL_COOKIE = "idp_hall"
+    IDP_HALL_STAFF_IDLE = 15 * 60  # idle timeout of a counter staff session (seconds)
+    IDP_HALL_STAFF_MAX = 10 * 3600  # absolute lifetime: one working day at the counter
+    # A case (one citizen's card read at the counter) lasts this long without an action.
+    IDP_HALL_CASE_SECONDS = 15 * 60
+    # An assisted session: absolute and idle lifetime (short, like a kiosk session).
+    IDP_HALL_SESSION_SECONDS = 600
+    IDP_HALL_IDLE_SECONDS = 300
+    # Longest lifetime (exp - iat) and greatest age of a counter terminal's card reading.
+    IDP_HALL_ASSERTION_MAX_AGE = 60
+    # A passkey enrolment code from the counter (idp.authn.hall_passkeys): its lifetime,
+    # and wrong codes from one client IP within that time before it is locked out.
+    IDP_HALL_PASSKEY_CODE_SECONDS = 15 * 60
+    IDP_HALL_PASSKEY_CODE_ATTEMPTS = 10
+
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the UI cookie
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 

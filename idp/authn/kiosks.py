@@ -23,6 +23,8 @@ class KioskDevice:
     name: str
     place: str
     jwks: dict[str, Any]
+    kind: str = "kiosk"  # or "counter" (a service-hall counter terminal)
+    window: str | None = None
 
 
 def find_kiosk(client_id: Any) -> Kiosk | None:
@@ -34,14 +36,20 @@ def find_kiosk(client_id: Any) -> Kiosk | None:
     return db.session.get(Kiosk, client_id)
 
 
-def active_kiosk(client_id: Any) -> KioskDevice | None:
-    """The kiosk, if it is registered and neither it nor its client is disabled."""
+def active_kiosk(client_id: Any, *, kind: str = "kiosk") -> KioskDevice | None:
+    """The device, if it is registered as ``kind`` and neither it nor its client is
+    disabled (a counter terminal is no kiosk, and the other way round)."""
     kiosk = find_kiosk(client_id)
-    if kiosk is None or kiosk.disabled_at is not None:
+    if kiosk is None or kiosk.disabled_at is not None or (kiosk.kind or "kiosk") != kind:
         return None
     client = db.session.get(OAuthClient, kiosk.client_id)
     if client is None or client.disabled_at is not None or not client.jwks:
         return None
     return KioskDevice(
-        client_id=client.client_id, name=client.name, place=kiosk.place, jwks=dict(client.jwks)
+        client_id=client.client_id,
+        name=client.name,
+        place=kiosk.place,
+        jwks=dict(client.jwks),
+        kind=kiosk.kind or "kiosk",
+        window=kiosk.window,
     )

@@ -48,6 +48,7 @@ from ..extensions import db
 from ..models import Citizen
 from ..store import current_store
 from . import authenticators
+from . import hall
 from . import interaction as interactions
 from . import kiosk_sessions
 from . import sessions
@@ -117,10 +118,13 @@ def complete_login(
         raise CitizenLocked(detail="login refused for locked or missing citizen")
     previous = sessions.load(store, current_cookie, idle=idle)
     proof = _joined(pending, previous, result)
-    # Kiosk sessions are short and one per kiosk (idp.authn.kiosk_sessions).
-    at_kiosk = result.channel == Channel.KIOSK
-    if at_kiosk:
+    # Kiosk sessions are short and one per kiosk (idp.authn.kiosk_sessions); so are
+    # sessions assisted at a service-hall counter (idp.authn.hall), one per counter.
+    at_kiosk = result.channel in (Channel.KIOSK, Channel.HALL)
+    if result.channel == Channel.KIOSK:
         lifetime, idle = kiosk_sessions.lifetimes()
+    elif result.channel == Channel.HALL:
+        lifetime, idle = hall.lifetimes()
     session, cookie = sessions.start(
         store,
         result=proof,

@@ -44,6 +44,14 @@ def _print(data: Any, as_json: bool) -> None:
 )
 @click.option("--scope", default=registry.DEFAULT_SCOPE, show_default=True)
 @click.option("--sector-identifier", help="Pairwise sub sector host (default: kiosk.<issuer>).")
+@click.option(
+    "--kind",
+    type=click.Choice(registry.KINDS),
+    default="kiosk",
+    show_default=True,
+    help="counter: a service-hall counter terminal (its --scope caps assisted sessions).",
+)
+@click.option("--window", help="The counter window a counter terminal serves (kind counter).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create(
     name: str,
@@ -51,6 +59,8 @@ def create(
     jwks_file: Path,
     scope: str,
     sector_identifier: str | None,
+    kind: str,
+    window: str | None,
     as_json: bool,
 ) -> None:
     """Register a kiosk and print its client_id."""
@@ -60,7 +70,13 @@ def create(
         raise click.ClickException(f"cannot read the JWKS file: {exc}") from None
     try:
         client = registry.register_kiosk(
-            name=name, place=place, jwks=jwks, scope=scope, sector_identifier=sector_identifier
+            name=name,
+            place=place,
+            jwks=jwks,
+            scope=scope,
+            sector_identifier=sector_identifier,
+            kind=kind,
+            window=window,
         )
     except InvalidInput as exc:
         click.echo(f"error: {exc.field}: {exc.public}", err=True)

@@ -30,5 +30,10 @@ class Kiosk(db.Model):  # type: ignore[name-defined,misc]
     # Where it stands ("Futian service hall, ground floor"): recorded in every session
     # started there and shown to the citizen approving a sign-in from it.
     place: Mapped[str] = mapped_column(String(200))
+    # "kiosk" (self-service) or "counter" (a service-hall counter terminal, adapters/hall):
+    # a device's assertions are accepted only on its own kind's endpoints.
+    kind: Mapped[str] = mapped_column(String(16), default="kiosk", server_default="kiosk")
+    # The counter window a counter terminal serves ("Window 3"); None for kiosks.
+    window: Mapped[str | None] = mapped_column(String(64))
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -72,3 +72,6 @@ class WebAuthnCredential(db.Model):  # type: ignore[name-defined,misc]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(String(32))
+    # Enrolled with a one-time code from a service-hall counter after the staff member
+    # verified the citizen in person (adapters/hall, issue 5).
+    bound_in_person: Mapped[bool] = mapped_column(Boolean, default=False)

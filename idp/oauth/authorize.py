@@ -29,6 +29,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import current_app
 
+from ..authn import hall
 from ..authn import interaction as interactions
 from ..authn import service
 from ..authn import sessions
@@ -413,6 +414,10 @@ def _issue(
     # The code, and every token from it, carries only what the consent grants.
     if granted is None:
         granted, consent_id = _granted(client, consent, tuple((request.scope or "").split()))
+    # Issue 5: a session assisted at a service-hall counter gives a portal at most the
+    # scopes registered for that counter.
+    if (cap := hall.scope_cap(session)) is not None:
+        granted = tuple(s for s in granted if s in cap)
     user = AuthorizedUser(
         citizen_id=citizen_id,
         subject=pairwise_sub(sector_identifier=client.sector_identifier, citizen_id=citizen_id),

@@ -28,6 +28,9 @@ from .clients import new_client_id
 from .clients import validate_public_jwks
 
 DEFAULT_SCOPE = "openid profile"
+# A counter terminal (adapters/hall) is registered the same way, with kind "counter" and
+# its window; its scope is what a portal may get from a session assisted at that counter.
+KINDS = ("kiosk", "counter")
 
 
 def register_kiosk(
@@ -37,6 +40,8 @@ def register_kiosk(
     jwks: dict[str, Any] | None,
     scope: str = DEFAULT_SCOPE,
     sector_identifier: str | None = None,
+    kind: str = "kiosk",
+    window: str | None = None,
 ) -> OAuthClient:
     """Register a kiosk; raises ``InvalidInput`` naming the field and the rule broken.
 
@@ -49,6 +54,13 @@ def register_kiosk(
     place = (place or "").strip()
     if not place or len(place) > 200:
         raise InvalidInput("The kiosk place must be 1 to 200 characters.", field="place")
+    if kind not in KINDS:
+        raise InvalidInput("The device kind must be kiosk or counter.", field="kind")
+    window = (window or "").strip() or None
+    if kind == "counter" and (window is None or len(window) > 64):
+        raise InvalidInput(
+            "A counter terminal needs its window (1 to 64 characters).", field="window"
+        )
     jwks = validate_public_jwks(jwks)
     scopes = list(dict.fromkeys(scope.split()))
     if "openid" not in scopes or set(scopes) - set(SUPPORTED_SCOPES) or "offline_access" in scopes:
@@ -73,7 +85,14 @@ def register_kiosk(
     )
     db.session.add(client)
     db.session.flush()
-    db.session.add(Kiosk(client_id=client.client_id, place=place))
+    db.session.add(
+        Kiosk(
+            client_id=client.client_id,
+            place=place,
+            kind=kind,
+            window=window if kind == "counter" else None,
+        )
+    )
     db.session.commit()
     return client
 
@@ -118,7 +137,7 @@ def set_disabled(client_id: str, disabled: bool) -> bool:
 
 def is_active_kiosk(client_id: str) -> bool:
     kiosk = db.session.get(Kiosk, client_id)
-    return kiosk is not None and kiosk.disabled_at is None
+    return kiosk is not None and kiosk.disabled_at is None and (kiosk.kind or "kiosk") == "kiosk"
 
 
 def describe(client: OAuthClient, kiosk: Kiosk) -> dict[str, Any]:
@@ -127,6 +146,8 @@ def describe(client: OAuthClient, kiosk: Kiosk) -> dict[str, Any]:
         "client_id": client.client_id,
         "name": client.name,
         "place": kiosk.place,
+        "kind": kiosk.kind or "kiosk",
+        "window": kiosk.window,
         "scope": client.scope,
         "sector_identifier": client.sector_identifier,
         "keys": [k.get("kid") or k.get("kty") for k in (client.jwks or {}).get("keys", [])],

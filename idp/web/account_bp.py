@@ -366,6 +366,7 @@ bp.add_app_template_global(i18n.page_locale, "get_locale")
 bp.add_app_template_filter(i18n.utc_datetime, "utc_datetime")
 bp.add_app_template_filter(i18n.channel_label, "channel_label")
 bp.add_app_template_filter(i18n.acr_label, "acr_label")
+bp.add_app_template_filter(i18n.assisted_action_label, "assisted_action_label")
 
 
 # --- CSRF refusals ----------------------------------------------------------------------------

@@ -131,6 +131,18 @@ def channel_label(channel: str) -> str:
     return str(labels.get(channel, channel))
 
 
+def assisted_action_label(action: str) -> str:
+    """What a staff member did at a counter (``idp.authn.hall``), for the alert."""
+    labels: dict[str, str] = {
+        "assisted_sign_in": _("signed you in"),
+        "proofing_in_person": _("verified your identity in person"),
+        "phone_bound": _("changed your phone number"),
+        "password_reset": _("reset your password"),
+        "passkey_enrolled": _("gave you a code with which a passkey was added"),
+    }
+    return str(labels.get(action, action))
+
+
 def acr_label(acr: str) -> str:
     labels: dict[str, str] = {
         Acr.LOW: _("Low (password)"),

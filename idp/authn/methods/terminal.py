@@ -17,6 +17,12 @@ claims  ``iss`` (the kiosk's client_id), ``aud`` (``<issuer>/kiosk/card``), ``ia
 The card-removed event has ``typ`` ``kiosk-event+jwt``, ``aud`` ``<issuer>/kiosk/event``,
 the same ``iss``/``iat``/``exp``/``jti`` rules, and ``event`` ``"card_removed"``.
 
+A service-hall counter terminal (``kind`` counter, ``adapters/hall``) signs the card
+reading alone: header ``typ`` ``counter-card+jwt``, ``aud`` ``<issuer>/hall/card``, the
+same ``iss``/``iat``/``exp``/``jti``/``id_number``/``card`` claims and no face claims:
+the staff member at the counter compares the face with the card in person and confirms
+it on the counter page (a deliberate, recorded step).
+
 The provider checks: the signature against the kiosk's registered JWKS (asymmetric
 algorithms only), the kiosk is registered and active, ``aud``, freshness (``iat`` not in
 the future, not older than the maximum age, ``exp`` not passed), single use (``jti`` in
@@ -49,6 +55,7 @@ from ..kiosks import KioskDevice
 from ..kiosks import active_kiosk
 
 CARD_TYP = "kiosk-card+jwt"
+COUNTER_CARD_TYP = "counter-card+jwt"
 EVENT_TYP = "kiosk-event+jwt"
 EVENTS = ("card_removed",)
 # Asymmetric signatures only: never "none", never a shared secret.
@@ -59,6 +66,7 @@ MAX_ASSERTION_LENGTH = 4096
 MAX_TEXT = 256  # no claim value is longer; a base64 image or template would be
 JTI_KIND = "kiosk-jti"
 _CARD_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "id_number", "card", "face_match", "liveness"}
+_COUNTER_CARD_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "id_number", "card"}
 _EVENT_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "event", "card"}
 _MEMBERS = {
     "card": {"chip_verified", "serial"},
@@ -132,6 +140,44 @@ def verify_card_assertion(
         raise AssertionRejected("malformed")
     if _member(claims, "liveness").get("passed") is not True:
         raise AssertionRejected("liveness_failed")
+    return CardSignIn(
+        kiosk=kiosk,
+        citizen_id=_citizen_id(claims),
+        card_serial=_serial(card),
+        face_score=float(score) if score is not None else None,
+        issued_at=int(claims["iat"]),
+    )
+
+
+def verify_counter_card(
+    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore | None = None
+) -> CardSignIn:
+    """Verify a counter terminal's card reading (module docstring): the same checks as a
+    kiosk's, from an active device of kind ``counter``, without face claims (the staff
+    member confirms the face). ``face_score`` is None. Raises ``AssertionRejected``."""
+    kiosk, claims = _verified(
+        assertion,
+        typ=COUNTER_CARD_TYP,
+        allowed=_COUNTER_CARD_CLAIMS,
+        audience=audience,
+        now=now,
+        max_age=max_age,
+        store=store,
+        kind="counter",
+    )
+    card = _member(claims, "card")
+    if card.get("chip_verified") is not True:
+        raise AssertionRejected("card_not_verified")
+    return CardSignIn(
+        kiosk=kiosk,
+        citizen_id=_citizen_id(claims),
+        card_serial=_serial(card),
+        face_score=None,
+        issued_at=int(claims["iat"]),
+    )
+
+
+def _citizen_id(claims: dict[str, Any]) -> str:
     number = claims.get("id_number")
     if not isinstance(number, str):
         raise AssertionRejected("malformed")
@@ -142,13 +188,7 @@ def verify_card_assertion(
     citizen = citizens.find_by_id_number(number)
     if citizen is None:
         raise AssertionRejected("unknown_id_number")
-    return CardSignIn(
-        kiosk=kiosk,
-        citizen_id=citizen.id,
-        card_serial=_serial(card),
-        face_score=float(score) if score is not None else None,
-        issued_at=int(claims["iat"]),
-    )
+    return citizen.id
 
 
 def verify_event(
@@ -183,6 +223,7 @@ def _verified(
     now: int,
     max_age: int,
     store: EphemeralStore | None,
+    kind: str = "kiosk",
 ) -> tuple[KioskDevice, dict[str, Any]]:
     if not isinstance(assertion, str) or not assertion:
         raise AssertionRejected("missing")
@@ -190,7 +231,7 @@ def _verified(
         # Nothing a kiosk may send is this large: most likely an image came along.
         raise AssertionRejected("image_data")
     unverified = _peek_claims(assertion)
-    kiosk = active_kiosk(unverified.get("iss"))
+    kiosk = active_kiosk(unverified.get("iss"), kind=kind)
     if kiosk is None:
         raise AssertionRejected("unknown_or_disabled_kiosk")
     try:

@@ -49,17 +49,32 @@ def start_registration(
     picker: never the ID number in clear. Raises FreshSignInRequired, TooManyPasskeys.
     """
     require_fresh(session)
-    existing = rows(session.citizen_id)
+    return start_registration_for(
+        citizen_id=session.citizen_id,
+        binding=session.sid,
+        kind=kind,
+        user_name=user_name,
+        display_name=display_name,
+    )
+
+
+def start_registration_for(
+    *, citizen_id: str, binding: str, kind: Kind, user_name: str, display_name: str
+) -> dict[str, Any]:
+    """``start_registration`` for a caller that has established who the citizen is by
+    other means (a one-time enrolment code issued at a service-hall counter,
+    ``idp.authn.hall_passkeys``); the challenge is bound to ``binding``."""
+    existing = rows(citizen_id)
     if len(existing) >= _limit():
         raise TooManyPasskeys(detail="credential limit reached")
-    handle = user_handle(session.citizen_id, create=True)
+    handle = user_handle(citizen_id, create=True)
     assert handle is not None
     passkey = kind == Kind.PASSKEY
     uv = webauthn.UserVerification.REQUIRED if passkey else webauthn.UserVerification.PREFERRED
     challenge = begin_ceremony(
         REGISTER,
-        session.sid,
-        {"citizen_id": session.citizen_id, "kind": str(kind), "require_uv": passkey},
+        binding,
+        {"citizen_id": citizen_id, "kind": str(kind), "require_uv": passkey},
     )
     return webauthn.registration_options(
         rp=relying_party(),
@@ -84,9 +99,24 @@ def finish_registration(
     Freshness was checked when the ceremony began; the ceremony itself is bound to this
     session and lives ``IDP_TTL_WEBAUTHN_CHALLENGE`` seconds, so a slow authenticator
     does not send the citizen to sign in again."""
+    return finish_registration_for(
+        citizen_id=session.citizen_id, binding=session.sid, response=response, name=name
+    )
+
+
+def finish_registration_for(
+    *,
+    citizen_id: str,
+    binding: str,
+    response: Mapping[str, Any] | str,
+    name: str,
+    bound_in_person: bool = False,
+) -> Passkey:
+    """``finish_registration`` for a ceremony begun by ``start_registration_for``;
+    ``bound_in_person``: enrolled with a code from a service-hall counter."""
     label = clean_name(name)
-    ceremony = consume_ceremony(REGISTER, session.sid)
-    if ceremony.get("citizen_id") != session.citizen_id:
+    ceremony = consume_ceremony(REGISTER, binding)
+    if ceremony.get("citizen_id") != citizen_id:
         raise PasskeyExpired(reason="ceremony_expired", detail="ceremony of another citizen")
     try:
         new = webauthn.verify_registration(
@@ -96,12 +126,12 @@ def finish_registration(
             require_user_verification=bool(ceremony["require_uv"]),
         )
     except webauthn.RegistrationRejected as exc:
-        log.info("WebAuthn registration refused for %s: %s", session.citizen_id, exc)
+        log.info("WebAuthn registration refused for %s: %s", citizen_id, exc)
         raise refusal(exc) from exc
-    if len(rows(session.citizen_id)) >= _limit():
+    if len(rows(citizen_id)) >= _limit():
         raise TooManyPasskeys(detail="credential limit reached")
     row = WebAuthnCredential(
-        citizen_id=session.citizen_id,
+        citizen_id=citizen_id,
         credential_id=new.credential_id,
         public_key=new.public_key,
         sign_count=new.sign_count,
@@ -113,6 +143,7 @@ def finish_registration(
         uv_initialized=new.user_verified,
         discoverable=ceremony.get("kind") == Kind.PASSKEY,
         name=label,
+        bound_in_person=bound_in_person,
     )
     db.session.add(row)
     try:
@@ -124,7 +155,7 @@ def finish_registration(
         raise PasskeyAlreadyRegistered(reason="duplicate", detail="credential id exists") from exc
     log.info(
         "citizen %s registered WebAuthn credential %s (aaguid %s, synced %s, uv %s)",
-        session.citizen_id,
+        citizen_id,
         row.id,
         new.aaguid,
         new.backup_eligible,
