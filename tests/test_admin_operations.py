@@ -486,3 +486,15 @@ def test_nobody_demotes_or_disables_themselves_or_the_last_admin(app, http, admi
     assert (
         http.post(f"/admin/api/staff/{other.id}/disable", headers=admin.headers).status_code == 403
     )
+
+
+def test_citizen_overview_lists_the_phones_bound_to_the_app(app, http, admin, citizen):
+    # Issue 6 "see credentials, bound devices": the app's phones (issue 5) besides passkeys.
+    from mobile_helpers import bound_phone
+
+    bound_phone(app, citizen)
+    view = http.get(f"/admin/api/citizens/{citizen.id}", headers=admin.headers).get_json()
+    phones = [d for d in view["devices"] if d["kind"] == "app"]
+    assert len(phones) == 1 and phones[0]["bound_acr"].endswith("high")
+    page = admin.http.get(f"/admin/citizens/{citizen.id}")
+    assert page.status_code == 200 and phones[0]["name"] in page.get_data(as_text=True)

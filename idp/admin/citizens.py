@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..authn import authenticator_limits
+from ..authn import devices
 from ..authn import passkeys
 from ..authn import sessions
 from ..authn.citizens import find_by_id_number
@@ -84,7 +85,8 @@ def _authenticator_keys(citizen: Citizen) -> list[str]:
 
 
 def overview(actor: Actor, citizen_id: str) -> dict[str, Any]:
-    """Everything an operator needs on one page: credentials, bound devices (passkeys),
+    """Everything an operator needs on one page: credentials, bound devices (passkeys and
+    app phones),
     blocked authenticators, live sessions and current consents."""
     citizen = _citizen(actor, citizen_id, Permission.CITIZENS_READ, "citizens.read")
     admin_event(actor, "citizens.read", citizen.id, SUCCESS)
@@ -123,6 +125,22 @@ def overview(actor: Actor, citizen_id: str) -> dict[str, Any]:
                 "disabled": p.disabled_at is not None,
             }
             for p in passkeys.list_passkeys(citizen_id=citizen.id)
+        ]
+        # Phones bound to the government app (issue 5), with the level they were bound at.
+        + [
+            {
+                "id": d.id,
+                "name": d.name,
+                "kind": "app",
+                "synced": False,
+                "aaguid": None,
+                "platform": d.platform,
+                "bound_acr": str(d.bound_acr),
+                "created_at": _iso(d.created_at),
+                "last_used_at": _iso(d.last_used_at),
+                "disabled": False,
+            }
+            for d in devices.list_devices(citizen_id=citizen.id)
         ],
         "blocked_authenticators": sorted(blocked),
         "sessions": [
