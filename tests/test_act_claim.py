@@ -32,7 +32,7 @@ def _assisted_session(app: Any, http: Any, citizen: Any, staff_id: str) -> Any:
         citizen_id=citizen.id,
         methods=(Amr.SC, Amr.FACE),
         acr=Acr.HIGH,
-        channel=Channel.HALL,
+        channel=Channel.HOTLINE,
         auth_time=datetime.now(UTC),
         device_id="counter-7",
         acting_staff_id=staff_id,
@@ -68,7 +68,7 @@ def test_assisted_sign_in_names_the_staff_member_everywhere(app, http, citizen, 
     tokens = sign_in(http, rp, scope="openid profile offline_access")
     _, claims = decode_id_token(http, tokens["id_token"], client_id=rp.client_id)
     assert claims["act"] == expected
-    assert claims["channel"] == "hall"
+    assert claims["channel"] == "hotline"
 
     access = jwt.decode(tokens["access_token"], jwks(http), algorithms=["RS256", "ES256"])
     assert access.header["typ"] == "at+jwt"
