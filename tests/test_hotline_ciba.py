@@ -238,7 +238,7 @@ def test_sms_read_back_reaches_low_only(app, http, citizen, hotline, agent):
     box = outbox()
     assert box is not None
     texts = [m.text for m in box.messages(phone=citizen.phone)]
-    assert texts and "hotline" in texts[0]
+    assert texts and "热线" in texts[0]  # the text is in the citizen's language (Chinese)
     code = CODE.search(texts[0])
     assert code
     wrong = hotline.read_back(auth_req_id, "000000" if code.group(1) != "000000" else "111111")
