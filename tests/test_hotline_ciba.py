@@ -31,7 +31,8 @@ from idp.oauth.clients import CIBA_GRANT_TYPE
 from idp.oauth.clients import register_client
 
 UNKNOWN_NUMBER = resident("44030519900307123")
-CODE = re.compile(r"code is (\d{6})")
+# The WebOTP line (`@host #123456`) ends every code text, whatever its language.
+CODE = re.compile(r"#(\d{6})\b")
 
 
 @pytest.fixture(autouse=True)
