@@ -69,8 +69,10 @@ from idp.errors import InvalidInput
 from idp.errors import TooManyAttempts
 from idp.ids.protect import redact
 from idp.web.browser import browser_id
+from idp.web.browser import clear_strict_cookie
 from idp.web.browser import client_ip
 from idp.web.browser import set_sso_cookie
+from idp.web.browser import set_strict_cookie
 from idp.web.browser import sso_cookie
 
 NAME = Channel.HALL
@@ -101,30 +103,12 @@ def _cookie() -> str | None:
 
 
 def _set_cookie(response: BaseResponse, value: str) -> BaseResponse:
-    """HttpOnly, SameSite=Strict, only sent to ``/hall``: the console and citizens'
-    pages never see it."""
-    cfg = current_app.config
-    response.set_cookie(
-        cfg["IDP_HALL_COOKIE"],
-        value,
-        secure=bool(cfg["IDP_COOKIE_SECURE"]),
-        httponly=True,
-        samesite="Strict",
-        path=PATH,
-    )
-    return response
+    """Only sent to ``/hall``: the console and citizens' pages never see it."""
+    return set_strict_cookie(response, current_app.config["IDP_HALL_COOKIE"], value, path=PATH)
 
 
 def _clear_cookie(response: BaseResponse) -> BaseResponse:
-    cfg = current_app.config
-    response.delete_cookie(
-        cfg["IDP_HALL_COOKIE"],
-        path=PATH,
-        secure=bool(cfg["IDP_COOKIE_SECURE"]),
-        httponly=True,
-        samesite="Strict",
-    )
-    return response
+    return clear_strict_cookie(response, current_app.config["IDP_HALL_COOKIE"], path=PATH)
 
 
 def _staff_page(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -48,6 +48,7 @@ from idp.authn.interaction import Interaction
 from idp.authn.service import step_up_plan
 from idp.errors import TooManyAttempts
 from idp.web.browser import client_ip
+from idp.web.browser import set_strict_cookie
 from idp.web.browser import sso_cookie
 
 COOKIE = "idp_app"
@@ -87,16 +88,9 @@ def place() -> str:
 
 
 def _set_cookie(response: Any, value: str) -> Any:
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=approvals.MAX_TTL + approvals.GRACE,
-        secure=bool(current_app.config["IDP_COOKIE_SECURE"]),
-        httponly=True,
-        samesite="Strict",
-        path=COOKIE_PATH,
+    return set_strict_cookie(
+        response, COOKIE, value, path=COOKIE_PATH, max_age=approvals.MAX_TTL + approvals.GRACE
     )
-    return response
 
 
 def _render(

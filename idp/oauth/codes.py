@@ -35,6 +35,7 @@ from ..extensions import db
 from ..store import current_store
 from . import hashing
 from .errors import InvalidGrantError
+from .sign_in_context import SignInContext
 from .tokens import AuthorizedUser
 from .tokens import revoke_grant
 
@@ -49,7 +50,7 @@ MAX_TTL = 60
 
 
 @dataclass(frozen=True)
-class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
+class AuthorizationCode(SignInContext, AuthorizationCodeMixin):  # type: ignore[misc]
     code_hash: str
     grant_id: str
     client_id: str
@@ -76,27 +77,6 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
     def get_nonce(self) -> str | None:
         return self.nonce
-
-    def get_auth_time(self) -> int | None:
-        return self.auth_time
-
-    def get_acr(self) -> str | None:
-        return self.acr
-
-    def get_amr(self) -> list[str]:
-        return list(self.amr)
-
-    def get_sid(self) -> str | None:
-        return self.sid
-
-    def get_consent_id(self) -> str | None:
-        return self.consent_id
-
-    def get_channel(self) -> str | None:
-        return self.channel
-
-    def get_act(self) -> dict[str, str] | None:
-        return self.act
 
 
 def _now() -> int:

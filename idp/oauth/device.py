@@ -70,6 +70,7 @@ from .errors import InvalidRequestError
 from .errors import InvalidScopeError
 from .grants import authorized_user
 from .oidc import _IdTokenClaims
+from .sign_in_context import SignInContext
 
 KIND = "device"
 USER_KIND = "device-user"
@@ -92,7 +93,7 @@ class Status:
 
 
 @dataclass(frozen=True)
-class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
+class DeviceRequest(SignInContext, DeviceCredentialMixin):  # type: ignore[misc]
     """One device authorization request and, once decided, the sign-in behind it."""
 
     key: str  # hash of the device code
@@ -123,28 +124,6 @@ class DeviceRequest(DeviceCredentialMixin):  # type: ignore[misc]
 
     def is_expired(self) -> bool:
         return self.expires_at <= time.time()
-
-    # The authentication context, as a code or a token exposes it (idp.oauth.oidc).
-    def get_auth_time(self) -> int | None:
-        return self.auth_time
-
-    def get_acr(self) -> str | None:
-        return self.acr
-
-    def get_amr(self) -> list[str]:
-        return list(self.amr)
-
-    def get_sid(self) -> str | None:
-        return self.sid
-
-    def get_consent_id(self) -> str | None:
-        return self.consent_id
-
-    def get_channel(self) -> str | None:
-        return self.channel
-
-    def get_act(self) -> dict[str, str] | None:
-        return self.act
 
     def get_nonce(self) -> None:
         return None

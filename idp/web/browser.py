@@ -56,6 +56,35 @@ def clear_sso_cookie(response: Response) -> Response:
     return response
 
 
+def set_strict_cookie(
+    response: Response, name: str, value: str, *, path: str, max_age: int | None = None
+) -> Response:
+    """A cookie only one part of the site sees: HttpOnly, SameSite=Strict (no cross-site
+    navigation carries it), Secure unless turned off for local http, sent only to
+    ``path`` (the console's, the counter's, a QR page's browser secret)."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        secure=bool(current_app.config["IDP_COOKIE_SECURE"]),
+        httponly=True,
+        samesite="Strict",
+        path=path,
+    )
+    return response
+
+
+def clear_strict_cookie(response: Response, name: str, *, path: str) -> Response:
+    response.delete_cookie(
+        name,
+        path=path,
+        secure=bool(current_app.config["IDP_COOKIE_SECURE"]),
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
 def client_ip() -> str:
     """The caller's address; behind a load balancer set IDP_TRUSTED_PROXIES (ProxyFix)."""
     return request.remote_addr or "unknown"

@@ -20,7 +20,9 @@ from ...authn.staff import console_access
 from ...authn.staff import console_session
 from ...models import Staff
 from ...store import current_store
+from ..browser import clear_strict_cookie
 from ..browser import client_ip
+from ..browser import set_strict_cookie
 
 PATH = "/admin"
 
@@ -30,30 +32,12 @@ def _idle() -> int:
 
 
 def set_cookie(response: BaseResponse, value: str) -> BaseResponse:
-    """HttpOnly, SameSite=Strict (no cross-site navigation carries it), Secure unless
-    turned off for local http, and only sent to ``/admin``: citizens' pages never see it."""
-    cfg = current_app.config
-    response.set_cookie(
-        cfg["IDP_ADMIN_COOKIE"],
-        value,
-        secure=bool(cfg["IDP_COOKIE_SECURE"]),
-        httponly=True,
-        samesite="Strict",
-        path=PATH,
-    )
-    return response
+    """Only sent to ``/admin``: citizens' pages never see it."""
+    return set_strict_cookie(response, current_app.config["IDP_ADMIN_COOKIE"], value, path=PATH)
 
 
 def clear_cookie(response: BaseResponse) -> BaseResponse:
-    cfg = current_app.config
-    response.delete_cookie(
-        cfg["IDP_ADMIN_COOKIE"],
-        path=PATH,
-        secure=bool(cfg["IDP_COOKIE_SECURE"]),
-        httponly=True,
-        samesite="Strict",
-    )
-    return response
+    return clear_strict_cookie(response, current_app.config["IDP_ADMIN_COOKIE"], path=PATH)
 
 
 def start(staff: Staff) -> str:
