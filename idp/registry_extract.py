@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,7 +176,8 @@ def _read_jsonl(text: str) -> Extract:
         if not isinstance(record, dict):
             errors.append(RowError(line, None, "the line is not a JSON object", ""))
             continue
-        ignored.update((str(k)[:40], None) for k in record if k not in known)
+        # Key names are the file's: shown only when short and printable.
+        ignored.update((k, None) for k in record if k not in known and _plain(k))
         problems = _jsonl_types(line, record)
         if problems:
             errors.extend(problems)
@@ -220,7 +222,7 @@ def _row(
     has_phone: bool,
     address: dict[str, Any] | None,
     has_address: bool,
-    address_field: Any,
+    address_field: Callable[[str | None], str],
 ) -> Row | list[RowError]:
     shown = redact(record.get("id_number", ""))
     errors: list[RowError] = []
@@ -253,3 +255,7 @@ def _row(
         has_phone=has_phone,
         has_address=has_address,
     )
+
+
+def _plain(name: str) -> bool:
+    return len(name) <= 40 and name.isprintable()

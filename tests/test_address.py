@@ -204,6 +204,7 @@ def test_json_lines_with_an_address_object(run: Any, write: Any) -> None:
         json.dumps({"id_number": B, "name": "李四", "address": "福田区"}),
         "not json",
         json.dumps({"id_number": "440305198001011236", "name": "王五", "address": None}),
+        json.dumps({"id_number": 440305198001011236, "name": "赵六", "remark": "x"}),
     ]
     result = run(write("\n".join(lines) + "\n", ".jsonl"), "--json")
     assert result.exit_code == EXIT_REJECTED, result.output
@@ -214,6 +215,8 @@ def test_json_lines_with_an_address_object(run: Any, write: Any) -> None:
     assert (2, "address", "unknown address member 'floor'") in errors
     assert (3, "address", "must be an object or null") in errors
     assert (4, None, "the line is not valid JSON") in errors
+    assert (6, "id_number", "must be a string") in errors
+    assert report["ignored_columns"] == ["remark"]
     assert stored()["张三"] == HOME
     # A row without an "address" key leaves the stored one alone.
     run(write(json.dumps({"id_number": A, "name": "张三"}) + "\n", ".jsonl"))
