@@ -1,5 +1,4 @@
-"""The address of household registration (issue 4): ``address`` on ``registry_entry``
-and ``citizen``
+"""The address of household registration on registry_entry and citizen (issue 4)
 
 Revision ID: 9c_address
 Revises: 9b_perf
