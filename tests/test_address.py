@@ -118,6 +118,16 @@ def test_an_address_is_normalised_and_empty_members_dropped() -> None:
     assert normalise_address({"country": None, "region": "  "}) is None
 
 
+def test_the_account_page_shows_the_formatted_address_else_the_members() -> None:
+    from idp.models.address import display_lines
+
+    assert display_lines(HOME) == ["北京市西城区金融街 7 号"]
+    members = {k: v for k, v in HOME.items() if k != "formatted"}
+    assert display_lines(members) == ["中国", "北京市", "西城区", "金融街 7 号", "100033"]
+    assert display_lines({"street_address": "金融街 7 号\n2 单元"}) == ["金融街 7 号", "2 单元"]
+    assert display_lines(None) == []
+
+
 def test_the_model_refuses_a_bad_address(app: Any, citizen: Any) -> None:
     from idp.models.address import InvalidAddress
 
