@@ -192,7 +192,12 @@ def test_demo_seeds_idempotently(app):
     assert db.session.scalar(select(func.count()).select_from(OAuthClient)) == 2
     citizen = find_by_id_number(DEMO_ID_NUMBER)
     assert citizen is not None and citizen.name == "王小明"
+    # The demo citizen has an address of household registration, from the registry row.
+    assert citizen.address is not None and citizen.address["locality"] == "东城区"
+    registry = db.session.scalars(select(RegistryEntry)).one()
+    assert registry.address == citizen.address
     client = db.session.get(OAuthClient, DEMO_CLIENT_ID)
+    assert "address" in client.scope.split()
     assert client.redirect_uris == ["http://localhost:5001/callback"]
     assert client.post_logout_redirect_uris == ["http://localhost:5001/"]
     assert client.first_party is False
