@@ -78,8 +78,8 @@ from idp.errors import CitizenLocked
 from idp.errors import InteractionExpired
 from idp.errors import TooManyAttempts
 from idp.web.browser import browser_id
-from idp.web.browser import client_ip
 from idp.web.browser import clear_sso_cookie
+from idp.web.browser import client_ip
 from idp.web.browser import set_sso_cookie
 from idp.web.browser import sso_cookie
 
