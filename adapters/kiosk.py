@@ -161,11 +161,23 @@ def page(state: str, *, status: int = 200, uid: str = "", **context: Any) -> Any
         state=state,
         nonce=nonce,
         uid=uid,
-        reload_after=max(10, min(kiosk_nonces.ttl(), 120) - 10),
+        reload_after=_reload_after(state),
         app_qr="kiosk.app_qr" in current_app.view_functions,
         **context,
     )
     return html, status
+
+
+def _reload_after(state: str) -> int:
+    """Seconds until a signed-out screen reloads itself (0: never): an idle screen before
+    its nonce expires, a message after it was read. The QR screen follows its request
+    instead (the poll sees "expired"); the signed-in one never reloads (a reload is a
+    page view, and the idle limit must still bite)."""
+    if state in ("refused", "ended"):
+        return 15
+    if state == "idle":
+        return max(10, min(kiosk_nonces.ttl(), 120) - 10)
+    return 0
 
 
 def kiosk_session() -> Any:
