@@ -231,6 +231,14 @@ class DefaultConfig:
     IDP_KIOSK_IDLE_SECONDS = 120
     # Longest lifetime (exp - iat) and greatest age of a kiosk's signed assertion.
     IDP_KIOSK_ASSERTION_MAX_AGE = 60
+    # The server nonce every kiosk page carries (idp.authn.kiosk_nonces) is good for this
+    # long; the kiosk screen reloads itself sooner.
+    IDP_KIOSK_NONCE_TTL = 300
+    # Refused assertions (idp.authn.kiosk_throttle): this many per kiosk (or, for ones
+    # anybody could send, per client IP) within WINDOW seconds of the first, then 429
+    # until the window ends. A success does not reset the count.
+    IDP_KIOSK_REFUSAL_LIMIT = 10
+    IDP_KIOSK_REFUSAL_WINDOW = 600
     # OAuth 2.0 Device Authorization Grant (RFC 8628, idp.oauth.device) for kiosks.
     IDP_FEATURE_DEVICE_FLOW = True
     IDP_TTL_DEVICE_CODE = 600  # RFC 8628 3.2 expires_in of device_code and user_code
