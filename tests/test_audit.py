@@ -87,7 +87,7 @@ def test_an_edited_record_with_a_recomputed_hash_breaks_the_next_link(app):
     from idp.audit.canonical import row_hash
 
     row.actor_id = "someone-else"
-    row.content_hash = row_content_hash(row)
+    row.content_hash = content = row_content_hash(row)
     forged = row_hash(row)
     db.session.rollback()
     tamper(
@@ -95,7 +95,7 @@ def test_an_edited_record_with_a_recomputed_hash_breaks_the_next_link(app):
         (
             "UPDATE audit_event SET actor_id = 'someone-else', content_hash = :c, hash = :h "
             "WHERE seq = 3",
-            {"c": row.content_hash, "h": forged},
+            {"c": content, "h": forged},
         ),
     )
     report = audit.verify()
