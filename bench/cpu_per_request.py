@@ -26,9 +26,10 @@ from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+# IDP_SOURCE: another checkout of idp to measure (A/B against a commit), this script's by default.
+ROOT = Path(os.environ.get("IDP_SOURCE") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 REDIRECT_URI = "https://portal.example/cb"
 CASES = ("cc_opaque", "cc_jwt", "introspection", "userinfo", "flow")
 
@@ -222,6 +223,12 @@ def run(args: argparse.Namespace, schema: str, tag: str) -> None:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats("idp/|flask_sqlalchemy|orm/session.py", 45)
         print(f"{name:14s} {cpu * 1000:7.2f} ms CPU  {statements[0] / args.n:5.1f} SQL statements")
+    try:
+        from idp.audit import sealer
+
+        sealer.stop_worker(app)
+    except ImportError:
+        pass
 
 
 if __name__ == "__main__":
