@@ -221,7 +221,9 @@ def run(args: argparse.Namespace, schema: str, tag: str) -> None:
             for _ in range(args.n):
                 case()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats("idp/|flask_sqlalchemy|orm/session.py", 45)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+                "idp/|flask_sqlalchemy|orm/session.py", 45
+            )
         print(f"{name:14s} {cpu * 1000:7.2f} ms CPU  {statements[0] / args.n:5.1f} SQL statements")
     try:
         from idp.audit import sealer
