@@ -2,8 +2,9 @@
 
 Every security-relevant event is one append-only record (``record``): who, what, when,
 from where, ID numbers masked, written in the action's transaction and linked into the
-chain off the request path by the sealer (``sealer``). Records form a hash chain over an RFC 8785 canonical
-serialisation (SHA-256, or SM3 under the national suite); the provider signs
+chain off the request path by the sealer (``sealer``). Records form a hash chain over
+an RFC 8785 canonical serialisation (SHA-256, or SM3 under the national suite); the
+provider signs
 checkpoints of the chain head with its own key (``checkpoints``); ``verify`` says which
 record was edited, removed or moved; ``search`` is the auditors' query.
 
@@ -25,10 +26,10 @@ from .context import bind
 from .events import ActorType
 from .events import EventType
 from .events import Outcome
+from .sealer import seal
 from .search import AuditRecord
 from .search import UnknownCitizen
 from .search import search
-from .sealer import seal
 from .verify import Problem
 from .verify import Report
 from .verify import verify

@@ -10,8 +10,8 @@ data. Every channel that releases a citizen's data records it here:
 - ``userinfo``: the UserInfo claims (``idp.oauth.userinfo``);
 - ``data_api``: signed licences from ``GET /api/licences``.
 
-``record`` is one INSERT (and its audit record's) and no query (the caller knows everything it needs); the
-history page reads them back with ``history``.
+``record`` is one INSERT (and its audit record's) and no query (the caller knows
+everything it needs); the history page reads them back with ``history``.
 """
 
 from __future__ import annotations
