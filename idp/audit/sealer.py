@@ -184,7 +184,9 @@ class Worker:
             try:
                 with self.app.app_context():
                     try:
-                        seal(wait=False)
+                        # An idle pass is one unlocked look, not a lock and a rollback.
+                        if db.session.execute(select(_PENDING.c.id).limit(1)).first():
+                            seal(wait=False)
                     finally:
                         db.session.remove()
             except Exception:  # the worker must outlive a database hiccup
