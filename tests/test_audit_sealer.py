@@ -9,11 +9,17 @@ each test decides when the sealer runs.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
 from typing import Any
 
 import pytest
 from audit_helpers import tamper
+from conftest import TEST_MASTER_KEY
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -215,3 +221,59 @@ def test_postgres_refuses_to_change_a_pending_record(app, backend):
             db.session.execute(text(sql))
         db.session.rollback()
     assert audit.seal() == 1
+
+
+_WRITER = textwrap.dedent(
+    """
+    import json, sys, time
+    from idp import create_app
+    from idp import audit
+    from idp.audit import sealer
+    config = json.loads(sys.argv[1])
+    app = create_app(config)
+    with app.app_context():
+        sealer.ensure_worker(app)  # this process seals with its thread only
+        for i in range(int(sys.argv[2])):
+            audit.record("admin.action", actor_type="staff", actor_id=sys.argv[3],
+                         details={"i": i}, commit=True)
+        time.sleep(0.5)
+        sealer.stop_worker(app)
+    """
+)
+
+
+def test_sealer_threads_of_several_processes_keep_one_chain(app, backend):
+    """Three processes write and seal at once (PostgreSQL: each pass skips while
+    another process holds the lock); every record ends up in one linear chain."""
+    name, base = backend
+    config = {
+        **base,
+        "IDP_MASTER_KEY": TEST_MASTER_KEY,
+        "IDP_ISSUER": "http://localhost",
+        "IDP_EMBEDDED_STORE_LOCK": False,
+        "IDP_AUDIT_SEALER": True,
+        "IDP_AUDIT_SEAL_INTERVAL": 0.01,
+    }
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, json.dumps(config), "40", f"writer-{n}"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        assert "sealer pass failed" not in err, err[-2000:]
+    audit.seal()  # whatever the last passes left
+    report = audit.verify()
+    assert report.ok, report.problems
+    assert report.records == 120 and report.last_seq == 120 and report.pending == 0
+    per_writer: dict[str, list[int]] = {}
+    for row in _chain():
+        per_writer.setdefault(row.actor_id, []).append(row.details["i"])
+    # Each process's records, committed one after another, keep their order.
+    assert per_writer == {f"writer-{n}": list(range(40)) for n in range(3)}
