@@ -155,6 +155,9 @@ def _init_database(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    from .audit import sealer
+
+    sealer.init_app(app)  # links audit records into the chain off the request path
     if uri.startswith("sqlite"):
         from sqlalchemy import event
 

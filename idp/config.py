@@ -216,11 +216,20 @@ class DefaultConfig:
     IDP_CRYPTO_SUITE = "international"
 
     # Audit trail (idp.audit): sign a checkpoint of the chain head after this many
-    # records, or when the last one is older than this many seconds (checked when a
-    # record is written; the very first comes from the count or the command);
+    # records, or when the last one is older than this many seconds (checked when
+    # records are sealed; the very first comes from the count or the command);
     # `idp audit checkpoint` signs one on demand. 0 turns a trigger off.
     IDP_AUDIT_CHECKPOINT_EVERY = 1000
     IDP_AUDIT_CHECKPOINT_SECONDS = 3600
+    # The sealer (idp.audit.sealer) links records into the chain off the request path:
+    # a thread in each serving process (None = on, except under TESTING) every
+    # IDP_AUDIT_SEAL_INTERVAL seconds; processes without one seal right after each
+    # commit that wrote records (IDP_AUDIT_SEAL_ON_COMMIT). `idp audit verify` reports
+    # records still pending after IDP_AUDIT_SEAL_MAX_AGE seconds.
+    IDP_AUDIT_SEALER: bool | None = None
+    IDP_AUDIT_SEAL_INTERVAL = 0.2
+    IDP_AUDIT_SEAL_ON_COMMIT = True
+    IDP_AUDIT_SEAL_MAX_AGE = 60
 
     # Kiosks (adapters/kiosk, issue 5). Sign-in with the chip ID card and a face match
     # done on the kiosk, sent as an assertion the kiosk signs (idp.authn.methods.terminal).
