@@ -58,7 +58,6 @@ from idp.authn.methods.terminal import AssertionRejected
 from idp.authn.methods.terminal import verify_counter_card
 from idp.authn.result import AuthResult
 from idp.authn.result import Channel
-from idp.authn.service import complete_login
 from idp.authn.service import current_session
 from idp.authn.sms.codes import CodeExpired
 from idp.authn.staff import ceremonies
@@ -285,13 +284,7 @@ def assisted_session(staff: CounterStaff, case: hall.Case) -> Any:
     interaction = pages.park(return_to=url_for("hall.home"))
     result = authenticate(interaction=interaction, form={"case": case.uid})
     try:
-        outcome = complete_login(
-            interaction.uid,
-            result,
-            browser=browser_id(),
-            current_cookie=sso_cookie(),
-            user_agent=request.user_agent.string or "",
-        )
+        outcome = pages.complete(interaction, result)
     except CitizenLocked as exc:
         raise HallRefused(exc.public, reason="locked") from None
     session_renewed()

@@ -71,7 +71,6 @@ from idp.authn.result import Acr
 from idp.authn.result import Amr
 from idp.authn.result import AuthResult
 from idp.authn.result import Channel
-from idp.authn.service import complete_login
 from idp.authn.service import current_session
 from idp.authn.service import peek_session
 from idp.errors import CitizenLocked
@@ -280,13 +279,7 @@ def card() -> Any:
         message = _(_MESSAGES.get(exc.reason, _GENERIC))
         return page("refused", status=400, error=message, reason=exc.reason)
     try:
-        outcome = complete_login(
-            interaction.uid,
-            result,
-            browser=browser_id(),
-            current_cookie=sso_cookie(),
-            user_agent=request.user_agent.string or "",
-        )
+        outcome = pages.complete(interaction, result)
     except CitizenLocked as exc:
         return page("refused", status=403, error=_(exc.public), reason="locked")
     return signed_in(interaction, outcome.cookie_value)

@@ -41,6 +41,7 @@ from flask_babel import gettext as _
 
 from adapters import kiosk
 from adapters import mobile
+from adapters import website_pages as pages
 from adapters.website_app import qr_data_uri
 from idp.authn import approvals
 from idp.authn import handoff as handoffs
@@ -48,14 +49,12 @@ from idp.authn.approvals import Status
 from idp.authn.kiosks import active_kiosk
 from idp.authn.methods.terminal import AssertionRejected
 from idp.authn.methods.terminal import verify_qr_request
-from idp.authn.service import complete_login
 from idp.errors import CitizenLocked
 from idp.errors import InteractionExpired
 from idp.errors import TooManyAttempts
 from idp.web.browser import browser_id
 from idp.web.browser import clear_strict_cookie
 from idp.web.browser import set_strict_cookie
-from idp.web.browser import sso_cookie
 
 COOKIE = "idp_kiosk_app"
 COOKIE_PATH = "/kiosk/"
@@ -136,10 +135,10 @@ def _refused(reason: str, status: int) -> Any:
 
 def app_done(uid: str) -> Any:
     try:
-        interaction = kiosk.pages.load(uid)
+        interaction = pages.load(uid)
     except InteractionExpired:
         return _refused("unknown", 400)
-    if (done := kiosk.pages.already_signed_in(interaction)) is not None:
+    if (done := pages.already_signed_in(interaction)) is not None:
         return done
     started = session.get(SESSION_KEY)
     cookie = request.cookies.get(COOKIE)
@@ -165,13 +164,7 @@ def app_done(uid: str) -> Any:
     # The proof is the app's (channel, amr, level, device); the session lives at the kiosk.
     result = replace(result, kiosk_id=device.client_id, place=device.place)
     try:
-        outcome = complete_login(
-            interaction.uid,
-            result,
-            browser=browser_id(),
-            current_cookie=sso_cookie(),
-            user_agent=request.user_agent.string or "",
-        )
+        outcome = pages.complete(interaction, result)
     except CitizenLocked as exc:
         return kiosk.page("refused", status=403, error=_(exc.public), reason="locked")
     return kiosk.signed_in(interaction, outcome.cookie_value)

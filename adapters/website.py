@@ -58,7 +58,6 @@ from idp.authn.result import Amr
 from idp.authn.result import AuthResult
 from idp.authn.result import Channel
 from idp.authn.service import StepUpPlan
-from idp.authn.service import complete_login
 from idp.authn.service import step_up_plan
 from idp.errors import AuthenticationFailed
 from idp.errors import CitizenLocked
@@ -66,7 +65,6 @@ from idp.errors import IdpError
 from idp.errors import InvalidInput
 from idp.errors import TooManyAttempts
 from idp.ids import parse_id_number
-from idp.web.browser import browser_id
 from idp.web.browser import client_ip
 from idp.web.browser import set_sso_cookie
 from idp.web.browser import sso_cookie
@@ -348,13 +346,7 @@ def step_up(uid: str) -> Any:
 def _finish(interaction: Interaction, result: AuthResult, *, on_error: Any) -> Any:
     """Hand the result to the core, set the (new) SSO cookie, resume the interaction."""
     try:
-        outcome = complete_login(
-            interaction.uid,
-            result,
-            browser=browser_id(),
-            current_cookie=sso_cookie(),
-            user_agent=request.user_agent.string or "",
-        )
+        outcome = pages.complete(interaction, result)
     except CitizenLocked as exc:
         return on_error(exc)
     _forget_pending(interaction.uid)

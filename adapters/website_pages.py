@@ -9,6 +9,7 @@ from flask import Response
 from flask import current_app
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
@@ -19,11 +20,15 @@ from idp.authn.interaction import Interaction
 from idp.authn.interaction import Prompt
 from idp.authn.interaction import State
 from idp.authn.methods.hashing_pool import HashingBusy
+from idp.authn.result import AuthResult
+from idp.authn.service import LoginOutcome
 from idp.authn.service import StepUpPlan
+from idp.authn.service import complete_login
 from idp.errors import InvalidInput
 from idp.errors import TooManyAttempts
 from idp.ids import InvalidIdNumber
 from idp.web.browser import browser_id
+from idp.web.browser import sso_cookie
 
 
 def store() -> Any:
@@ -33,6 +38,18 @@ def store() -> Any:
 def load(uid: str) -> Interaction:
     """The interaction for this browser, or InteractionExpired (a 400 error page)."""
     return interactions.load(store(), uid, browser=browser_id())
+
+
+def complete(interaction: Interaction, result: AuthResult) -> LoginOutcome:
+    """``complete_login`` for this browser: its id, its SSO cookie and its user agent.
+    Raises what ``complete_login`` raises (CitizenLocked, InteractionExpired)."""
+    return complete_login(
+        interaction.uid,
+        result,
+        browser=browser_id(),
+        current_cookie=sso_cookie(),
+        user_agent=request.user_agent.string or "",
+    )
 
 
 def too_many(exc: TooManyAttempts) -> str:
