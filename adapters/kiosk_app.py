@@ -33,7 +33,6 @@ from dataclasses import replace
 from typing import Any
 
 from flask import current_app
-from flask import jsonify
 from flask import request
 from flask import session
 from flask.blueprints import BlueprintSetupState
@@ -43,6 +42,7 @@ from adapters import kiosk
 from adapters import mobile
 from adapters import website_pages as pages
 from adapters.website_app import qr_data_uri
+from adapters.website_app import status_response
 from idp.authn import approvals
 from idp.authn import handoff as handoffs
 from idp.authn.approvals import Status
@@ -121,12 +121,7 @@ def app_qr() -> Any:
 
 
 def app_status(uid: str) -> Any:
-    found = approvals.status(request.cookies.get(COOKIE), interaction_uid=uid)
-    if found is None:
-        return jsonify(error="not_found", status="unknown"), 404
-    response = jsonify(status=str(found))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return status_response(request.cookies.get(COOKIE), uid)
 
 
 def _refused(reason: str, status: int) -> Any:

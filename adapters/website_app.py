@@ -173,13 +173,18 @@ def app_push(uid: str) -> Any:
     return _render(interaction, started)
 
 
-def app_status(uid: str) -> Any:
-    found = approvals.status(request.cookies.get(COOKIE), interaction_uid=uid)
+def status_response(approval_cookie: str | None, uid: str) -> Any:
+    """The JSON a waiting screen polls (website or kiosk): the request's status, or 404."""
+    found = approvals.status(approval_cookie, interaction_uid=uid)
     if found is None:
         return jsonify(error="not_found", status="unknown"), 404
     response = jsonify(status=str(found))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def app_status(uid: str) -> Any:
+    return status_response(request.cookies.get(COOKIE), uid)
 
 
 def app_done(uid: str) -> Any:
