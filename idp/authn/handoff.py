@@ -64,7 +64,7 @@ MAX_TTL = 120
 
 
 class HandoffUnavailable(IdpError):
-    public = "This code is no longer valid. Show a new code on the website."
+    public = "This code is no longer valid. Show a new code on the website or the kiosk."
 
 
 def _hash(value: str) -> str:
