@@ -157,6 +157,44 @@ def test_one_address_guessing_many_numbers_is_locked(app: Any, citizen: Any) -> 
     assert sign_in(other, CITIZEN_ID_NUMBER, CITIZEN_PASSWORD).status_code == 303
 
 
+def _locks() -> list[Any]:
+    from idp import audit
+
+    found = audit.search(events=["login.failure"], limit=100)
+    return [r for r in found if r.details.get("reason") == "rate_limit_lock"]
+
+
+def test_each_lock_is_on_the_audit_trail_once(app: Any, http: Any, citizen: Any) -> None:
+    """A lock is an auditable event; the refusals during it are not (a flood must not
+    fill the trail), and the record names neither the number nor its holder."""
+    for _ in range(3):
+        assert _when_allowed(http, CITIZEN_ID_NUMBER, WRONG).status_code == 401
+    assert _locks() == []  # delays are not locks
+    assert _when_allowed(http, CITIZEN_ID_NUMBER, WRONG).status_code == 401  # the 4th: locked
+    for _ in range(5):
+        assert sign_in(http, CITIZEN_ID_NUMBER, WRONG).status_code == 429
+    locks = _locks()
+    assert len(locks) == 1
+    record = locks[0]
+    assert record.outcome == "failure" and record.actor_type == "anonymous"
+    assert record.citizen_id is None
+    assert record.details["locked"] == "subject" and record.details["method"] == "login"
+    assert record.details["seconds"] > 0
+    assert CITIZEN_ID_NUMBER not in str(record.as_dict())
+
+
+def test_an_address_lock_is_on_the_audit_trail_once(app: Any, citizen: Any) -> None:
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "198.51.100.9"
+    for i in range(6):
+        assert sign_in(attacker, resident(f"44030619900102{i:03d}"), WRONG).status_code == 401
+    for i in range(3):
+        assert sign_in(attacker, resident(f"44030619900103{i:03d}"), WRONG).status_code == 429
+    locks = [r for r in _locks() if r.details["locked"] == "ip"]
+    assert len(locks) == 1
+    assert locks[0].ip == "198.51.100.9"
+
+
 def test_limits_are_shared_by_two_processes_on_redis(backend: Any, app: Any, citizen: Any) -> None:
     """Two app instances (two worker processes) see one set of counters in Redis."""
     if backend[0] != "postgres":

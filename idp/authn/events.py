@@ -10,6 +10,7 @@ from .. import audit
 from ..audit import ActorType
 from ..audit import EventType
 from ..audit import Outcome
+from .ratelimit import Lock
 
 
 def record_failure(
@@ -43,5 +44,24 @@ def record_logout(citizen_id: str, *, how: str, sessions_ended: int) -> None:
         EventType.LOGOUT,
         citizen_id=citizen_id,
         details={"how": how, "sessions": sessions_ended},
+        commit=True,
+    )
+
+
+def record_lock(lock: Lock) -> None:
+    """A brute-force lock was just set (``idp.authn.ratelimit``): one record per lock,
+    committed at once (the caller is about to refuse). Neither the locked number nor the
+    address is in the details: the record's origin holds the address, and the number's
+    owner is not named, because an attacker can lock anyone's number."""
+    audit.record(
+        EventType.LOGIN_FAILURE,
+        outcome=Outcome.FAILURE,
+        actor_type=ActorType.ANONYMOUS,
+        details={
+            "method": lock.scope,
+            "reason": "rate_limit_lock",
+            "locked": lock.locked,
+            "seconds": lock.seconds,
+        },
         commit=True,
     )

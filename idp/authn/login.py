@@ -32,6 +32,7 @@ from . import authenticator_limits as limits
 from . import ratelimit
 from .citizens import keyring
 from .events import record_failure
+from .events import record_lock
 from .methods import password as passwords
 from .methods import totp
 from .result import Amr
@@ -53,7 +54,7 @@ class PasswordChecked:
 
 def throttle(scope: str) -> ratelimit.Throttle:
     policy = ratelimit.policy_from_config(current_app.config)
-    return ratelimit.Throttle(current_store(), policy, scope=scope)
+    return ratelimit.Throttle(current_store(), policy, scope=scope, on_lock=record_lock)
 
 
 def subject_for(number: IdNumber) -> str:

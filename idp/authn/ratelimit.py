@@ -24,11 +24,16 @@ attacker's good password must not buy a fresh budget for guessing others).
 
 Unknown ID numbers are counted exactly like known ones, so the limits reveal nothing
 about which numbers have accounts.
+
+Each lock (of a subject or of an address) is reported once to ``on_lock`` when it is set:
+the application records it on the audit trail (``idp.authn.events.record_lock``). The
+refusals during a lock are not recorded one by one: a flood must not fill the trail.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +50,16 @@ _COUNT = "rl-count"  # failures (and attempts in flight) per subject / IP
 _WAIT = "rl-wait"  # present while the subject must wait before the next attempt
 _LOCK = "rl-lock"  # present while the subject or IP is locked
 _STRIKE = "rl-strike"  # the subject was locked in this window: the next failure re-locks
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A lock just set: which limit (``scope``), on what (``subject`` or ``ip``), how long.
+    It names neither the subject nor the address (the audit record has the origin)."""
+
+    scope: str
+    locked: str
+    seconds: int
 
 
 @dataclass(frozen=True)
@@ -99,10 +114,18 @@ class Throttle:
         else:  throttle.failed(attempt)
     """
 
-    def __init__(self, store: EphemeralStore, policy: Policy, *, scope: str) -> None:
+    def __init__(
+        self,
+        store: EphemeralStore,
+        policy: Policy,
+        *,
+        scope: str,
+        on_lock: Callable[[Lock], None] | None = None,
+    ) -> None:
         self._store = store
         self._policy = policy
         self._scope = scope
+        self._on_lock = on_lock
 
     def _id(self, what: str, key: str) -> str:
         # One budget per address across every scope (sign-in, codes, registration), so
@@ -132,15 +155,20 @@ class Throttle:
         count = self._store.incr(_COUNT, sid, WINDOW)
         # More attempts in flight than the lock allows: refuse before any verification.
         if count > limit:
-            self._lock(sid)
+            self._lock(sid, locked="subject")
             raise TooManyAttempts(resets_in=self._policy.lock_seconds)
         return Attempt(subject=subject, ip=ip, count=count, limit=limit)
 
-    def _lock(self, sid: str) -> None:
+    def _lock(self, sid: str, *, locked: str) -> None:
         self._store.put(_LOCK, sid, {}, self._policy.lock_seconds)
         self._store.put(_STRIKE, sid, {}, WINDOW)
         self._store.delete(_COUNT, sid)
         self._store.delete(_WAIT, sid)
+        self._report(locked)
+
+    def _report(self, locked: str) -> None:
+        if self._on_lock is not None:
+            self._on_lock(Lock(scope=self._scope, locked=locked, seconds=self._policy.lock_seconds))
 
     def failed(self, attempt: Attempt) -> int:
         """Record that ``attempt`` failed; returns the seconds before the next one."""
@@ -148,14 +176,16 @@ class Throttle:
         if attempt.subject:
             sid = self._id("sub", attempt.subject)
             if attempt.count >= attempt.limit:
-                self._lock(sid)
+                self._lock(sid, locked="subject")
                 wait = self._policy.lock_seconds
             elif (wait := self._policy.delay_after(attempt.count)) > 0:
                 self._store.put(_WAIT, sid, {}, wait)
         if attempt.ip:
             iid = self._id("ip", ip_key(attempt.ip))
             if self._store.incr(_COUNT, iid, IP_WINDOW) >= self._policy.ip_lock_after:
-                self._store.put(_LOCK, iid, {}, self._policy.lock_seconds)
+                # Reported once: the lock's set when the address is not locked yet.
+                if self._store.put_if_absent(_LOCK, iid, {}, self._policy.lock_seconds):
+                    self._report("ip")
                 wait = max(wait, self._policy.lock_seconds)
         return wait
 

@@ -50,6 +50,7 @@ from authlib.oidc.core import OpenIDToken as _OpenIDToken
 from flask import current_app
 
 from ..authn import sessions
+from ..authn.events import record_lock
 from ..authn.kiosks import active_kiosk
 from ..authn.ratelimit import Policy
 from ..authn.ratelimit import Throttle
@@ -245,7 +246,7 @@ def _guess_throttle() -> Throttle:
         lock_seconds=int(cfg["IDP_LOGIN_LOCK_SECONDS"]),
         ip_lock_after=int(cfg["IDP_LOGIN_IP_LOCK_AFTER"]),
     )
-    return Throttle(current_store(), policy, scope="device-code")
+    return Throttle(current_store(), policy, scope="device-code", on_lock=record_lock)
 
 
 def find_request(user_code: Any, *, ip: str) -> PendingApproval | None:

@@ -20,6 +20,7 @@ from ...store import current_store
 from .. import authenticator_limits
 from .. import ratelimit
 from ..events import record_failure
+from ..events import record_lock
 from ..methods import webauthn
 from ..methods.webauthn import Reason
 from ..result import Acr
@@ -121,7 +122,10 @@ def _finish_sign_in(
 ) -> PasskeySignIn:
     ceremony = consume_ceremony(SIGN_IN, interaction_uid)
     throttle = ratelimit.Throttle(
-        current_store(), ratelimit.policy_from_config(current_app.config), scope="passkey"
+        current_store(),
+        ratelimit.policy_from_config(current_app.config),
+        scope="passkey",
+        on_lock=record_lock,
     )
     attempt = throttle.begin(subject=None, ip=ip)
     try:

@@ -38,6 +38,7 @@ from .. import authenticator_limits as limits
 from .. import ratelimit
 from ..citizens import keyring
 from ..events import record_failure
+from ..events import record_lock
 from ..result import Amr
 from . import codes
 from .codes import CodeExpired
@@ -61,7 +62,7 @@ class CodeSent:
 
 def _throttle() -> ratelimit.Throttle:
     policy = ratelimit.policy_from_config(current_app.config)
-    return ratelimit.Throttle(current_store(), policy, scope=SCOPE)
+    return ratelimit.Throttle(current_store(), policy, scope=SCOPE, on_lock=record_lock)
 
 
 def _origin_bound(text: str, code: str) -> str:
