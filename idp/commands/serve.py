@@ -285,6 +285,48 @@ def _serve_gunicorn(host: str, port: int, workers: int) -> None:
     _Provider().run()
 
 
+GRANIAN_ACCESS_FORMAT = '%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).1fms'
+
+
+def _serve_granian(host: str, port: int, workers: int) -> None:
+    """granian's WSGI mode: the app is built (and the schema checked) once here, and the
+    workers are forks of this process, as with gunicorn's preload."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    from .. import create_app
+
+    threads = worker_model()["threads"]
+    try:
+        app = create_app()
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
+    if pending_migrations(app):
+        raise _fail("the database schema is behind this release; run `idp db upgrade` first")
+    gc.freeze()
+
+    def loader(_target: str) -> Flask:
+        # In the forked worker: forget the master's pooled connections (close=False).
+        from ..extensions import db
+
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+        return app
+
+    Server(
+        "idp:create_app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        log_access=True,
+        log_access_format=GRANIAN_ACCESS_FORMAT,
+        workers_kill_timeout=int(GUNICORN_DEFAULTS["graceful_timeout"]),
+    ).serve(target_loader=loader)
+
+
 def _fail(message: str) -> click.ClickException:
     return click.ClickException(f"refusing to start: {message}")
 
@@ -320,6 +362,9 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_port: int) -> Non
     if demo and workers > 1:
         raise _fail("--demo runs the provider and the demo portal in one process; drop --workers")
     if not demo and not uses_embedded_store():
+        if os.environ.get("IDP_SERVER") == "granian":
+            _serve_granian(host, port, workers)
+            return
         _serve_gunicorn(host, port, workers)
         return
     _serve_single_process(host, port, demo=demo, demo_port=demo_port)
