@@ -66,6 +66,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     _init_proxies(app)
+    from .web.metadata_wsgi import init_metadata_documents
+
+    init_metadata_documents(app)
     return app
 
 

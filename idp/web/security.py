@@ -17,14 +17,26 @@ CSP = (
 )
 
 
-def add_security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
     # same-origin, not no-referrer: Flask-WTF checks the Referer of every HTTPS form POST
     # (WTF_CSRF_SSL_STRICT). Other sites, portals included, never see our URLs.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
+    ("Referrer-Policy", "same-origin"),
+)
+
+
+def security_header_items() -> list[tuple[str, str]]:
+    """The headers every response carries (idp.web.metadata_wsgi sends them too)."""
+    return list(SECURITY_HEADERS)
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    for name, value in SECURITY_HEADERS:
+        headers.setdefault(name, value)
+    headers.setdefault("Cache-Control", "no-store")
     return response
 
 
