@@ -112,9 +112,7 @@ def _changed() -> None:
     """After a committed change to the key list: this process re-reads it now, every
     other process on its next JWKS request."""
     _cache().invalidate()
-    current_store().put(
-        GENERATION_KIND, GENERATION_ID, {"v": secrets.token_hex(8)}, GENERATION_TTL
-    )
+    current_store().put(GENERATION_KIND, GENERATION_ID, {"v": secrets.token_hex(8)}, GENERATION_TTL)
 
 
 def _cache(app: Flask | None = None) -> KeyCache:

@@ -57,7 +57,10 @@ class MetadataDocuments:
         self.app = app
         self.wrapped = wrapped
         self.discovery_body: bytes | None = None
-        self.documents = {discovery.WELL_KNOWN: _Document(), discovery.PATHS["jwks_uri"]: _Document()}
+        self.documents = {
+            discovery.WELL_KNOWN: _Document(),
+            discovery.PATHS["jwks_uri"]: _Document(),
+        }
 
     def _body(self, path: str) -> bytes:
         if path == discovery.WELL_KNOWN:
