@@ -201,6 +201,7 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
     def __init__(self, row: Any, kind: str) -> None:
         self.row = row
         self.kind = kind  # "access_token" | "refresh_token"
+        self._user: Citizen | None = None
 
     @property
     def grant_id(self) -> str:
@@ -248,7 +249,11 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
     def get_user(self) -> Citizen | None:
         if self.row.citizen_id is None:
             return None
-        return db.session.get(Citizen, self.row.citizen_id)
+        # Held here: the session's identity map is weak, so a second get_user in the same
+        # request (UserInfo: the validator, then the claims) would select the row again.
+        if self._user is None:
+            self._user = db.session.get(Citizen, self.row.citizen_id)
+        return self._user
 
     def is_usable(self) -> bool:
         """Its citizen (if any) exists and is not locked, and its client is enabled

@@ -32,11 +32,18 @@ def security_header_items() -> list[tuple[str, str]]:
     return list(SECURITY_HEADERS)
 
 
+_DEFAULTS = (*SECURITY_HEADERS, ("Cache-Control", "no-store"))
+_DEFAULT_NAMES = tuple((name.lower(), name, value) for name, value in _DEFAULTS)
+
+
 def add_security_headers(response: Response) -> Response:
+    """Each header unless the view set its own (one pass over the headers, not one
+    ``setdefault`` scan per header: this runs on every response)."""
     headers = response.headers
-    for name, value in SECURITY_HEADERS:
-        headers.setdefault(name, value)
-    headers.setdefault("Cache-Control", "no-store")
+    present = {name.lower() for name in headers.keys()}
+    for lowered, name, value in _DEFAULT_NAMES:
+        if lowered not in present:
+            headers.add(name, value)
     return response
 
 
