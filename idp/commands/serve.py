@@ -117,6 +117,38 @@ def pending_migrations(app: Flask) -> bool:
     return current != set(script.get_heads())
 
 
+def schema_behind_checked_apart() -> bool:
+    """``pending_migrations`` of a full app (Flask-Migrate, Alembic) built in a forked
+    child, so the serving process never loads them (about 12 MiB per process, shared by
+    every worker it forks). Raises ConfigurationError with the child's message; any
+    other failure (the database may come up later) is logged and counts as not behind."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: check, report, and leave without running any cleanup
+        os.close(read_end)
+        code, message = 0, b""
+        try:
+            from .. import create_app
+
+            code = 1 if pending_migrations(create_app()) else 0
+        except ConfigurationError as exc:
+            code, message = 2, str(exc).encode()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            code, message = 3, f"{type(exc).__name__}: {exc}".encode()
+        os.write(write_end, message[:4000])
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 2:
+        raise ConfigurationError(message)
+    if code not in (0, 1):
+        log.warning("could not check the schema version before start: %s", message)
+    return code == 1
+
+
 def is_sqlite(app: Flask) -> bool:
     return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
 
@@ -168,16 +200,10 @@ def gunicorn_on_starting(server: Any) -> None:
         # Building an app here would take the single-process lock in the master; the one
         # worker checks its own configuration when it builds the app.
         return
-    from .. import create_app
-
     try:
-        app = create_app()
-        behind = pending_migrations(app)
+        behind = schema_behind_checked_apart()
     except ConfigurationError as exc:
         raise RuntimeError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - the database may come up later
-        log.warning("could not check the schema version before start: %s", exc)
-        return
     if behind:
         raise RuntimeError(
             "refusing to start: the database schema is behind this release; "
@@ -280,7 +306,7 @@ def _serve_gunicorn(host: str, port: int, workers: int) -> None:
         def load(self) -> Flask:
             from .. import create_app
 
-            return create_app()
+            return create_app(serving=True)
 
     _Provider().run()
 
@@ -298,11 +324,11 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
 
     threads = worker_model()["threads"]
     try:
-        app = create_app()
+        if schema_behind_checked_apart():
+            raise _fail("the database schema is behind this release; run `idp db upgrade` first")
+        app = create_app(serving=True)
     except ConfigurationError as exc:
         raise _fail(str(exc)) from None
-    if pending_migrations(app):
-        raise _fail("the database schema is behind this release; run `idp db upgrade` first")
     gc.freeze()
 
     def loader(_target: str) -> Flask:
