@@ -5,9 +5,13 @@ Two ways to serve, chosen by where ephemeral state lives:
 - **Embedded default** (no ``REDIS_URL``): one process, werkzeug's threaded server. The
   in-process store serves one process only, so ``--workers`` above 1 is refused. On SQLite
   the Alembic migrations are applied at start, so a fresh checkout needs no setup step.
-- **Production** (``REDIS_URL`` set): gunicorn, ``--workers`` processes with threads, the
-  same settings as ``gunicorn.conf.py``. Migrations are *not* applied: run
-  ``idp db upgrade`` as a release step; the server refuses to start on an outdated schema.
+- **Production** (``REDIS_URL`` set): ``--workers`` processes with ``IDP_THREADS``
+  threads each, under granian's WSGI mode (the default, chosen by measurement: see
+  ``DEFAULT_SERVER``) or gunicorn's gthread worker (``IDP_SERVER=gunicorn``, the same
+  settings as ``gunicorn.conf.py``). Either way the app is built once in the main
+  process and the workers are forks of it. Migrations are *not* applied: run
+  ``idp db upgrade`` as a release step; the server refuses to start on an outdated
+  schema (checked in a forked child, so the server never loads Alembic).
 
 The same preflight runs as gunicorn's ``on_starting`` hook (in ``gunicorn.conf.py``), so
 ``gunicorn -w 4`` on the embedded store stops in the master with one clear line instead
@@ -246,7 +250,27 @@ def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
         raise click.ClickException(f"cannot listen on {host}:{port} for {label}: {exc}") from None
 
 
-def worker_model() -> dict[str, Any]:
+# The WSGI server of `idp serve` (IDP_SERVER), chosen by measurement (issue 7,
+# bench/RESULTS.md section 3): granian's WSGI mode spends about 40 % less CPU per
+# request than gunicorn's gthread worker outside the app (its HTTP parsing and
+# connection handling are Rust, off the GIL). gunicorn stays available.
+SERVERS = ("granian", "gunicorn")
+DEFAULT_SERVER = "granian"
+# Python threads per worker process when IDP_THREADS is unset, per server.
+DEFAULT_THREADS = {"granian": 3, "gunicorn": 4}
+
+
+def server_choice() -> str:
+    """``IDP_SERVER`` (granian or gunicorn), the default when unset."""
+    chosen = (os.environ.get("IDP_SERVER") or DEFAULT_SERVER).strip().lower()
+    if chosen not in SERVERS:
+        raise click.ClickException(
+            f"IDP_SERVER must be one of {', '.join(SERVERS)}, not {chosen!r}"
+        )
+    return chosen
+
+
+def worker_model(server: str = "gunicorn") -> dict[str, Any]:
     """``IDP_WORKER_CLASS`` and ``IDP_THREADS`` from the environment over the defaults
     (the same variables gunicorn.conf.py reads), and preloading.
 
@@ -260,7 +284,7 @@ def worker_model() -> dict[str, Any]:
     """
     return {
         "worker_class": os.environ.get("IDP_WORKER_CLASS") or GUNICORN_DEFAULTS["worker_class"],
-        "threads": int(os.environ.get("IDP_THREADS") or GUNICORN_DEFAULTS["threads"]),
+        "threads": int(os.environ.get("IDP_THREADS") or DEFAULT_THREADS[server]),
         "preload_app": not uses_embedded_store(),
         "pre_fork": gunicorn_pre_fork,
         "post_fork": gunicorn_post_fork,
@@ -322,7 +346,7 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
 
     from .. import create_app
 
-    threads = worker_model()["threads"]
+    threads = worker_model("granian")["threads"]
     try:
         if schema_behind_checked_apart():
             raise _fail("the database schema is behind this release; run `idp db upgrade` first")
@@ -359,14 +383,16 @@ def _fail(message: str) -> click.ClickException:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5000, show_default=True, type=int, help="Provider port.")
+@click.option(
+    "--port", default=5000, show_default=True, type=int, envvar="PORT", help="Provider port."
+)
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(min=1),
     envvar="WEB_CONCURRENCY",
-    help="gunicorn worker processes (needs REDIS_URL when above 1).",
+    help="Worker processes (needs REDIS_URL when above 1).",
 )
 @click.option(
     "--demo",
@@ -378,8 +404,8 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_port: int) -> Non
     """Run the provider.
 
     With no configuration: the embedded default (SQLite file under instance/, in-process
-    store, migrations applied automatically) in one process. With REDIS_URL: gunicorn
-    with --workers processes; run `idp db upgrade` first.
+    store, migrations applied automatically) in one process. With REDIS_URL: granian
+    (or gunicorn: IDP_SERVER) with --workers processes; run `idp db upgrade` first.
     """
     configure_logging()
     problem = multiprocess_refusal(workers)
@@ -388,7 +414,7 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_port: int) -> Non
     if demo and workers > 1:
         raise _fail("--demo runs the provider and the demo portal in one process; drop --workers")
     if not demo and not uses_embedded_store():
-        if os.environ.get("IDP_SERVER") == "granian":
+        if server_choice() == "granian":
             _serve_granian(host, port, workers)
             return
         _serve_gunicorn(host, port, workers)
