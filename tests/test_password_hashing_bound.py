@@ -78,3 +78,37 @@ def test_busy_is_not_a_wrong_password(app: Any) -> None:
     assert pool._slots.acquire(timeout=1)
     with pytest.raises(HashingBusy):
         pool.run(lambda: True)
+
+
+def test_a_full_queue_is_answered_busy_at_once(app: Any) -> None:
+    """Beyond IDP_PASSWORD_HASH_QUEUE sign-ins per process, the next is refused without
+    waiting: a waiting sign-in holds a request thread that token requests need."""
+    pool = HashingPool(1, 5, niceness=0, queue=2)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow() -> None:
+        started.set()
+        release.wait(5)
+
+    hashing = threading.Thread(target=lambda: pool.run(slow))
+    waiting = threading.Thread(target=lambda: pool.run(lambda: None))
+    hashing.start()
+    assert started.wait(5)
+    waiting.start()
+    time.sleep(0.1)  # the second one now waits for the slot
+    try:
+        began = time.monotonic()
+        with pytest.raises(HashingBusy):
+            pool.run(lambda: True)
+        assert time.monotonic() - began < 1  # not after IDP_PASSWORD_HASH_WAIT (5 s)
+    finally:
+        release.set()
+        hashing.join()
+        waiting.join()
+    assert pool.run(lambda: "free again") == "free again"
+
+
+def test_the_queue_comes_from_the_configuration_and_never_below_the_slots(app: Any) -> None:
+    assert hashing_pool.current_pool().queue == hashing_pool.HASH_QUEUE
+    assert HashingPool(3, 1, queue=1).queue == 3

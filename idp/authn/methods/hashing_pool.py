@@ -16,7 +16,12 @@ So hashes run in one small thread pool per process:
   what is left (on a host shared with other busy work, sign-ins then wait for it too:
   0 turns this off);
 - a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
-  ``HashingBusy`` (the sign-in page answers 503 with Retry-After).
+  ``HashingBusy`` (the sign-in page answers 503 with Retry-After);
+- at most ``IDP_PASSWORD_HASH_QUEUE`` sign-ins per process hash or wait at once (default
+  2); the next one gets ``HashingBusy`` at once. A waiting sign-in holds a request
+  thread, so without this bound a flood parks every thread of a worker behind the
+  hashes and token requests queue for seconds (issue 7, bench/RESULTS.md section 3):
+  with the queue below the threads per worker (``IDP_THREADS``), some always serve them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from flask import has_app_context
 from ...errors import TooManyAttempts
 
 HASH_NICENESS = 10
+HASH_QUEUE = 2
 RETRY_AFTER = 2
 T = TypeVar("T")
 
@@ -58,14 +64,23 @@ def _lower_priority(niceness: int) -> None:
 
 
 class HashingPool:
-    def __init__(self, concurrency: int, wait: float, niceness: int = HASH_NICENESS) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        wait: float,
+        niceness: int = HASH_NICENESS,
+        queue: int | None = None,
+    ) -> None:
         self.concurrency = max(1, int(concurrency))
         self.wait = float(wait)
         self.niceness = int(niceness)
+        # Callers hashing or waiting at once; never fewer than can hash.
+        self.queue = max(self.concurrency, int(queue if queue is not None else HASH_QUEUE))
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._admitted = threading.BoundedSemaphore(self.queue)
 
     def _pool(self) -> ThreadPoolExecutor:
         # Created lazily and again after a fork: threads never survive a fork.
@@ -73,6 +88,7 @@ class HashingPool:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._slots = threading.BoundedSemaphore(self.concurrency)
+                self._admitted = threading.BoundedSemaphore(self.queue)
                 self._executor = None
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
@@ -85,13 +101,19 @@ class HashingPool:
 
     def run(self, fn: Callable[[], T]) -> T:
         pool = self._pool()
-        if not self._slots.acquire(timeout=self.wait):
-            raise HashingBusy()
+        admitted = self._admitted
+        if not admitted.acquire(blocking=False):
+            raise HashingBusy()  # the queue is full: answer now, keep the thread free
         try:
-            # A slot is held, so the pool (as many threads as slots) starts it at once.
-            return pool.submit(fn).result()
+            if not self._slots.acquire(timeout=self.wait):
+                raise HashingBusy()
+            try:
+                # A slot is held, so the pool (as many threads as slots) starts it at once.
+                return pool.submit(fn).result()
+            finally:
+                self._slots.release()
         finally:
-            self._slots.release()
+            admitted.release()
 
 
 _FALLBACK = HashingPool(1, 10)
@@ -112,6 +134,7 @@ def current_pool() -> HashingPool:
                 int(cfg.get("IDP_PASSWORD_HASH_CONCURRENCY", 1)),
                 float(cfg.get("IDP_PASSWORD_HASH_WAIT", 10)),
                 int(cfg.get("IDP_PASSWORD_HASH_NICENESS", HASH_NICENESS)),
+                int(cfg.get("IDP_PASSWORD_HASH_QUEUE", HASH_QUEUE)),
             ),
         )
     return pool
