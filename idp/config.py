@@ -289,9 +289,9 @@ class DefaultConfig:
     # Added to the hashing threads' nice value (lower CPU priority than requests); 0 = none.
     IDP_PASSWORD_HASH_NICENESS = 10
     # Sign-ins per process hashing or waiting for a slot at once; more are answered "busy"
-    # (503) at once. Keep it below the threads per worker (IDP_THREADS): a waiting sign-in
-    # holds a request thread, and the others must stay free for token requests.
-    IDP_PASSWORD_HASH_QUEUE = 2
+    # (503) at once. 0 = no such bound. If set, keep it below the threads per worker
+    # (IDP_THREADS): a waiting sign-in holds a request thread that token requests need.
+    IDP_PASSWORD_HASH_QUEUE = 0
 
     # The hotline (issue 5, adapters/hotline; README "Hotline (CIBA)"): OpenID Connect
     # CIBA (idp.oauth.ciba). Off = no /bc-authorize, no CIBA grant.

@@ -109,6 +109,6 @@ def test_a_full_queue_is_answered_busy_at_once(app: Any) -> None:
     assert pool.run(lambda: "free again") == "free again"
 
 
-def test_the_queue_comes_from_the_configuration_and_never_below_the_slots(app: Any) -> None:
-    assert hashing_pool.current_pool().queue == hashing_pool.HASH_QUEUE
+def test_the_queue_is_off_by_default_and_never_below_the_slots(app: Any) -> None:
+    assert hashing_pool.current_pool().queue == 0  # no bound unless configured
     assert HashingPool(3, 1, queue=1).queue == 3

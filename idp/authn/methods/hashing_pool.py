@@ -17,11 +17,12 @@ So hashes run in one small thread pool per process:
   0 turns this off);
 - a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
   ``HashingBusy`` (the sign-in page answers 503 with Retry-After);
-- at most ``IDP_PASSWORD_HASH_QUEUE`` sign-ins per process hash or wait at once (default
-  2); the next one gets ``HashingBusy`` at once. A waiting sign-in holds a request
-  thread, so without this bound a flood parks every thread of a worker behind the
-  hashes and token requests queue for seconds (issue 7, bench/RESULTS.md section 3):
-  with the queue below the threads per worker (``IDP_THREADS``), some always serve them.
+- optionally, at most ``IDP_PASSWORD_HASH_QUEUE`` sign-ins per process hash or wait at
+  once; the next one gets ``HashingBusy`` at once. A waiting sign-in holds a request
+  thread, so a flood can park every thread of a worker behind the hashes; with the
+  queue below the threads per worker (``IDP_THREADS``) some always serve token
+  requests. Off by default (0): with 2, a burst of four parallel sign-ins (the
+  benchmark's set-up) already met "busy" pages (bench/RESULTS.md section 3).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from flask import has_app_context
 from ...errors import TooManyAttempts
 
 HASH_NICENESS = 10
-HASH_QUEUE = 2
+HASH_QUEUE = 0  # no bound beyond the slots and the wait
 RETRY_AFTER = 2
 T = TypeVar("T")
 
@@ -74,13 +75,14 @@ class HashingPool:
         self.concurrency = max(1, int(concurrency))
         self.wait = float(wait)
         self.niceness = int(niceness)
-        # Callers hashing or waiting at once; never fewer than can hash.
-        self.queue = max(self.concurrency, int(queue if queue is not None else HASH_QUEUE))
+        # Callers hashing or waiting at once (0: no bound); never fewer than can hash.
+        wanted = int(queue if queue is not None else HASH_QUEUE)
+        self.queue = max(self.concurrency, wanted) if wanted > 0 else 0
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(self.concurrency)
-        self._admitted = threading.BoundedSemaphore(self.queue)
+        self._admitted = threading.BoundedSemaphore(self.queue) if self.queue else None
 
     def _pool(self) -> ThreadPoolExecutor:
         # Created lazily and again after a fork: threads never survive a fork.
@@ -88,7 +90,7 @@ class HashingPool:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._slots = threading.BoundedSemaphore(self.concurrency)
-                self._admitted = threading.BoundedSemaphore(self.queue)
+                self._admitted = threading.BoundedSemaphore(self.queue) if self.queue else None
                 self._executor = None
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
@@ -102,7 +104,7 @@ class HashingPool:
     def run(self, fn: Callable[[], T]) -> T:
         pool = self._pool()
         admitted = self._admitted
-        if not admitted.acquire(blocking=False):
+        if admitted is not None and not admitted.acquire(blocking=False):
             raise HashingBusy()  # the queue is full: answer now, keep the thread free
         try:
             if not self._slots.acquire(timeout=self.wait):
@@ -113,7 +115,8 @@ class HashingPool:
             finally:
                 self._slots.release()
         finally:
-            admitted.release()
+            if admitted is not None:
+                admitted.release()
 
 
 _FALLBACK = HashingPool(1, 10)
