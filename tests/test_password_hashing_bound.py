@@ -48,9 +48,10 @@ def test_no_more_hashes_run_at_once_than_configured(app: Any) -> None:
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX priorities")
 def test_hashes_run_at_a_lower_cpu_priority(app: Any) -> None:
     here = os.getpriority(os.PRIO_PROCESS, 0)
-    there = hashing_pool.current_pool().run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
-    assert there >= min(19, here + hashing_pool.HASH_NICENESS) or there == 19
-    same = HashingPool(1, 5, niceness=0).run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+    lowered = HashingPool(1, 5, niceness=10).run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+    assert lowered == min(19, here + 10)
+    assert hashing_pool.current_pool().niceness == 0  # the default: the same priority
+    same = hashing_pool.current_pool().run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
     assert same == here
 
 

@@ -10,11 +10,12 @@ So hashes run in one small thread pool per process:
 
 - at most ``IDP_PASSWORD_HASH_CONCURRENCY`` at once (default 1; memory is bounded too:
   that many times 64 MiB);
-- its threads run at a lower CPU priority (``nice`` + ``IDP_PASSWORD_HASH_NICENESS``,
-  default 10; Linux applies it per thread, and argon2's lane threads inherit it), so
-  when the CPU is short the scheduler serves protocol requests first and hashing takes
-  what is left (on a host shared with other busy work, sign-ins then wait for it too:
-  0 turns this off);
+- its threads may run at a lower CPU priority (``nice`` + ``IDP_PASSWORD_HASH_NICENESS``;
+  Linux applies it per thread, and argon2's lane threads inherit it), so when the CPU
+  is short the scheduler serves protocol requests first and hashing takes what is
+  left. Default 0 (the same priority), by measurement (bench/RESULTS.md sections 2.1
+  and 3): on a host shared with other busy work, +10 starved the sign-ins (every other
+  process outranks them) and did not lower the token endpoint's p99;
 - a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
   ``HashingBusy`` (the sign-in page answers 503 with Retry-After);
 - optionally, at most ``IDP_PASSWORD_HASH_QUEUE`` sign-ins per process hash or wait at
@@ -38,7 +39,7 @@ from flask import has_app_context
 
 from ...errors import TooManyAttempts
 
-HASH_NICENESS = 10
+HASH_NICENESS = 0
 HASH_QUEUE = 0  # no bound beyond the slots and the wait
 RETRY_AFTER = 2
 T = TypeVar("T")
