@@ -10,7 +10,7 @@
 #
 # idp.env: DATABASE_URL=postgresql://..., REDIS_URL=redis://..., IDP_MASTER_KEY=<base64 of
 # 32+ random bytes>, IDP_ISSUER=https://id.example.gov.cn; optional WEB_CONCURRENCY (2),
-# IDP_THREADS (3), PORT (8000), IDP_TRUSTED_PROXIES (1 behind one TLS proxy: client
+# IDP_THREADS (8), PORT (8000), IDP_TRUSTED_PROXIES (1 behind one TLS proxy: client
 # address and scheme from its X-Forwarded-* headers). IDP_SERVER=gunicorn serves with
 # gunicorn instead (or run `gunicorn --config gunicorn.conf.py 'idp:create_app(serving=True)'`).
 

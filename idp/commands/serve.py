@@ -251,13 +251,18 @@ def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
 
 
 # The WSGI server of `idp serve` (IDP_SERVER), chosen by measurement (issue 7,
-# bench/RESULTS.md section 3): granian's WSGI mode spends about 40 % less CPU per
-# request than gunicorn's gthread worker outside the app (its HTTP parsing and
-# connection handling are Rust, off the GIL). gunicorn stays available.
+# bench/RESULTS.md section 3): granian's WSGI mode costs less CPU per request than
+# gunicorn's gthread worker outside the app (its HTTP parsing and connection handling
+# are Rust, off the GIL): 4 times the discovery requests per CPU-second, twice the JWKS,
+# the same or better on the endpoints that wait for PostgreSQL; about 15 MiB more PSS.
+# gunicorn stays available.
 SERVERS = ("granian", "gunicorn")
 DEFAULT_SERVER = "granian"
-# Python threads per worker process when IDP_THREADS is unset, per server.
-DEFAULT_THREADS = {"granian": 3, "gunicorn": 4}
+# Python threads per worker process when IDP_THREADS is unset, per server. granian
+# needs more than gunicorn: a password sign-in holds its thread while it waits for the
+# hashing pool, and with 2-4 threads a sign-in flood left the token requests of a
+# worker queued for seconds (p99 2.4-5.3 s); with 8 they fared as under gunicorn's 4.
+DEFAULT_THREADS = {"granian": 8, "gunicorn": 4}
 
 
 def server_choice() -> str:
