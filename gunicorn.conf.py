@@ -1,7 +1,7 @@
 """gunicorn settings: ``gunicorn -c gunicorn.conf.py 'idp:create_app(serving=True)'``.
 
 ``idp serve`` (and the Dockerfile) runs granian by default since issue 7's measurement
-(README "Performance", bench/RESULTS.md section 3); ``IDP_SERVER=gunicorn idp serve``
+(README "Performance", bench/RESULTS.md section 3b); ``IDP_SERVER=gunicorn idp serve``
 runs gunicorn with these same settings, and this file runs it directly. Environment:
 
 - ``PORT`` (default 8000): listen on 0.0.0.0:PORT.

@@ -5,15 +5,25 @@ The kiosk's own browser is the session's browser. Its reader software reads the 
 signs a card assertion with the kiosk's registered key (format:
 ``idp.authn.methods.terminal``) and posts it from the kiosk's browser:
 
-- ``POST /kiosk/card`` (``kiosk.card``), form ``assertion`` and optionally ``uid`` (the
-  sign-in page the kiosk browser shows, ``/login/<uid>``, when a portal opened on the
-  kiosk asked for a sign-in). The assertion is verified by the core, and the result
-  (``amr`` ``sc`` + ``face``, level high, channel kiosk, the kiosk as device and its
-  place) goes to ``idp.authn.service.complete_login``, which starts a short kiosk session
+- ``GET /kiosk`` (``kiosk.home``), optionally ``?uid=<uid>`` (the kiosk screen for the
+  sign-in a portal opened on the kiosk asked for, ``/login/<uid>``): signed out, the
+  invitation to insert the card and "sign in with the app" (``adapters.kiosk_app``);
+  signed in, who is signed in here, until when, "continue on your phone" and the "end"
+  button. Every kiosk page carries a fresh server nonce (``data-nonce`` on
+  ``#kiosk-screen``, ``idp.authn.kiosk_nonces``) that the kiosk software signs into its
+  next assertion; the page reloads itself before the nonce expires.
+- ``POST /kiosk/card`` (``kiosk.card``), form ``assertion`` and optionally ``uid``. The
+  assertion is verified by the core (signature, freshness, single use, the page's
+  nonce ...), and the result (``amr`` ``sc`` + ``face``, level high, channel kiosk, the
+  kiosk as device and its place, ``kiosk_id``) goes to
+  ``idp.authn.service.complete_login``, which starts a short kiosk session
   (``idp.authn.kiosk_sessions``). The cookie is a browser-session cookie (no Expires or
   Max-Age). Any portal opened on the kiosk then signs in through ``/authorize`` with it.
-- ``GET /kiosk`` (``kiosk.home``): who is signed in here, until when, and the "end"
-  button; or, signed out, the invitation to insert the card.
+  Refused assertions are throttled per kiosk (``idp.authn.kiosk_throttle``): 429 with
+  ``Retry-After``.
+- ``GET /kiosk/status`` (``kiosk.status``): JSON ``{"signed_in": true|false}`` for the
+  signed-in screen's poll (``static/js/kiosk.js``): it shows "ended" once the session is
+  gone (timed out, card removed, continued on the phone, signed out elsewhere).
 - ``POST /kiosk/end`` (``kiosk.end``, CSRF-checked): the citizen ends the session; the
   kiosk browser's UI cookie is cleared too, so the next person starts afresh.
 - ``POST /kiosk/event`` (``kiosk.event``, an API call): a signed ``card_removed`` event
@@ -47,11 +57,14 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from adapters import website_pages as pages
+from idp.authn import kiosk_nonces
 from idp.authn import kiosk_sessions
+from idp.authn import kiosk_throttle
 from idp.authn.assurance import level_for
 from idp.authn.interaction import Interaction
 from idp.authn.interaction import State
 from idp.authn.methods.terminal import AssertionRejected
+from idp.authn.methods.terminal import claimed_kiosk
 from idp.authn.methods.terminal import verify_card_assertion
 from idp.authn.methods.terminal import verify_event
 from idp.authn.result import Acr
@@ -60,10 +73,13 @@ from idp.authn.result import AuthResult
 from idp.authn.result import Channel
 from idp.authn.service import complete_login
 from idp.authn.service import current_session
+from idp.authn.service import peek_session
 from idp.errors import CitizenLocked
 from idp.errors import InteractionExpired
+from idp.errors import TooManyAttempts
 from idp.web.browser import browser_id
 from idp.web.browser import clear_sso_cookie
+from idp.web.browser import client_ip
 from idp.web.browser import set_sso_cookie
 from idp.web.browser import sso_cookie
 
@@ -89,6 +105,9 @@ _MESSAGES = {
         "There is no account for this ID card yet. Register online or at a service counter."
     ),
     "invalid_id_number": N_("The ID card could not be read. Insert it again, or ask staff."),
+    "nonce_missing": N_("This kiosk's screen is out of date. Wait a moment and try again."),
+    "nonce_mismatch": N_("This kiosk's screen is out of date. Wait a moment and try again."),
+    "nonce_reused": N_("This kiosk's screen is out of date. Wait a moment and try again."),
 }
 _GENERIC = N_("This kiosk could not sign you in. Insert the card again, or ask staff.")
 
@@ -108,6 +127,7 @@ def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthRe
     """Turn a posted card assertion into an AuthResult (``adapters.base.ChannelAdapter``).
 
     The kiosk vouches for the card and the face; the result says which kiosk, and where.
+    ``form["browser"]`` is the id of the browser that posted it (its page's nonce).
     Raises ``AssertionRejected`` (``reason`` says why).
     """
     verified = verify_card_assertion(
@@ -115,6 +135,7 @@ def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthRe
         audience=_audience(CARD_PATH),
         now=int(time.time()),
         max_age=_max_age(),
+        browser=str(form.get("browser") or ""),
     )
     return AuthResult(
         citizen_id=verified.citizen_id,
@@ -125,27 +146,113 @@ def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthRe
         device_id=verified.kiosk.client_id,
         place=verified.kiosk.place,
         extra={"kiosk": verified.kiosk.name},
+        kiosk_id=verified.kiosk.client_id,
     )
 
 
 # --- pages ----------------------------------------------------------------------------------
 
 
-def home() -> Any:
-    current = current_session(sso_cookie())
-    if current is None or current.channel != NAME:
-        return render_template("kiosk.html", state="idle")
-    return render_template(
+def page(state: str, *, status: int = 200, uid: str = "", **context: Any) -> Any:
+    """A kiosk screen: every one carries a fresh nonce for the next assertion."""
+    nonce = kiosk_nonces.issue(pages.store(), browser=browser_id())
+    html = render_template(
         "kiosk.html",
-        state="signed_in",
+        state=state,
+        nonce=nonce,
+        uid=uid,
+        reload_after=_reload_after(state),
+        app_qr="kiosk.app_qr" in current_app.view_functions,
+        **context,
+    )
+    return html, status
+
+
+def _reload_after(state: str) -> int:
+    """Seconds until a signed-out screen reloads itself (0: never): an idle screen before
+    its nonce expires, a message after it was read. The QR screen follows its request
+    instead (the poll sees "expired"); the signed-in one never reloads (a reload is a
+    page view, and the idle limit must still bite)."""
+    if state in ("refused", "ended"):
+        return 15
+    if state == "idle":
+        return max(10, min(kiosk_nonces.ttl(), 120) - 10)
+    return 0
+
+
+def kiosk_session() -> Any:
+    """The kiosk session in this browser, or None."""
+    current = current_session(sso_cookie())
+    return current if current is not None and current.kiosk_id else None
+
+
+def _pending_uid(value: Any) -> str:
+    """``uid`` when it names a pending sign-in of this browser, else ""."""
+    uid = str(value or "")[:64]
+    if not uid:
+        return ""
+    try:
+        interaction = pages.load(uid)
+    except InteractionExpired:
+        return ""
+    return uid if interaction.state == State.PENDING else ""
+
+
+def home() -> Any:
+    current = kiosk_session()
+    if current is None:
+        return page("idle", uid=_pending_uid(request.args.get("uid")))
+    return page(
+        "signed_in",
         place=current.place,
         high=current.acr == Acr.HIGH,
         minutes_left=max(1, (current.expires_at - int(time.time()) + 59) // 60),
+        handoff=handoff_qr(current),
     )
 
 
-def card() -> Any:
-    uid = str(request.form.get("uid") or "")[:64]
+def status() -> Any:
+    # A peek: the screen's poll is not a page view and keeps no session alive.
+    current = peek_session(sso_cookie())
+    response = jsonify(signed_in=current is not None and current.kiosk_id is not None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def handoff_qr(current: Any) -> dict[str, Any] | None:
+    """The "continue on your phone" code for the signed-in screen (with the mobile app
+    feature; ``adapters.kiosk_app``)."""
+    return kiosk_app.handoff_qr(current)
+
+
+def throttled(exc: TooManyAttempts) -> Any:
+    message = pages.too_many(exc)
+    return pages.retry_after(page("refused", status=429, error=message, reason="throttled"), exc)
+
+
+def check_throttle(assertion: Any) -> None:
+    """Raise ``TooManyAttempts`` when this kiosk or this address used up its refusals."""
+    kiosk = claimed_kiosk(assertion)
+    keys = [kiosk_throttle.ip_key(client_ip())]
+    if kiosk:
+        keys.insert(0, kiosk_throttle.kiosk_key(kiosk))
+    kiosk_throttle.check(pages.store(), keys=keys, kiosk_id=kiosk)
+
+
+def count_refusal(exc: AssertionRejected) -> None:
+    if exc.reason == "missing":
+        return  # nothing was sent (the button touched before the software filled it)
+    key = (
+        kiosk_throttle.kiosk_key(exc.kiosk_id)
+        if exc.kiosk_id
+        else kiosk_throttle.ip_key(client_ip())
+    )
+    kiosk_throttle.refused(pages.store(), key=key)
+
+
+def interaction_for(uid: Any) -> Interaction:
+    """The pending sign-in ``uid`` of this browser, or a new one back to the kiosk screen."""
+    uid = str(uid or "")[:64]
     interaction = None
     if uid:
         try:
@@ -154,12 +261,24 @@ def card() -> Any:
             interaction = None  # another browser's, finished or expired: sign in directly
     if interaction is None or interaction.state != State.PENDING:
         interaction = pages.park(return_to=url_for("kiosk.home"))
+    return interaction
+
+
+def card() -> Any:
+    assertion = request.form.get("assertion")
     try:
-        result = authenticate(interaction=interaction, form=request.form)
+        check_throttle(assertion)
+    except TooManyAttempts as exc:
+        return throttled(exc)
+    interaction = interaction_for(request.form.get("uid"))
+    try:
+        result = authenticate(
+            interaction=interaction, form={"assertion": assertion, "browser": browser_id()}
+        )
     except AssertionRejected as exc:
+        count_refusal(exc)
         message = _(_MESSAGES.get(exc.reason, _GENERIC))
-        page = render_template("kiosk.html", state="refused", error=message, reason=exc.reason)
-        return page, 400
+        return page("refused", status=400, error=message, reason=exc.reason)
     try:
         outcome = complete_login(
             interaction.uid,
@@ -169,14 +288,19 @@ def card() -> Any:
             user_agent=request.user_agent.string or "",
         )
     except CitizenLocked as exc:
-        page = render_template("kiosk.html", state="refused", error=_(exc.public), reason="locked")
-        return page, 403
+        return page("refused", status=403, error=_(exc.public), reason="locked")
+    return signed_in(interaction, outcome.cookie_value)
+
+
+def signed_in(interaction: Interaction, cookie_value: str) -> Response:
+    """After a kiosk sign-in: on to the portal (or the kiosk screen) with the new cookie."""
     # A new CSRF token for the signed-in browser (OWASP: renew tokens on privilege change).
     session.pop("csrf_token", None)
     response = cast(Response, redirect(url_for("interaction.resume", uid=interaction.uid), 303))
+    kiosk_app.forget(response)  # a QR code still waiting here is void now
     # A browser-session cookie: gone when the kiosk browser closes, and the session
     # behind it is short anyway (IDP_KIOSK_SESSION_SECONDS).
-    return set_sso_cookie(response, outcome.cookie_value, persistent=False)
+    return set_sso_cookie(response, cookie_value, persistent=False)
 
 
 def end() -> BaseResponse:
@@ -186,11 +310,16 @@ def end() -> BaseResponse:
     # The next person at this kiosk gets a new browser id and CSRF token.
     session.clear()
     response = cast(Response, redirect(url_for("kiosk.ended"), 303))
+    kiosk_app.forget(response)  # and any QR code still waiting in this browser
     return clear_sso_cookie(response)
 
 
 def ended() -> Any:
-    return render_template("kiosk.html", state="ended")
+    if kiosk_session() is None:
+        # Ended elsewhere (card removed, continued on the phone): the next person gets
+        # a new browser id and CSRF token here too.
+        session.clear()
+    return page("ended")
 
 
 def event() -> Any:
@@ -219,6 +348,7 @@ def _routes(state: BlueprintSetupState) -> None:
     state.add_url_rule("/card", endpoint="card", view_func=card, methods=["POST"])
     state.add_url_rule("/end", endpoint="end", view_func=end, methods=["POST"])
     state.add_url_rule("/ended", endpoint="ended", view_func=ended, methods=["GET"])
+    state.add_url_rule("/status", endpoint="status", view_func=status, methods=["GET"])
     state.add_url_rule("/event", endpoint="event", view_func=event, methods=["POST"])
     # Signed, single-use assertions stand in for the CSRF token on these two.
     csrf = state.app.extensions["csrf"]
@@ -227,3 +357,5 @@ def _routes(state: BlueprintSetupState) -> None:
 
 
 bp.record(_routes)
+
+from . import kiosk_app  # noqa: E402,F401 - "sign in with the app" and the hand-off QR

@@ -37,7 +37,7 @@ from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response
 
 COOKIE_NAME = "demo_portal"
-SCOPE = "openid profile phone"
+SCOPE = "openid profile phone address"
 
 _PAGE = """<!doctype html>
 <html lang="en">

@@ -163,6 +163,9 @@ def _init_database(app: Flask) -> None:
     from . import models  # noqa: F401 - registers the tables with the metadata
 
     db.init_app(app)
+    from .audit import sealer
+
+    sealer.init_app(app)  # links audit records into the chain off the request path
     if uri.startswith("sqlite"):
         from sqlalchemy import event
 

@@ -1,26 +1,28 @@
-"""Load a population-registry extract (CSV) into ``registry_entry``.
+"""Load a population-registry extract (CSV or JSON lines) into ``registry_entry``.
 
 Semantics, chosen so that nothing valid is lost and nothing is half-written:
 
-- The whole file is validated before anything is written. A file that cannot be used at
-  all (undecodable, no ``id_number``/``name`` header, broken quoting) raises
-  ``ImportFileError`` and writes nothing.
-- Each bad row is reported by line number and broken rule, the ID number redacted. A
-  number twice in one file (in any form, e.g. 15 and 18 digits) is an error on every row
-  that carries it: we cannot tell which row is right.
+- The whole file is validated before anything is written (``idp.registry_extract`` reads
+  and checks it). A file that cannot be used at all (undecodable, no ``id_number``/
+  ``name`` header, broken quoting, an unknown address column) raises ``ImportFileError``
+  and writes nothing.
+- Each bad row is reported by line number, field and broken rule, the ID number
+  redacted. A number twice in one file (in any form, e.g. 15 and 18 digits) is an error
+  on every row that carries it: we cannot tell which row is right.
 - All valid rows are written in one transaction (all or, on a database error, none).
   With ``strict=True`` one bad row means nothing is written.
 - Idempotent: rows are keyed on the blind index of the normalised number; a known number
-  is updated in place if its name, phone or derived fields changed, else left alone. A
-  file without a ``phone`` column leaves stored phones alone; an empty cell clears one.
+  is updated in place if its name, phone, address or derived fields changed, else left
+  alone. A file (CSV) or row (JSON lines) without a phone or address leaves the stored
+  one alone; an empty cell or null clears it.
+- The address of household registration is the registry's: a citizen who already has
+  an account (same blind index) gets the new address on it in the same transaction
+  (``accounts_updated``); name and phone on the account are the citizen's and stay.
 - ``dry_run=True`` validates and counts exactly as a real run would, and writes nothing.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -28,45 +30,25 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .authn.citizens import keyring
-from .authn.citizens import normalise_name
-from .authn.citizens import normalise_phone
 from .authn.citizens import registry_context
-from .errors import InvalidInput
 from .extensions import db
-from .ids import IdNumber
-from .ids import InvalidIdNumber
-from .ids import parse_id_number
 from .ids import redact
 from .ids.protect import blind_index
 from .ids.protect import seal
+from .models import Citizen
 from .models import RegistryEntry
 from .models._types import new_id
 from .models._types import utcnow
+from .registry_extract import FORMATS
+from .registry_extract import ImportFileError
+from .registry_extract import Row as _Row
+from .registry_extract import RowError
+from .registry_extract import read_extract
 
-REQUIRED_COLUMNS = ("id_number", "name")
-OPTIONAL_COLUMNS = ("phone",)
+__all__ = ["FORMATS", "ImportFileError", "ImportReport", "RowError", "import_registry"]
+
 _LOOKUP_CHUNK = 500  # blind indexes per SELECT ... IN (...)
 _CONCURRENT = "Another import changed the registry meanwhile; nothing was written. Run again."
-
-
-class ImportFileError(InvalidInput):
-    """The file as a whole cannot be imported; nothing was written."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    field: str | None  # "id_number", "name", "phone", or None for the row's shape
-    rule: str
-    id_number: str  # redacted, never the clear number
-
-
-@dataclass(frozen=True)
-class _Row:
-    line: int
-    number: IdNumber
-    name: str
-    phone: str | None
 
 
 @dataclass(frozen=True)
@@ -75,6 +57,7 @@ class ImportReport:
     updated: int
     unchanged: int
     rejected: int  # rows, not errors: one row may break several rules
+    accounts_updated: int  # citizens' accounts whose address followed the registry
     errors: tuple[RowError, ...]
     ignored_columns: tuple[str, ...]
     dry_run: bool
@@ -82,11 +65,17 @@ class ImportReport:
 
 
 def import_registry(
-    *, data: bytes, encoding: str = "utf-8", dry_run: bool = False, strict: bool = False
+    *,
+    data: bytes,
+    encoding: str = "utf-8",
+    fmt: str = "csv",
+    dry_run: bool = False,
+    strict: bool = False,
 ) -> ImportReport:
-    """Validate the CSV ``data`` and apply its valid rows (see the module docstring)."""
-    rows, errors, has_phone, ignored = _read(data=data, encoding=encoding)
-    rows, errors = _reject_duplicates(rows, errors)
+    """Validate ``data`` (``fmt`` csv or jsonl) and apply its valid rows (see the module
+    docstring)."""
+    extract = read_extract(data=data, encoding=encoding, fmt=fmt)
+    rows, errors = _reject_duplicates(extract.rows, extract.errors)
     rejected = len({e.line for e in errors})
     write = not dry_run and not (strict and rejected)
 
@@ -102,9 +91,7 @@ def import_registry(
                 db.session.add(_new_entry(row, index=index))
             continue
         changes = {
-            key: value
-            for key, value in _fields(row, has_phone=has_phone).items()
-            if getattr(entry, key) != value
+            key: value for key, value in _fields(row).items() if getattr(entry, key) != value
         }
         if not changes:
             unchanged += 1
@@ -114,6 +101,7 @@ def import_registry(
             for key, value in changes.items():
                 setattr(entry, key, value)
             entry.updated_at = utcnow()
+    accounts_updated = _follow_address(by_index, write=write)
     if write:
         try:
             db.session.commit()
@@ -128,8 +116,9 @@ def import_registry(
         updated=updated,
         unchanged=unchanged,
         rejected=rejected,
+        accounts_updated=accounts_updated,
         errors=tuple(sorted(errors, key=lambda e: e.line)),
-        ignored_columns=ignored,
+        ignored_columns=extract.ignored,
         dry_run=dry_run,
         written=write,
     )
@@ -138,20 +127,34 @@ def import_registry(
 def _new_entry(row: _Row, *, index: str) -> RegistryEntry:
     entry_id = new_id()
     sealed = seal(keyring(), row.number.normalised, context=registry_context(entry_id))
-    return RegistryEntry(
-        id=entry_id, id_number_enc=sealed, id_number_index=index, **_fields(row, has_phone=True)
-    )
+    return RegistryEntry(id=entry_id, id_number_enc=sealed, id_number_index=index, **_fields(row))
 
 
-def _fields(row: _Row, *, has_phone: bool) -> dict[str, object]:
+def _follow_address(by_index: dict[str, _Row], *, write: bool) -> int:
+    """Bring the accounts' addresses in line with the rows that give one; the count."""
+    wanted = {index: row.address for index, row in by_index.items() if row.has_address}
+    changed = 0
+    for citizen in _existing_accounts(list(wanted)):
+        address = wanted[citizen.id_number_index]
+        if citizen.address == address:
+            continue
+        changed += 1
+        if write:
+            citizen.address = address
+    return changed
+
+
+def _fields(row: _Row) -> dict[str, object]:
     fields: dict[str, object] = {
         "id_type": row.number.id_type.value,
         "name": row.name,
         "birthdate": row.number.birthdate,
         "gender": row.number.sex,
     }
-    if has_phone:
+    if row.has_phone:
         fields["phone"] = row.phone
+    if row.has_address:
+        fields["address"] = row.address
     return fields
 
 
@@ -161,6 +164,15 @@ def _existing(indexes: list[str]) -> dict[str, RegistryEntry]:
         column = RegistryEntry.id_number_index
         query = select(RegistryEntry).where(column.in_(indexes[start : start + _LOOKUP_CHUNK]))
         found.update((entry.id_number_index, entry) for entry in db.session.scalars(query))
+    return found
+
+
+def _existing_accounts(indexes: list[str]) -> list[Citizen]:
+    found: list[Citizen] = []
+    for start in range(0, len(indexes), _LOOKUP_CHUNK):
+        column = Citizen.id_number_index
+        query = select(Citizen).where(column.in_(indexes[start : start + _LOOKUP_CHUNK]))
+        found.extend(db.session.scalars(query))
     return found
 
 
@@ -180,76 +192,3 @@ def _reject_duplicates(
         rule = f"the same ID number is also on line {others}"
         errors.append(RowError(row.line, "id_number", rule, redact(row.number.normalised)))
     return kept, errors
-
-
-def _read(
-    *, data: bytes, encoding: str
-) -> tuple[list[_Row], list[RowError], bool, tuple[str, ...]]:
-    try:
-        # utf-8-sig: spreadsheet programs write a byte-order mark; it is not in the header.
-        text = data.decode("utf-8-sig" if encoding.lower() in {"utf-8", "utf8"} else encoding)
-    except (UnicodeDecodeError, LookupError):
-        raise ImportFileError(f"The file is not readable as {encoding} text.") from None
-    # strict: an unterminated quote is an error, not a field that swallows the file.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[_Row] = []
-    errors: list[RowError] = []
-    header: list[str] | None = None
-    line = 1
-    try:
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue  # blank line
-            if header is None:
-                header = _header(cells)
-                continue
-            read = _read_row(start, cells, header)
-            if isinstance(read, _Row):
-                rows.append(read)
-            else:
-                errors.extend(read)
-    except csv.Error:
-        raise ImportFileError(f"The CSV is malformed near line {line}.") from None
-    if header is None:
-        raise ImportFileError("The file is empty: it has no header line.")
-    known = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
-    ignored = tuple(c for c in header if c not in known)
-    return rows, errors, "phone" in header, ignored
-
-
-def _header(cells: list[str]) -> list[str]:
-    names = [unicodedata.normalize("NFKC", c).strip().lower() for c in cells]
-    if len(set(names)) != len(names):
-        raise ImportFileError("The header names a column twice.")
-    if not all(c in names for c in REQUIRED_COLUMNS):
-        raise ImportFileError(
-            "The header must name the columns id_number and name (phone is optional)."
-        )
-    return names
-
-
-def _read_row(line: int, cells: list[str], header: list[str]) -> _Row | list[RowError]:
-    record = dict(zip(header, cells, strict=False))
-    shown = redact(record.get("id_number", ""))
-    if len(cells) != len(header):
-        rule = f"the row has {len(cells)} fields, the header has {len(header)}"
-        return [RowError(line, None, rule, shown)]
-    errors: list[RowError] = []
-    number = name = phone = None
-    try:
-        number = parse_id_number(number=record["id_number"])
-    except InvalidIdNumber as exc:
-        errors.append(RowError(line, "id_number", exc.rule.value, shown))
-    try:
-        name = normalise_name(name=record["name"])
-    except InvalidInput as exc:
-        errors.append(RowError(line, "name", exc.public.rstrip("."), shown))
-    try:
-        raw_phone = record.get("phone", "").strip()
-        phone = normalise_phone(phone=raw_phone) if raw_phone else None
-    except InvalidInput as exc:
-        errors.append(RowError(line, "phone", exc.public.rstrip("."), shown))
-    if errors or number is None or name is None:
-        return errors
-    return _Row(line=line, number=number, name=name, phone=phone)

@@ -216,11 +216,20 @@ class DefaultConfig:
     IDP_CRYPTO_SUITE = "international"
 
     # Audit trail (idp.audit): sign a checkpoint of the chain head after this many
-    # records, or when the last one is older than this many seconds (checked when a
-    # record is written; the very first comes from the count or the command);
+    # records, or when the last one is older than this many seconds (checked when
+    # records are sealed; the very first comes from the count or the command);
     # `idp audit checkpoint` signs one on demand. 0 turns a trigger off.
     IDP_AUDIT_CHECKPOINT_EVERY = 1000
     IDP_AUDIT_CHECKPOINT_SECONDS = 3600
+    # The sealer (idp.audit.sealer) links records into the chain off the request path:
+    # a thread in each serving process (None = on, except under TESTING) every
+    # IDP_AUDIT_SEAL_INTERVAL seconds; processes without one seal right after each
+    # commit that wrote records (IDP_AUDIT_SEAL_ON_COMMIT). `idp audit verify` reports
+    # records still pending after IDP_AUDIT_SEAL_MAX_AGE seconds.
+    IDP_AUDIT_SEALER: bool | None = None
+    IDP_AUDIT_SEAL_INTERVAL = 0.2
+    IDP_AUDIT_SEAL_ON_COMMIT = True
+    IDP_AUDIT_SEAL_MAX_AGE = 60
 
     # Kiosks (adapters/kiosk, issue 5). Sign-in with the chip ID card and a face match
     # done on the kiosk, sent as an assertion the kiosk signs (idp.authn.methods.terminal).
@@ -231,6 +240,14 @@ class DefaultConfig:
     IDP_KIOSK_IDLE_SECONDS = 120
     # Longest lifetime (exp - iat) and greatest age of a kiosk's signed assertion.
     IDP_KIOSK_ASSERTION_MAX_AGE = 60
+    # The server nonce every kiosk page carries (idp.authn.kiosk_nonces) is good for this
+    # long; the kiosk screen reloads itself sooner.
+    IDP_KIOSK_NONCE_TTL = 300
+    # Refused assertions (idp.authn.kiosk_throttle): this many per kiosk (or, for ones
+    # anybody could send, per client IP) within WINDOW seconds of the first, then 429
+    # until the window ends. A success does not reset the count.
+    IDP_KIOSK_REFUSAL_LIMIT = 10
+    IDP_KIOSK_REFUSAL_WINDOW = 600
     # OAuth 2.0 Device Authorization Grant (RFC 8628, idp.oauth.device) for kiosks.
     IDP_FEATURE_DEVICE_FLOW = True
     IDP_TTL_DEVICE_CODE = 600  # RFC 8628 3.2 expires_in of device_code and user_code
@@ -287,7 +304,7 @@ class DefaultConfig:
     # Seconds a sign-in waits for a hashing slot before it is answered "busy" (503).
     IDP_PASSWORD_HASH_WAIT = 10
     # Added to the hashing threads' nice value (lower CPU priority than requests); 0 = none.
-    # 0 by measurement (bench/RESULTS.md section 3): +10 starved sign-ins on a busy host.
+    # 0 by measurement (bench/RESULTS.md section 3b): +10 starved sign-ins on a busy host.
     IDP_PASSWORD_HASH_NICENESS = 0
     # Sign-ins per process hashing or waiting for a slot at once; more are answered "busy"
     # (503) at once. 0 = no such bound. If set, keep it below the threads per worker

@@ -4,19 +4,24 @@ the tests (``tests/kiosk_simulator.py``) speaking HTTP.
     python scripts/kiosk_demo.py keygen                      # key pair + public JWKS file
     idp kiosks create --name "Kiosk 7" --place "Futian hall" --jwks instance/kiosk-demo.jwks.json
     python scripts/kiosk_demo.py device --client-id ID       # code + QR, then polls for tokens
-    python scripts/kiosk_demo.py card --client-id ID --id-number 110101199003074530
+    python scripts/kiosk_demo.py card --client-id ID --nonce NONCE --id-number 110101199003074530
+    python scripts/kiosk_demo.py qr --client-id ID --nonce NONCE   # "sign in with the app"
     python scripts/kiosk_demo.py remove --client-id ID       # the card leaves the reader
 
-``card`` writes an HTML page holding a signed card + face assertion (valid for 60 s,
-single use) that posts it to ``/kiosk/card`` when you press the button: open it in the
-browser that plays the kiosk's screen. ``device`` prints the QR code in the terminal
-when ``segno`` is installed, else the link to open on the phone.
+Open ``/kiosk`` in the browser that plays the kiosk's screen and copy the server nonce
+from the page (``data-nonce`` on ``#kiosk-screen``; real kiosk software reads it itself).
+``card`` signs a card + face assertion with that nonce (valid for 60 s, single use) and
+prints a line to paste into that browser's developer console: it fills the screen's
+``#kiosk-card-form`` and submits it, from the kiosk page itself (the nonce is bound to
+that browser, whose cookies a page elsewhere would not send). ``qr`` does the same with
+a signed QR request and ``#kiosk-app-form`` (the screen then shows the app's QR code).
+``device`` prints the QR code in the terminal when ``segno`` is installed, else the link
+to open on the phone.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 import time
@@ -128,18 +133,23 @@ def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-def card(args: argparse.Namespace) -> None:
-    kiosk = _kiosk(args)
-    assertion = kiosk.card_assertion(args.id_number, lifetime=60)
-    page = Path(args.out)
-    page.write_text(
-        "<!doctype html><meta charset=utf-8><title>Kiosk card reader</title>"
-        f'<form method=post action="{html.escape(args.issuer.rstrip("/"))}/kiosk/card">'
-        f'<input type=hidden name=assertion value="{html.escape(assertion)}">'
-        "<button>Insert ID card (valid 60 s)</button></form>",
-        encoding="utf-8",
+def _console_line(form: str, assertion: str) -> None:
+    script = (
+        f"f=document.getElementById({json.dumps(form)});"
+        f"f.assertion.value={json.dumps(assertion)};f.submit();"
     )
-    print(f"open {page.resolve()} in the kiosk's browser and press the button within 60 s")
+    print("paste into the kiosk browser's developer console within 60 s:\n")
+    print(script)
+
+
+def card(args: argparse.Namespace) -> None:
+    assertion = _kiosk(args).card_assertion(args.id_number, lifetime=60, nonce=args.nonce)
+    _console_line("kiosk-card-form", assertion)
+
+
+def qr(args: argparse.Namespace) -> None:
+    assertion = _kiosk(args).qr_request(nonce=args.nonce, lifetime=60)
+    _console_line("kiosk-app-form", assertion)
 
 
 def remove(args: argparse.Namespace) -> None:
@@ -153,13 +163,14 @@ def main() -> None:
     parser.add_argument("--key", default=str(DEFAULT_KEY))
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("keygen").set_defaults(run=keygen)
-    for name, run in (("device", device), ("card", card), ("remove", remove)):
+    for name, run in (("device", device), ("card", card), ("qr", qr), ("remove", remove)):
         sub = commands.add_parser(name)
         sub.add_argument("--client-id", required=True)
         sub.set_defaults(run=run)
+        if name in ("card", "qr"):
+            sub.add_argument("--nonce", required=True, help="data-nonce of the kiosk page")
         if name == "card":
             sub.add_argument("--id-number", required=True)
-            sub.add_argument("--out", default="kiosk-card.html")
     args = parser.parse_args()
     args.run(args)
 

@@ -14,6 +14,7 @@ from typing import Any
 TRIGGERS = {
     "audit_event": ("audit_event_append_only",),
     "audit_checkpoint": ("audit_checkpoint_append_only",),
+    "audit_pending": ("audit_pending_insert_only",),
 }
 
 

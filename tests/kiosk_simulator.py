@@ -1,14 +1,18 @@
 """A kiosk simulator: its own ES256 key, speaking the provider's real HTTP endpoints.
 
 It signs what a real kiosk signs (``idp.authn.methods.terminal`` documents the format):
-client assertions for ``private_key_jwt`` (RFC 7523), card + face assertions and the
-card-removed event. ``http`` is anything with Flask's test-client ``post``/``get``
+client assertions for ``private_key_jwt`` (RFC 7523), card + face assertions, QR-code
+requests and the card-removed event. Like kiosk software, it reads the server nonce from
+the kiosk page its browser shows (``data-nonce``) and signs it into the next card
+assertion or QR request. ``http`` is anything with Flask's test-client ``post``/``get``
 signature (the tests' ``http`` fixture, or ``scripts/kiosk_demo.py``'s urllib client).
 Nothing here imports the provider: it is a device, not part of the server.
 """
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 import time
 from typing import Any
@@ -18,6 +22,14 @@ from joserfc.jwk import ECKey
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+_NONCE = re.compile(r'data-nonce="([^"]*)"')
+
+
+def nonce_in(page: str) -> str:
+    """The server nonce a kiosk page carries."""
+    found = _NONCE.search(page)
+    assert found and found.group(1), "no nonce on the kiosk page"
+    return html.unescape(found.group(1))
 
 
 class KioskSimulator:
@@ -72,6 +84,7 @@ class KioskSimulator:
         extra: dict[str, Any] | None = None,
         key: Any = None,
         aud: str | None = None,
+        nonce: str | None = None,
     ) -> str:
         issued = int(time.time()) if iat is None else iat
         claims: dict[str, Any] = {
@@ -80,6 +93,10 @@ class KioskSimulator:
             "iat": issued,
             "exp": issued + lifetime,
             "jti": jti or secrets.token_urlsafe(16),
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        claims |= {
             "id_number": id_number,
             "card": {"chip_verified": chip_verified, "serial": "CHIP-0042"},
             "face_match": {"matched": matched, "score": 0.97 if matched else 0.31},
@@ -87,6 +104,30 @@ class KioskSimulator:
         }
         claims.update(extra or {})
         return self._sign(claims, "kiosk-card+jwt", key)
+
+    def qr_request(
+        self,
+        *,
+        nonce: str | None,
+        iat: int | None = None,
+        lifetime: int = 30,
+        jti: str | None = None,
+        extra: dict[str, Any] | None = None,
+        key: Any = None,
+    ) -> str:
+        """The kiosk screen asking for a "sign in with the app" code (``kiosk-qr+jwt``)."""
+        issued = int(time.time()) if iat is None else iat
+        claims: dict[str, Any] = {
+            "iss": self.client_id,
+            "aud": self.issuer + "/kiosk/qr",
+            "iat": issued,
+            "exp": issued + lifetime,
+            "jti": jti or secrets.token_urlsafe(16),
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        claims.update(extra or {})
+        return self._sign(claims, "kiosk-qr+jwt", key)
 
     def card_removed(self, *, jti: str | None = None) -> str:
         now = int(time.time())
@@ -120,12 +161,32 @@ class KioskSimulator:
         data.update(self._auth(self.issuer + "/token", key))
         return self.http.post("/token", data=data)
 
-    def insert_card(self, id_number: str, *, uid: str | None = None, **kwargs: Any) -> Any:
-        """The reader software posts the signed reading from the kiosk's browser."""
+    def page_nonce(self, *, uid: str | None = None) -> str:
+        """Open the kiosk screen in the kiosk's browser and read its nonce."""
+        page = self.http.get("/kiosk" + (f"?uid={uid}" if uid else ""))
+        assert page.status_code == 200, page.status_code
+        return nonce_in(page.get_data(as_text=True))
+
+    def insert_card(
+        self, id_number: str, *, uid: str | None = None, read_nonce: bool = True, **kwargs: Any
+    ) -> Any:
+        """The reader software reads the kiosk page's nonce, then posts the signed
+        reading from the kiosk's browser (``read_nonce=False``: sign without one)."""
+        if read_nonce and "nonce" not in kwargs:
+            kwargs["nonce"] = self.page_nonce(uid=uid)
         data = {"assertion": self.card_assertion(id_number, **kwargs)}
         if uid:
             data["uid"] = uid
         return self.http.post("/kiosk/card", data=data)
+
+    def show_qr(self, *, uid: str | None = None, **kwargs: Any) -> Any:
+        """The kiosk software asks for the app's QR code from the kiosk's browser."""
+        if "nonce" not in kwargs:
+            kwargs["nonce"] = self.page_nonce(uid=uid)
+        data = {"assertion": self.qr_request(**kwargs)}
+        if uid:
+            data["uid"] = uid
+        return self.http.post("/kiosk/qr", data=data)
 
     def post_card(self, assertion: str) -> Any:
         return self.http.post("/kiosk/card", data={"assertion": assertion})

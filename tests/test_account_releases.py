@@ -46,7 +46,7 @@ def test_releases_of_a_real_flow_in_english_and_chinese(
         scope="openid profile licence:driving_licence",
     )
     grant_consent(citizen, portal, "openid profile licence:driving_licence")
-    login()
+    login(amr=("pwd", "otp"))  # a driving licence is sensitive: substantial
     tokens = sign_in(http, portal, scope="openid profile licence:driving_licence")
     http.get("/userinfo", headers=bearer(tokens["access_token"]))
     http.get("/api/licences", headers=bearer(tokens["access_token"]))

@@ -83,16 +83,19 @@ def test_an_edited_record_with_a_recomputed_hash_breaks_the_next_link(app):
     _fill(5)
     db.session.commit()
     row = db.session.get(AuditEvent, 3)
+    from idp.audit.canonical import row_content_hash
     from idp.audit.canonical import row_hash
 
     row.actor_id = "someone-else"
+    row.content_hash = content = row_content_hash(row)
     forged = row_hash(row)
     db.session.rollback()
     tamper(
         app,
         (
-            "UPDATE audit_event SET actor_id = 'someone-else', hash = :h WHERE seq = 3",
-            {"h": forged},
+            "UPDATE audit_event SET actor_id = 'someone-else', content_hash = :c, hash = :h "
+            "WHERE seq = 3",
+            {"c": content, "h": forged},
         ),
     )
     report = audit.verify()
@@ -183,7 +186,10 @@ def test_checkpoint_signs_the_head_and_verifies(app):
 
 def test_periodic_checkpoint_every_n_records(app):
     app.config["IDP_AUDIT_CHECKPOINT_EVERY"] = 4
-    _fill(9)
+    # The sealer checks after each batch it seals; one commit per record here makes
+    # each record its own batch (test_audit_sealer covers a batch across the count).
+    for i in range(9):
+        audit.record(EventType.ADMIN_ACTION, details={"n": i + 1}, commit=True)
     rows = db.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).all()
     # 1-4, then the checkpoint of #4 announced as #5; 6-8, #8 is 4 past #4: the next
     # one, announced as #9; the last two records take #10 and #11.
@@ -195,6 +201,7 @@ def test_periodic_checkpoint_every_n_records(app):
 def test_a_chain_rewritten_after_a_checkpoint_is_caught(app):
     """An attacker who edits a record and recomputes every later hash keeps the chain
     consistent, but the signed checkpoint no longer matches it."""
+    from idp.audit.canonical import row_content_hash
     from idp.audit.canonical import row_hash
 
     _fill(3)
@@ -206,13 +213,21 @@ def test_a_chain_rewritten_after_a_checkpoint_is_caught(app):
     for row in rows:
         if row.seq == 2:
             row.details = {"n": 42}
+        row.content_hash = row_content_hash(row)
         row.prev_hash = prev
         row.hash = row_hash(row)
         prev = row.hash
         updates.append(
             (
-                "UPDATE audit_event SET details = :d, prev_hash = :p, hash = :h WHERE seq = :s",
-                {"d": json.dumps(row.details), "p": row.prev_hash, "h": row.hash, "s": row.seq},
+                "UPDATE audit_event SET details = :d, content_hash = :c, prev_hash = :p, "
+                "hash = :h WHERE seq = :s",
+                {
+                    "d": json.dumps(row.details),
+                    "c": row.content_hash,
+                    "p": row.prev_hash,
+                    "h": row.hash,
+                    "s": row.seq,
+                },
             )
         )
     db.session.rollback()

@@ -187,16 +187,17 @@ def test_strict_writes_nothing_when_a_row_is_bad(run: Any, csv_file: Any) -> Non
 
 
 def test_json_summary(run: Any, csv_file: Any) -> None:
-    result = run(csv_file(f"id_number,name,phone,address\n{A},张三,,北京\n"), "--json")
+    result = run(csv_file(f"id_number,name,phone,remark\n{A},张三,,北京\n"), "--json")
     report = json.loads(result.stdout)
     assert report == {
         "inserted": 1,
         "updated": 0,
         "unchanged": 0,
         "rejected": 0,
+        "accounts_updated": 0,
         "dry_run": False,
         "written": True,
-        "ignored_columns": ["address"],
+        "ignored_columns": ["remark"],
         "errors": [],
     }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from click.testing import CliRunner
 from conftest import PG_URL
 from conftest import REDIS_URL
 from conftest import TEST_MASTER_KEY
+from ports import free_port
 from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import select
@@ -44,12 +44,6 @@ def env(**values: str) -> dict[str, str]:
     names = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WEB_CONCURRENCY", "IDP_CONFIG_FILE"}
     clean = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("IDP_")}
     return {**clean, **values}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> requests.Response:
@@ -198,7 +192,12 @@ def test_demo_seeds_idempotently(app):
     assert db.session.scalar(select(func.count()).select_from(OAuthClient)) == 2
     citizen = find_by_id_number(DEMO_ID_NUMBER)
     assert citizen is not None and citizen.name == "王小明"
+    # The demo citizen has an address of household registration, from the registry row.
+    assert citizen.address is not None and citizen.address["locality"] == "东城区"
+    registry = db.session.scalars(select(RegistryEntry)).one()
+    assert registry.address == citizen.address
     client = db.session.get(OAuthClient, DEMO_CLIENT_ID)
+    assert "address" in client.scope.split()
     assert client.redirect_uris == ["http://localhost:5001/callback"]
     assert client.post_logout_redirect_uris == ["http://localhost:5001/"]
     assert client.first_party is False

@@ -105,6 +105,7 @@ def test_catalogue_names_every_scope_in_both_languages():
     sensitive = {
         "id_number",
         "licence",
+        "licence:driving_licence",  # its number is the ID number
         "licence:household_register",
         "licence:marriage_certificate",
     }

@@ -138,6 +138,8 @@ def test_citizen_signs_in_to_the_portal_through_the_real_pages(live, page):
         assert claim in claims
     assert userinfo["sub"] == claims["sub"]
     assert userinfo["name"] == DEMO_NAME
+    # The demo portal asks for the address scope too: the Address Claim object arrives.
+    assert userinfo["address"]["locality"] == "东城区"
     assert page.text_content("#acr") == "urn:idp:acr:low"
     assert page.text_content("#amr") == "pwd"
     assert DEMO_ID_NUMBER not in page.content()

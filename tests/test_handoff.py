@@ -118,3 +118,35 @@ def path_of_url(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).path
+
+
+def test_an_assisted_counter_session_is_not_handed_off(
+    app: Any, citizen: Any, shown: list[str]
+) -> None:
+    """What staff vouched for at a counter (a level carrying ``act``) stays there."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from idp.authn import sessions
+    from idp.authn.result import Acr
+    from idp.authn.result import Amr
+    from idp.authn.result import AuthResult
+    from idp.authn.result import Channel
+
+    phone = bound_phone(app, citizen)
+    assisted = AuthResult(
+        citizen_id=citizen.id,
+        methods=(Amr.SC, Amr.FACE),
+        acr=Acr.HIGH,
+        channel=Channel.HALL,
+        auth_time=datetime.now(UTC),
+        device_id="counter-3",
+        acting_staff_id="staff-1",
+        acting_device_id="counter-3",
+    )
+    session, _ = sessions.start(
+        app.extensions["idp.store"], result=assisted, lifetime=600, idle=300
+    )
+    url = _continue_url(phone, handoff.start(session).payload)
+    with pytest.raises(handoff.HandoffUnavailable):
+        handoff.claim(path_of_url(url).rsplit("/", 1)[1])

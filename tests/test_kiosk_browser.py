@@ -76,3 +76,58 @@ def test_citizen_denies_from_the_qr_link(kiosk, provider_server, page):
     page.click("button[name=decision][value=deny]")
     page.wait_for_selector("#device-result")
     assert kiosk.poll(started["device_code"]).get_json()["error"] == "access_denied"
+
+
+# --- the kiosk screen: "sign in with the app" and "continue on your phone" -----------------
+
+
+def _image_shown(page: Any, selector: str) -> bool:
+    """The image is on screen and decoded (a broken data: URI has no natural width)."""
+    page.wait_for_selector(selector, state="visible")
+    return bool(page.eval_on_selector(selector, "img => img.complete && img.naturalWidth > 0"))
+
+
+def test_kiosk_shows_the_apps_qr_code_then_the_hand_off_code(
+    app, kiosk, provider_server, page, citizen
+):
+    from mobile_helpers import bound_phone
+
+    phone = bound_phone(app, citizen, issuer=provider_server.url)
+    page.goto(provider_server.url + "/kiosk")
+    assert page.get_attribute("#kiosk-state", "data-state") == "idle"
+    # The kiosk software reads the page's nonce, signs its QR request, and submits it.
+    nonce = page.get_attribute("#kiosk-screen", "data-nonce")
+    request = kiosk.qr_request(nonce=nonce)
+    page.eval_on_selector(
+        "#kiosk-app-form",
+        "(form, signed) => { form.assertion.value = signed; form.submit(); }",
+        request,
+    )
+    assert _image_shown(page, "#kiosk-app-qr")
+    assert page.get_attribute("#kiosk-state", "data-state") == "app"
+    qr = page.get_attribute("#kiosk-app-link", "href")
+    scanned = phone.scan(qr)
+    assert scanned.body["place"] == "Futian service hall"
+    assert scanned.body["match"] == page.text_content("#kiosk-app-match")
+    phone.decide(scanned.body["id"], "approve", uv=True, uvm="fpt")
+
+    # The screen's poll notices the approval and finishes the sign-in by itself.
+    page.wait_for_selector("#kiosk-state[data-state=signed_in]")
+    assert _image_shown(page, "#kiosk-handoff-qr")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies[app.config["IDP_SESSION_COOKIE"]]["expires"] == -1  # browser session only
+
+    # Continuing on the phone ends the kiosk session; the kiosk screen shows it.
+    from urllib.parse import urlsplit
+
+    reply = phone.call(
+        "POST", "/mobile/v1/handoff", {"handoff": page.get_attribute("#kiosk-handoff-link", "href")}
+    )
+    assert reply.status == 200, reply.body
+    phone_browser = app.test_client()
+    path = urlsplit(reply.body["continue_url"]).path
+    confirm = phone_browser.get(path).get_data(as_text=True)
+    from oidc_helpers import csrf_from
+
+    assert phone_browser.post(path, data={"csrf_token": csrf_from(confirm)}).status_code == 303
+    page.wait_for_selector("#kiosk-state[data-state=ended]")

@@ -159,7 +159,7 @@ def test_assertion_from_the_future_is_refused(http, kiosk, citizen):
 
 
 def test_replayed_assertion_is_refused(http, kiosk, citizen):
-    assertion = kiosk.card_assertion(CITIZEN_ID_NUMBER)
+    assertion = kiosk.card_assertion(CITIZEN_ID_NUMBER, nonce=kiosk.page_nonce())
     assert kiosk.post_card(assertion).status_code == 303
     http.post("/kiosk/end", data={"csrf_token": csrf_from(http.get("/kiosk").text)})
     refused(kiosk.post_card(assertion), "replayed")

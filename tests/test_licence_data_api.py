@@ -64,8 +64,8 @@ def licences(app: Any, citizen: Any) -> None:
     load_all()
 
 
-def _through_consent_page(http: Any, portal: Any, **fields: list[str]) -> dict[str, Any]:
-    """The real consent page: the citizen ticks what ``fields`` says."""
+def _consent_decision(http: Any, portal: Any, **fields: list[str]) -> tuple[Any, str]:
+    """The real consent page: the citizen ticks what ``fields`` says and approves."""
     verifier, challenge = pkce()
     parked = authorize(
         http, portal, scope=SCOPES, code_challenge=challenge, code_challenge_method="S256"
@@ -81,10 +81,30 @@ def _through_consent_page(http: Any, portal: Any, **fields: list[str]) -> dict[s
         data=urlencode(data),
         content_type="application/x-www-form-urlencoded",
     )
+    return decided, verifier
+
+
+def _through_consent_page(http: Any, portal: Any, **fields: list[str]) -> dict[str, Any]:
+    """Approve, agreeing separately to the required driving licence (its number is the
+    ID number: sensitive), plus what ``fields`` says."""
+    agreed = ["licence:driving_licence", *fields.pop("agree_sensitive", [])]
+    decided, verifier = _consent_decision(http, portal, agree_sensitive=agreed, **fields)
     params = redirected_to(decided, portal.redirect_uri)
     response = exchange(http, portal, params["code"], verifier=verifier)
     assert response.status_code == 200, response.get_json()
     return dict(response.get_json())
+
+
+def test_driving_licence_needs_its_own_explicit_agreement(
+    http: Any, portal: Any, citizen: Any, login: Any, licences: None
+) -> None:
+    """Its number is the holder's ID number: approving the page without the separate
+    agreement releases nothing (DESIGN.md: an ID number only under explicit consent)."""
+    login(amr=("pwd", "otp"))
+    decided, _ = _consent_decision(http, portal)
+    params = redirected_to(decided, portal.redirect_uri)
+    assert params["error"] == "access_denied"
+    assert "code" not in params
 
 
 def _verify(http: Any, token: str, audience: str) -> tuple[dict[str, Any], dict[str, Any]]:

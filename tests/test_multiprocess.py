@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from ports import free_port
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
@@ -38,12 +38,6 @@ pytestmark = pytest.mark.skipif(
     "postgres" not in os.environ.get("IDP_TEST_BACKENDS", "sqlite,postgres"),
     reason="needs the PostgreSQL + Redis backend",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
@@ -66,7 +60,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    port_a, port_b = _free_port(), _free_port()
+    port_a, port_b = free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",

@@ -2,10 +2,12 @@
 
 ``bp`` is the app's JSON API (``adapters.mobile.api``, under ``/mobile/v1``, only with
 ``IDP_FEATURE_MOBILE_APP``); ``authenticate`` turns an approval the app signed into an
-AuthResult for the browser (or, later, kiosk or CIBA poller) that waited for it. The
+AuthResult for the browser (the website's, a kiosk's, or the CIBA poller) that waited for it. The
 channel of that result is ``mobile``: the proof came from the app, whatever screen
 showed the QR code. The level is what ``idp.authn.devices.approval_proof`` gave the
-approval, capped (``extra["max_acr"]``) at the level the device was bound at.
+approval, capped (``extra["max_acr"]``) at the level the device was bound at. At a
+kiosk, ``adapters.kiosk_app`` adds the kiosk (``AuthResult.kiosk_id``, its place) so the
+session is a kiosk session; the channel stays ``mobile``.
 """
 
 from __future__ import annotations

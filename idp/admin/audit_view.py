@@ -254,6 +254,7 @@ def next_page(result: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def verify(actor: Actor) -> dict[str, Any]:
-    """Walk the whole chain and every checkpoint (``audit.verify``); changes nothing."""
+    """Seal pending records, then walk the whole chain and every checkpoint
+    (``audit.verify``); changes nothing else."""
     require(actor, Permission.AUDIT_READ, action="audit.verify")
     return audit.verify().as_dict()

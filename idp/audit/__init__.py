@@ -1,8 +1,10 @@
 """The tamper-evident audit trail (issue 6; DESIGN.md "audit").
 
 Every security-relevant event is one append-only record (``record``): who, what, when,
-from where, ID numbers masked. Records form a hash chain over an RFC 8785 canonical
-serialisation (SHA-256, or SM3 under the national suite); the provider signs
+from where, ID numbers masked, written in the action's transaction and linked into the
+chain off the request path by the sealer (``sealer``). Records form a hash chain over
+an RFC 8785 canonical serialisation (SHA-256, or SM3 under the national suite); the
+provider signs
 checkpoints of the chain head with its own key (``checkpoints``); ``verify`` says which
 record was edited, removed or moved; ``search`` is the auditors' query.
 
@@ -24,6 +26,7 @@ from .context import bind
 from .events import ActorType
 from .events import EventType
 from .events import Outcome
+from .sealer import seal
 from .search import AuditRecord
 from .search import UnknownCitizen
 from .search import search
@@ -47,6 +50,7 @@ __all__ = [
     "bind",
     "mask",
     "record",
+    "seal",
     "search",
     "verify",
 ]

@@ -6,8 +6,16 @@ ES6 number serialisation (3.2.2.3), minimal string escaping (3.2.2.2). The ``rfc
 package (Trail of Bits, pure Python) implements it; a hand-written ``json.dumps`` with
 sorted keys would differ from JCS for non-BMP characters and floats.
 
-The hashed body is every column of the record except ``hash`` itself, the time in
-ISO 8601 UTC with microseconds, under a version tag so the layout can change later.
+Two body versions, told apart by ``content_hash`` (NULL in version 1):
+
+- **version 1** (records written before the sealer): the hashed body is every column of
+  the record except ``hash`` itself, the time in ISO 8601 UTC with microseconds.
+- **version 2** (idp.audit.sealer): the action that writes a record hashes its content
+  (every column but ``seq``, ``prev_hash`` and the hashes; ``content``), once, when it
+  writes it; the sealer later gives it its place and hashes the link: ``seq``,
+  ``prev_hash`` and that ``content_hash`` (``link``). An edit of the content, before or
+  after sealing, no longer matches ``content_hash``; an edit of ``content_hash`` or a
+  move no longer matches ``hash``.
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from typing import Any
 import rfc8785
 
 from ..cryptosuite import digest
+from ..cryptosuite import same
 
 BODY_VERSION = 1
+SEALED_VERSION = 2
 GENESIS = "0" * 64  # prev_hash of record 1
 
 
@@ -64,6 +74,83 @@ def body(
     )
 
 
+def content(
+    *,
+    at: datetime,
+    event: str,
+    outcome: str,
+    actor_type: str,
+    actor_id: str | None,
+    citizen_id: str | None,
+    client_id: str | None,
+    ip: str | None,
+    channel: str | None,
+    details: dict[str, Any],
+    alg: str,
+) -> bytes:
+    """Version 2: what the record says, without its place in the chain."""
+    return rfc8785.dumps(
+        {
+            "v": SEALED_VERSION,
+            "at": timestamp(at),
+            "event": event,
+            "outcome": outcome,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "citizen_id": citizen_id,
+            "client_id": client_id,
+            "ip": ip,
+            "channel": channel,
+            "details": details,
+            "alg": alg,
+        }
+    )
+
+
+def content_hash(alg: str, **fields: Any) -> str:
+    """The hash an action stores with a version-2 record it writes."""
+    return digest(alg, content(alg=alg, **fields))
+
+
+def link_hash(alg: str, *, seq: int, prev_hash: str, content_hash: str) -> str:
+    """Version 2: the record's place in the chain (``audit_event.hash``)."""
+    body = rfc8785.dumps(
+        {
+            "v": SEALED_VERSION,
+            "seq": seq,
+            "prev_hash": prev_hash,
+            "content_hash": content_hash,
+            "alg": alg,
+        }
+    )
+    return digest(alg, body)
+
+
+def content_intact(row: Any) -> bool:
+    """A version-2 row's content still matches the hash taken when it was written (a
+    version-1 row's content is covered by ``row_hash``)."""
+    stored = getattr(row, "content_hash", None)
+    if stored is None:
+        return True
+    return same(row_content_hash(row), stored)
+
+
+def row_content_hash(row: Any) -> str:
+    return content_hash(
+        row.alg,
+        at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
+        event=row.event,
+        outcome=row.outcome,
+        actor_type=row.actor_type,
+        actor_id=row.actor_id,
+        citizen_id=row.citizen_id,
+        client_id=row.client_id,
+        ip=row.ip,
+        channel=row.channel,
+        details=row.details,
+    )
+
+
 def record_hash(alg: str, **fields: Any) -> str:
     """The hash stored in ``audit_event.hash`` for a record with these columns."""
     return digest(alg, body(alg=alg, **fields))
@@ -71,7 +158,16 @@ def record_hash(alg: str, **fields: Any) -> str:
 
 def row_hash(row: Any, *, seq: int | None = None) -> str:
     """Recompute a stored row's hash (``seq`` overrides its position, to tell a moved
-    record from an edited one)."""
+    record from an edited one). Version 2: the link over its stored ``content_hash``
+    (``content_intact`` checks the content)."""
+    stored = getattr(row, "content_hash", None)
+    if stored is not None:
+        return link_hash(
+            row.alg,
+            seq=row.seq if seq is None else seq,
+            prev_hash=row.prev_hash,
+            content_hash=stored,
+        )
     return record_hash(
         row.alg,
         seq=row.seq if seq is None else seq,

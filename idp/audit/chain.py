@@ -1,19 +1,17 @@
-"""``record``: append one event to the hash chain, in the caller's transaction.
+"""``record``: write one event, in the caller's transaction; the sealer chains it.
 
 Transaction: the record is written in the caller's database transaction (``db.session``)
 and committed with it, so an action and its record are atomic: a consent grant or a
 token issue that rolls back leaves no record, and one that commits cannot lose its record.
 Events with nothing else to write (a sign-in, a failed sign-in, a sign-out) pass
-``commit=True``. The cost on the hot path is three small statements in that transaction
-and no commit of its own.
+``commit=True``. The cost on the hot path is one INSERT into ``audit_pending``, with
+the hash of the record's content (idp.audit.canonical, version 2), and no lock: actions
+no longer queue behind each other on the chain head.
 
-One linear chain across processes: every append first increments the single
-``audit_chain_head`` row (``UPDATE ... RETURNING``). That takes the row lock in
-PostgreSQL (READ COMMITTED re-reads the row after the wait, so the second writer sees the
-first one's head) and SQLite's database write lock, held to commit; the head's ``seq``
-and ``hash`` then give the new record's number and ``prev_hash`` with no second read.
-Writers queue on that lock from the append to their commit, so callers record last,
-just before they commit. The unique ``seq`` and ``hash`` would refuse a fork anyway.
+One linear chain across processes: ``idp.audit.sealer`` links committed pending records
+into ``audit_event`` in batches, holding the ``audit_chain_head`` row lock only for the
+batch (``link`` below, also used for the checkpoint's own record, whose caller holds the
+lock). The unique ``seq`` and ``hash`` would refuse a fork anyway.
 
 Privacy: records reference citizens by their internal id. Any string in ``details``
 that is a valid ID number, and any value under an ``id_number`` key, is masked
@@ -31,6 +29,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -40,21 +39,27 @@ from ..ids import parse_id_number
 from ..ids import redact
 from ..models import AuditChainHead
 from ..models import AuditEvent
+from ..models import AuditPending
 from . import context
 from .canonical import GENESIS
-from .canonical import record_hash
+from .canonical import content_hash
+from .canonical import link_hash
 from .events import ActorType
 from .events import EventType
 from .events import Outcome
 
 _HEAD = AuditChainHead.__table__
 _EVENTS = AuditEvent.__table__
+_PENDING = AuditPending.__table__
+_INSERT_PENDING = insert(_PENDING)  # built once: no statement construction per record
+_INSERT_EVENTS = insert(_EVENTS)
 _MAX_TEXT = 500  # a detail string longer than this is cut (pasted input, not evidence)
+WROTE = "idp.audit.wrote"  # session.info flag: this transaction wrote pending records
 
 
 @dataclass(frozen=True)
 class Appended:
-    """What ``record`` wrote; ``last_checkpoint_*`` from the head before this append."""
+    """The head after ``link``; ``last_checkpoint_*`` from the head before it."""
 
     seq: int
     hash: str
@@ -75,17 +80,13 @@ def record(
     channel: str | None = None,
     commit: bool = False,
     session: Session | None = None,
-) -> Appended:
-    """Append one record. ``citizen_id`` is the subject (internal id, never an ID
+) -> None:
+    """Write one record. ``citizen_id`` is the subject (internal id, never an ID
     number); the actor defaults to that citizen, else the operator of a command, else
     the system. ``ip`` and ``channel`` default to the bound ``context.Origin``."""
     if not 0 < len(str(event)) <= 64:
         raise ValueError("audit event types are 1 to 64 characters")
     session = session or db.session
-    from .checkpoints import configured_signer
-
-    if (signer := configured_signer()) is not None:
-        signer.prepare()  # cached: no query on the hot path once the key is known
     origin = context.current()
     if actor_type is None:
         if citizen_id:
@@ -95,8 +96,7 @@ def record(
         else:
             actor_type = ActorType.SYSTEM
     address = ip if ip is not None else origin.ip
-    appended = _append(
-        session,
+    fields = _fields(
         event=str(event),
         outcome=str(outcome),
         actor_type=str(actor_type),
@@ -107,38 +107,37 @@ def record(
         channel=str(channel)[:32] if channel is not None else origin.channel,
         details=mask(details or {}),
     )
-    _checkpoint_if_due(session, appended)
+    session.execute(_INSERT_PENDING, fields)
+    session.info[WROTE] = True
     if commit:
         session.commit()
-    return appended
 
 
-def _append(session: Session, **fields: Any) -> Appended:
-    head = _lock_head(session)
-    seq, prev_hash = int(head.seq), str(head.hash)
-    at = datetime.now(UTC)
-    alg = current_app.extensions["idp.keyring"].suite.hash_name
-    digest = record_hash(alg, seq=seq, at=at, prev_hash=prev_hash, **fields)
-    session.execute(
-        insert(_EVENTS).values(seq=seq, at=at, alg=alg, prev_hash=prev_hash, hash=digest, **fields)
-    )
-    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(hash=digest))
-    last = head.checkpoint_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    return Appended(seq, digest, int(head.checkpoint_seq), last)
+def _fields(**fields: Any) -> dict[str, Any]:
+    """A record's columns with its time, hash algorithm and content hash."""
+    fields["at"] = datetime.now(UTC)
+    fields["alg"] = current_app.extensions["idp.keyring"].suite.hash_name
+    fields["content_hash"] = content_hash(**fields)
+    return fields
 
 
-def _lock_head(session: Session) -> Any:
-    """Take the chain lock and the next sequence number (see the module docstring)."""
-    statement = (
-        update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(seq=_HEAD.c.seq + 1)
-        .returning(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.checkpoint_seq, _HEAD.c.checkpoint_at)
-    )
+def lock_head(session: Session, *, skip_locked: bool = False) -> Any:
+    """Take the chain lock (the head row: seq, hash, checkpoint_seq, checkpoint_at).
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` (READ COMMITTED: the next holder reads the
+    head its predecessor committed), ``SKIP LOCKED`` when the caller would rather not
+    wait (None then). SQLite: a no-op UPDATE, which takes the database write lock."""
+    columns = (_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.checkpoint_seq, _HEAD.c.checkpoint_at)
+    if session.get_bind().dialect.name == "postgresql":
+        statement: Any = (
+            select(*columns).where(_HEAD.c.id == 1).with_for_update(skip_locked=skip_locked)
+        )
+    else:
+        statement = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(*columns)
     head = session.execute(statement).first()
     if head is None:
+        if skip_locked and session.execute(select(_HEAD.c.id)).first() is not None:
+            return None  # somebody else holds it
         # The migration seeds the row; it is missing only after a table was emptied
         # around the application (tests). Seed it again: an empty chain.
         session.execute(
@@ -148,28 +147,31 @@ def _lock_head(session: Session) -> Any:
     return head
 
 
-def _checkpoint_if_due(session: Session, appended: Appended) -> None:
-    """Every IDP_AUDIT_CHECKPOINT_EVERY records, or when the last checkpoint is older
-    than IDP_AUDIT_CHECKPOINT_SECONDS (or there is none yet), sign the new head."""
-    from . import checkpoints
+def link(session: Session, head: Any, records: list[dict[str, Any]]) -> Appended:
+    """Give ``records`` (columns with ``content_hash``) the next places after ``head``,
+    in order, insert them into the chain and move the head. The caller holds the lock."""
+    seq, prev_hash = int(head.seq), str(head.hash)
+    rows = []
+    for fields in records:
+        seq += 1
+        digest = link_hash(
+            fields["alg"], seq=seq, prev_hash=prev_hash, content_hash=fields["content_hash"]
+        )
+        rows.append({**fields, "seq": seq, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    if rows:
+        session.execute(_INSERT_EVENTS, rows)
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev_hash))
+    last = getattr(head, "checkpoint_at", None)
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return Appended(seq, prev_hash, int(getattr(head, "checkpoint_seq", 0)), last)
 
-    signer = checkpoints.configured_signer()
-    if signer is None:
-        return
-    cfg = current_app.config
-    every = int(cfg.get("IDP_AUDIT_CHECKPOINT_EVERY") or 0)
-    seconds = int(cfg.get("IDP_AUDIT_CHECKPOINT_SECONDS") or 0)
-    last = appended.last_checkpoint_at
-    due = (every > 0 and appended.seq - appended.last_checkpoint_seq >= every) or (
-        seconds > 0 and last is not None and (datetime.now(UTC) - last).total_seconds() >= seconds
-    )
-    if due:
-        checkpoints.sign_head(session, signer, seq=appended.seq, head_hash=appended.hash)
 
-
-def append_raw(session: Session, **fields: Any) -> Appended:
-    """Append without the periodic-checkpoint check (used by the checkpoint itself)."""
-    return _append(session, **fields)
+def append_raw(session: Session, head: Any, **fields: Any) -> Appended:
+    """Chain one record now, after ``head`` (the checkpoint's own announcement: its
+    caller holds the lock)."""
+    return link(session, head, [_fields(**fields)])
 
 
 def mask(details: Mapping[str, Any]) -> dict[str, Any]:

@@ -84,7 +84,9 @@ def sign_head(
     operator: str | None = None,
 ) -> int:
     """Sign (seq, head_hash) and store the checkpoint, in the caller's transaction,
-    which must hold the chain lock (it just appended, or ``create`` took it)."""
+    which must hold the chain lock (the sealer, or ``create``), and announce it in the
+    chain right after that head. Returns the checkpoint's id."""
+    from .chain import Appended
     from .chain import append_raw
 
     at = datetime.now(UTC)
@@ -105,6 +107,7 @@ def sign_head(
     ).scalar_one()
     append_raw(
         session,
+        Appended(seq, head_hash),
         event=str(EventType.CHECKPOINT),
         outcome=str(Outcome.SUCCESS),
         actor_type=str(ActorType.OPERATOR if operator else ActorType.SYSTEM),
@@ -122,21 +125,19 @@ def sign_head(
 
 
 def create(signer: CheckpointSigner | None = None) -> AuditCheckpoint | None:
-    """`idp audit checkpoint`: sign the current head now and commit. None when the
-    chain is empty or no signer is configured."""
+    """`idp audit checkpoint`: seal what is pending, sign the head now and commit. None
+    when the chain is empty or no signer is configured."""
     signer = signer or configured_signer()
     if signer is None:
         return None
+    from .chain import lock_head
+    from .sealer import seal
+
     session = db.session
     signer.prepare()
-    # Take the chain lock without taking a number (see chain._lock_head).
-    head = session.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(seq=_HEAD.c.seq)
-        .returning(_HEAD.c.seq, _HEAD.c.hash)
-    ).first()
-    if head is None or int(head.seq) == 0:
+    seal(session=session)  # the checkpoint covers every record committed so far
+    head = lock_head(session)
+    if int(head.seq) == 0:
         session.rollback()
         return None
     checkpoint_id = sign_head(

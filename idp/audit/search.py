@@ -3,7 +3,8 @@
 Filters combine with AND; results come newest first, ``limit`` at a time, and the next
 page starts below the last ``seq`` seen (``before_seq``), which stays stable while new
 records are appended. A citizen is found by internal id or by ID number, through the
-blind index (the number itself is never stored or compared in clear).
+blind index (the number itself is never stored or compared in clear). It seals first
+(idp.audit.sealer, committing the session), so the newest committed records are found.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def search(
     ending in ``.`` ("login." for every sign-in event). ``id_number`` raises
     ``idp.ids.InvalidIdNumber`` when malformed and ``UnknownCitizen`` when nobody
     holds it."""
+    from .sealer import seal
+
+    seal()
     query = select(AuditEvent)
     if id_number is not None:
         number = parse_id_number(number=id_number)

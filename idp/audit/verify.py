@@ -1,7 +1,13 @@
 """``verify``: walk the whole chain and every checkpoint, and say exactly what is wrong.
 
+It seals first (idp.audit.sealer), so every committed record is in the chain it walks;
+records that could not be sealed are counted (``pending``), and those older than
+``IDP_AUDIT_SEAL_MAX_AGE`` are a problem (``unsealed``: no sealer is running).
+
 For each record in ``seq`` order:
 
+- a version-2 record's content is hashed again and compared with the content hash taken
+  when it was written: a mismatch means it was **edited** (before or after sealing);
 - its hash is recomputed over its canonical body (idp.audit.canonical). A mismatch means
   the record was **edited**, unless the body hashes correctly at another position
   (searched within ``MOVE_WINDOW``): then it was **moved** (reordered) from there;
@@ -32,6 +38,7 @@ from ..models import AuditChainHead
 from ..models import AuditCheckpoint
 from ..models import AuditEvent
 from .canonical import GENESIS
+from .canonical import content_intact
 from .canonical import row_hash
 from .checkpoints import CheckpointSignatureError
 from .checkpoints import CheckpointSigner
@@ -45,7 +52,7 @@ _EVENTS = AuditEvent.__table__
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # edited | moved | removed | relinked | checkpoint
+    kind: str  # edited | moved | removed | relinked | checkpoint | unsealed
     seq: int | None  # the record concerned (first of a removed range)
     message: str
 
@@ -63,6 +70,7 @@ class CheckpointStatus:
 class Report:
     records: int = 0
     last_seq: int = 0
+    pending: int = 0  # written, not yet sealed into the chain
     problems: list[Problem] = field(default_factory=list)
     checkpoints: list[CheckpointStatus] = field(default_factory=list)
 
@@ -81,16 +89,40 @@ class Report:
             "ok": self.ok,
             "records": self.records,
             "last_seq": self.last_seq,
+            "pending": self.pending,
             "anchored_seq": self.anchored_seq,
             "problems": [asdict(p) for p in self.problems],
             "checkpoints": [asdict(c) for c in self.checkpoints],
         }
 
 
-def verify(*, signer: CheckpointSigner | None = None, session: Session | None = None) -> Report:
+def verify(
+    *,
+    signer: CheckpointSigner | None = None,
+    session: Session | None = None,
+    seal_first: bool = True,
+) -> Report:
+    """The report on the whole trail (module docstring). ``seal_first`` commits the
+    session (sealing is the only write)."""
+    from .sealer import pending
+    from .sealer import seal
+    from .sealer import stale_before
+
     session = session or db.session
     signer = signer or configured_signer()
     report = Report()
+    if seal_first:
+        seal(session=session)
+    report.pending, oldest = pending(session)
+    if oldest is not None and oldest < stale_before():
+        report.problems.append(
+            Problem(
+                "unsealed",
+                None,
+                f"{report.pending} record(s) not yet sealed into the chain, the oldest "
+                f"written at {oldest.isoformat()}: is a sealer running?",
+            )
+        )
     checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).all()
     wanted = {c.seq for c in checkpoints}
     chain_at: dict[int, tuple[str, bool]] = {}  # seq -> (stored hash, intact)
@@ -105,9 +137,11 @@ def verify(*, signer: CheckpointSigner | None = None, session: Session | None = 
         expected = (prev.seq if prev is not None else 0) + 1
         if row.seq > expected:
             report.problems.append(_removed(expected, row.seq - 1))
-        intact = same(row_hash(row), row.hash)
+        content_ok = content_intact(row)
+        intact = content_ok and same(row_hash(row), row.hash)
         if not intact:
-            origin = _origin(row)
+            # Edited content is an edit wherever it sits; only an intact one may have moved.
+            origin = _origin(row) if content_ok else None
             if origin is not None and shift and origin - row.seq == shift:
                 pass  # one more record of a renumbered run, reported at its start
             elif (

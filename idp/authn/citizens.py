@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -29,6 +31,7 @@ from ..models import Citizen
 from ..models import PasswordCredential
 from ..models import RegistryEntry
 from ..models._types import new_id
+from ..models.address import normalise_address
 from .methods.password import hash_password
 
 
@@ -115,12 +118,16 @@ def create_citizen(
     phone: str | None = None,
     password: str | None = None,
     proofing: str = Proofing.REGISTRY,
+    address: Mapping[str, Any] | None = None,
     commit: bool = True,
 ) -> Citizen:
     """Create the one account for ``id_number``; its birth date and sex come from the number.
 
+    ``address`` is the registry's address of household registration (OIDC Core 5.1.1
+    members, checked by ``idp.models.address``).
+
     Raises ``InvalidIdNumber`` for a malformed number and ``InvalidInput`` for a taken
-    number or a bad name, phone, password or proofing value. With ``commit=False`` the
+    number or a bad name, phone, address, password or proofing value. With ``commit=False`` the
     caller owns the transaction (the row is flushed, not committed).
     """
     parsed = parse_id_number(number=id_number)
@@ -130,6 +137,7 @@ def create_citizen(
         raise InvalidInput("Unknown identity-proofing level.", field="proofing") from None
     clean_name = normalise_name(name=name)
     clean_phone = normalise_phone(phone=phone) if phone else None
+    clean_address = normalise_address(address)
     pw_hash = _hash_or_reject(password) if password is not None else None
 
     kr = keyring()
@@ -147,6 +155,7 @@ def create_citizen(
         birthdate=parsed.birthdate,
         gender=parsed.sex,
         proofing=level.value,
+        address=clean_address,
     )
     db.session.add(citizen)
     if pw_hash is not None:

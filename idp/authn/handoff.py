@@ -15,6 +15,21 @@ keeping the level reached (until it lapses)".
    lapsed, or a session signed out, meanwhile is not carried), its methods, the time it
    was reached (so it lapses when it would have on the website) and the channel that
    proved it; the new session's device is the phone.
+
+From a kiosk (the signed-in kiosk screen shows the code, ``adapters.kiosk_app``) the
+same steps apply, with two rules of their own:
+
+- The phone's session is an ordinary session, not a kiosk session: the ``channel`` of
+  the level stays ``kiosk`` (what portals see: where the level was proved, e.g. high by
+  card + face) but ``AuthResult.kiosk_id`` is unset, so ``complete_login`` neither
+  shortens it nor attaches it to a kiosk (it keys on where the session lives, never on
+  the channel of the proof).
+- The kiosk session ends when the phone claims the code: a kiosk is shared, and the
+  citizen has moved on. The kiosk screen (which polls ``/kiosk/status``) then shows that
+  the session ended.
+
+A session assisted at a service-hall counter (its level carries ``act``) is not handed
+off: what staff vouched for stays at the counter.
 """
 
 from __future__ import annotations
@@ -32,6 +47,7 @@ from ..errors import IdpError
 from ..extensions import db
 from ..models import Citizen
 from ..store import current_store
+from . import kiosk_sessions
 from . import sessions
 from .devices import Device
 from .result import AuthResult
@@ -109,8 +125,9 @@ def peek(code: str) -> str | None:
 
 
 def claim(code: str) -> AuthResult:
-    """Consume the continue code: the website session's standing level as an
-    AuthResult for the phone's browser. Raises HandoffUnavailable."""
+    """Consume the continue code: the website (or kiosk) session's standing level as
+    an AuthResult for the phone's browser, never a kiosk session (module docstring);
+    a kiosk session ends here. Raises HandoffUnavailable."""
     entry = current_store().consume(CONTINUE, _hash(code)) if peek(code) else None
     website = sessions.get_by_sid(current_store(), str(entry["sid"])) if entry else None
     if entry is None or website is None or website.citizen_id != entry["citizen_id"]:
@@ -121,6 +138,11 @@ def claim(code: str) -> AuthResult:
     standing = website.standing(level_policy(), now)
     if standing is None:
         raise HandoffUnavailable(detail="no level left on the website session")
+    if standing.act:
+        raise HandoffUnavailable(detail="an assisted session stays at the counter")
+    if website.kiosk_id:
+        # The citizen continues on the phone: the shared kiosk is signed out at once.
+        kiosk_sessions.end_session(current_store(), website)
     return AuthResult(
         citizen_id=website.citizen_id,
         methods=standing.methods,

@@ -1,14 +1,16 @@
 """Kiosk sessions: short, one per kiosk, ended by the citizen or by the card leaving.
 
 A kiosk is shared: the next person in the queue uses the same browser. So a session
-started at a kiosk (``Channel.KIOSK``)
+started in a kiosk's browser (``AuthResult.kiosk_id``: the card at the kiosk, or the app
+approving the QR code the kiosk shows; not a hand-off from the kiosk to the phone)
 
-- ends ``IDP_KIOSK_SESSION_SECONDS`` after the card sign-in and after
+- ends ``IDP_KIOSK_SESSION_SECONDS`` after the sign-in and after
   ``IDP_KIOSK_IDLE_SECONDS`` without a page view (``sessions.start(fixed=True)``),
   whatever an earlier session in that browser allowed;
 - is the only session at its kiosk: a new card sign-in there ends the previous one;
 - ends when the citizen presses "end" or when the kiosk reports (signed) that the card
-  was removed: ``end_at_kiosk``.
+  was removed: ``end_at_kiosk``; and when the citizen continues on the phone
+  (``idp.authn.handoff.claim``): the kiosk is left signed out for the next person.
 
 The kiosk -> session mapping is ephemeral (``kiosk-session:<client_id>``) and lives as
 long as the session can.
@@ -53,10 +55,11 @@ def end_at_kiosk(store: EphemeralStore, kiosk_id: str) -> bool:
 def end_session(store: EphemeralStore, session: sessions.SsoSession) -> None:
     """End a kiosk session the citizen closed ("end"), and forget its kiosk mapping."""
     sessions.end(store, session.sid, session.citizen_id)
-    if session.device_id:
-        current = store.get(KIND, session.device_id)
+    kiosk_id = session.kiosk_id or session.device_id
+    if kiosk_id:
+        current = store.get(KIND, kiosk_id)
         if current and current.get("sid") == session.sid:
-            store.delete(KIND, session.device_id)
+            store.delete(KIND, kiosk_id)
 
 
 def end_for_kiosk(kiosk_id: str) -> bool:

@@ -87,6 +87,7 @@ def register(*, id_number: str, name: str, phone: str, password: str, ip: str) -
                 phone=clean_phone,
                 password=password,
                 proofing=Proofing.REGISTRY,
+                address=entry.address if entry is not None else None,
             )
         except InvalidInput:
             problem = "already registered (concurrent)"

@@ -72,3 +72,8 @@ class AuthResult:
     # terminal the staff member worked through; see ``idp.authn.acting`` (``act`` claim).
     acting_client_id: str | None = None
     acting_device_id: str | None = None
+    # The registered kiosk whose shared browser receives this session: it is then a
+    # kiosk session (``idp.authn.kiosk_sessions``: short, one per kiosk). Set by the
+    # kiosk adapter for a card sign-in and for the app approving the kiosk's QR code
+    # (channel ``mobile``: the proof came from the app); never by a hand-off.
+    kiosk_id: str | None = None

@@ -90,6 +90,11 @@ def current_session(cookie: str | None) -> sessions.SsoSession | None:
     return sessions.load(current_store(), cookie, idle=idle)
 
 
+def peek_session(cookie: str | None) -> sessions.SsoSession | None:
+    """The live session behind ``cookie`` without counting it as used (a screen's poll)."""
+    return sessions.peek(current_store(), cookie)
+
+
 def complete_login(
     interaction_uid: str,
     result: AuthResult,
@@ -120,10 +125,16 @@ def complete_login(
     proof = _joined(pending, previous, result)
     # Kiosk sessions are short and one per kiosk (idp.authn.kiosk_sessions); so are
     # sessions assisted at a service-hall counter (idp.authn.hall), one per counter.
-    at_kiosk = result.channel in (Channel.KIOSK, Channel.HALL)
-    if result.channel == Channel.KIOSK:
+    # Where the session lives decides, not the channel of the proof: a card or an app
+    # approval in a kiosk's browser makes a kiosk session (``result.kiosk_id``); a
+    # hand-off of that level to the phone (channel still "kiosk") does not.
+    terminal = result.kiosk_id
+    if terminal is None and result.channel == Channel.HALL and result.acting_staff_id:
+        terminal = result.device_id
+    at_kiosk = terminal is not None
+    if result.kiosk_id:
         lifetime, idle = kiosk_sessions.lifetimes()
-    elif result.channel == Channel.HALL:
+    elif at_kiosk:
         lifetime, idle = hall.lifetimes()
     session, cookie = sessions.start(
         store,
@@ -134,8 +145,8 @@ def complete_login(
         user_agent=user_agent,
         fixed=at_kiosk,
     )
-    if at_kiosk and result.device_id:
-        kiosk_sessions.attach(store, kiosk_id=result.device_id, session=session)
+    if terminal is not None:
+        kiosk_sessions.attach(store, kiosk_id=terminal, session=session)
     moved = pending.advance(State.AUTHENTICATED, sid=session.sid)
     interactions.save(store, moved, ttl=interaction_ttl)
     _record_login(pending, previous, proof, session)

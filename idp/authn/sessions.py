@@ -90,6 +90,9 @@ class SsoSession:
     # Devices this session signed in (a kiosk approved from the phone, RFC 8628):
     # [{"channel", "device_id", "place", "at", "acr"}], newest last.
     devices: list[dict[str, Any]] = field(default_factory=list)
+    # The kiosk whose browser holds this session (a kiosk session), whatever the channel
+    # of its proof: the card at that kiosk, or the app approving the kiosk's QR code.
+    kiosk_id: str | None = None
 
     def level_states(self, policy: LevelPolicy, now: int) -> list[LevelState]:
         """The levels that have not lapsed, highest first."""
@@ -224,13 +227,15 @@ def start(
         # (``AuthResult.extra["place"]``: a browser and network, a service hall).
         place=(result.place or str(result.extra.get("place") or ""))[:120] or None,
         idle=idle if fixed else None,
+        kiosk_id=result.kiosk_id,
     )
     _save(store, session, now, idle)
     return session, f"{session.sid}.{secret}"
 
 
-def load(store: EphemeralStore, cookie: str | None, *, idle: int) -> SsoSession | None:
-    """The live session behind a cookie value, or None; refreshes its idle timer."""
+def peek(store: EphemeralStore, cookie: str | None) -> SsoSession | None:
+    """The live session behind a cookie value, or None, leaving its idle timer alone (a
+    page's poll is not a page view). A session found expired is ended."""
     if not cookie or "." not in cookie or len(cookie) > 200:
         return None
     sid, secret = cookie.split(".", 1)
@@ -244,6 +249,15 @@ def load(store: EphemeralStore, cookie: str | None, *, idle: int) -> SsoSession 
     if now >= session.expires_at or (session.idle and now - session.last_seen > session.idle):
         end(store, session.sid, session.citizen_id)
         return None
+    return session
+
+
+def load(store: EphemeralStore, cookie: str | None, *, idle: int) -> SsoSession | None:
+    """The live session behind a cookie value, or None; refreshes its idle timer."""
+    session = peek(store, cookie)
+    if session is None:
+        return None
+    now = int(time.time())
     # Avoid a store write on every page view (sooner for a short-idle kiosk session).
     if now - session.last_seen > min(30, (session.idle or 120) // 4):
         session = replace(session, last_seen=now)

@@ -1,11 +1,12 @@
-"""`idp audit verify|checkpoint|search`: the tamper-evident trail (idp.audit).
+"""`idp audit verify|checkpoint|seal|search`: the tamper-evident trail (idp.audit).
 
-``verify`` walks the whole chain and every checkpoint and names each record that was
-edited, removed or moved, and each checkpoint that does not verify; exit status 1 on any
-problem, 0 when all is intact. ``checkpoint`` signs the current head now (for cron, on
-top of the periodic ones). ``search`` prints matching records, newest first; an ID
-number is looked up through the blind index and never printed. Exit status 2 on
-invalid input.
+``verify`` seals pending records (idp.audit.sealer), then walks the whole chain and
+every checkpoint and names each record that was edited, removed or moved, and each
+checkpoint that does not verify; exit status 1 on any problem, 0 when all is intact.
+``checkpoint`` signs the current head now (for cron, on top of the periodic ones).
+``seal`` links pending records into the chain now. ``search`` prints matching records,
+newest first; an ID number is looked up through the blind index and never printed.
+Exit status 2 on invalid input.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ def verify(as_json: bool) -> None:
             click.echo(f"FAILED: {len(report.problems)} problem(s). {summary}")
     if not report.ok:
         raise SystemExit(1)
+
+
+@audit.command("seal")
+def seal() -> None:
+    """Link pending audit records into the chain now."""
+    sealed = trail.seal()
+    click.echo(f"sealed {sealed} record(s)")
 
 
 @audit.command("checkpoint")

@@ -1,7 +1,9 @@
 """`idp citizens ...`: the population registry that self-registration checks names against.
 
-``idp citizens import FILE.csv`` loads a registry extract; the semantics (validation
-first, one transaction, idempotent, duplicates) are in ``idp.citizens_import``.
+``idp citizens import FILE`` loads a registry extract (CSV, or JSON lines for a
+``.jsonl``/``.ndjson`` file or ``--format jsonl``); the formats are in
+``idp.registry_extract``, the semantics (validation first, one transaction, idempotent,
+duplicates) in ``idp.citizens_import``.
 
 Exit status: 0 every row was accepted; 1 some rows were rejected (the valid ones were
 imported unless ``--strict`` or ``--dry-run``); 2 the file could not be used at all and
@@ -17,6 +19,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from ..citizens_import import FORMATS
 from ..citizens_import import ImportFileError
 from ..citizens_import import ImportReport
 from ..citizens_import import import_registry
@@ -29,6 +32,12 @@ EXIT_FILE_ERROR = 2
 
 @citizens.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="File format (default: jsonl for .jsonl/.ndjson files, else csv).",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is rejected.")
 @click.option(
@@ -38,11 +47,16 @@ EXIT_FILE_ERROR = 2
     help="Text encoding of the file (a UTF-8 byte-order mark is accepted), e.g. gb18030.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def import_command(file: Path, dry_run: bool, strict: bool, encoding: str, as_json: bool) -> None:
-    """Load a population-registry extract: CSV with header id_number,name[,phone]."""
+def import_command(
+    file: Path, fmt: str | None, dry_run: bool, strict: bool, encoding: str, as_json: bool
+) -> None:
+    """Load a population-registry extract: CSV with header id_number,name[,phone]
+    [,address or address_<member>...], or JSON lines."""
+    if fmt is None:
+        fmt = "jsonl" if file.suffix.lower() in {".jsonl", ".ndjson"} else "csv"
     try:
         report = import_registry(
-            data=file.read_bytes(), encoding=encoding, dry_run=dry_run, strict=strict
+            data=file.read_bytes(), encoding=encoding, fmt=fmt, dry_run=dry_run, strict=strict
         )
     except ImportFileError as exc:
         if as_json:
@@ -69,6 +83,8 @@ def _print_text(report: ImportReport) -> None:
         f"inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}, rejected {report.rejected}"
     )
+    if report.accounts_updated:
+        summary += f"; addresses updated on {report.accounts_updated} accounts"
     if report.dry_run:
         summary += " (dry run: nothing written)"
     elif not report.written:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 
 import click
@@ -24,9 +25,19 @@ DEMO_ID_NUMBER = "110101199003074530"  # GB 11643: Dongcheng, Beijing; 1990-03-0
 DEMO_NAME = "王小明"
 DEMO_PHONE = "+8613800138000"
 DEMO_PASSWORD = "yiwang-tongban-demo"
+# The demo citizen's address of household registration (OIDC Core 5.1.1 members),
+# in Dongcheng like the number says.
+DEMO_ADDRESS = {
+    "formatted": "北京市东城区东华门街道南池子大街 1 号",
+    "street_address": "东华门街道南池子大街 1 号",
+    "locality": "东城区",
+    "region": "北京市",
+    "postal_code": "100006",
+    "country": "中国",
+}
 DEMO_CLIENT_ID = "demo-portal"
 DEMO_CLIENT_NAME = "Demo portal"
-DEMO_SCOPE = "openid profile phone"
+DEMO_SCOPE = "openid profile phone address"
 DEFAULT_PORTAL_PORT = 5001
 
 
@@ -80,14 +91,24 @@ def _seed_citizen() -> bool:
     from ..authn.citizens import find_by_id_number
     from ..citizens_import import import_registry
 
-    # The registry row first, as `idp citizens import` would load it: self-registration
-    # and in-person checks find the demo citizen there like anyone else.
-    row = f"id_number,name,phone\n{DEMO_ID_NUMBER},{DEMO_NAME},{DEMO_PHONE}\n"
-    import_registry(data=row.encode())
+    # The registry row first, as `idp citizens import` would load it (JSON lines, with
+    # the address): self-registration and in-person checks find the demo citizen there
+    # like anyone else, and an existing demo account gets the address from it.
+    row = {
+        "id_number": DEMO_ID_NUMBER,
+        "name": DEMO_NAME,
+        "phone": DEMO_PHONE,
+        "address": DEMO_ADDRESS,
+    }
+    import_registry(data=json.dumps(row, ensure_ascii=False).encode(), fmt="jsonl")
     if find_by_id_number(DEMO_ID_NUMBER) is not None:
         return False
     create_citizen(
-        id_number=DEMO_ID_NUMBER, name=DEMO_NAME, phone=DEMO_PHONE, password=DEMO_PASSWORD
+        id_number=DEMO_ID_NUMBER,
+        name=DEMO_NAME,
+        phone=DEMO_PHONE,
+        password=DEMO_PASSWORD,
+        address=DEMO_ADDRESS,
     )
     return True
 
@@ -121,6 +142,8 @@ def _seed_client(portal_url: str) -> bool:
     # follows the master key.
     client.redirect_uris = _with(client.redirect_uris, redirect_uri)
     client.post_logout_redirect_uris = _with(client.post_logout_redirect_uris, logout_uri)
+    # A portal seeded before a scope joined the demo may ask for it too.
+    client.scope = " ".join(dict.fromkeys([*client.scope.split(), *DEMO_SCOPE.split()]))
     # OpenID Connect Back-Channel Logout: the demo portal drops its sign-in when told.
     client.backchannel_logout_uri = f"{portal_url}/backchannel-logout"
     client.client_secret_hash = hashing.keyed_hash(SECRET_PURPOSE, demo_client_secret())

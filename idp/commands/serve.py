@@ -251,7 +251,7 @@ def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
 
 
 # The WSGI server of `idp serve` (IDP_SERVER), chosen by measurement (issue 7,
-# bench/RESULTS.md section 3): granian's WSGI mode costs less CPU per request than
+# bench/RESULTS.md section 3b): granian's WSGI mode costs less CPU per request than
 # gunicorn's gthread worker outside the app (its HTTP parsing and connection handling
 # are Rust, off the GIL): 4 times the discovery requests per CPU-second, twice the JWKS,
 # the same or better on the endpoints that wait for PostgreSQL; about 15 MiB more PSS.

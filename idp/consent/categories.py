@@ -68,14 +68,15 @@ CATALOGUE: dict[str, Category] = {
             description_en="Your mobile phone number",
             claims=("phone_number", "phone_number_verified"),
         ),
-        # Citizens have no address on record yet: the category exists (portals may ask
-        # for it and the citizen sees it) but releases nothing until one is stored.
+        # The registry's address of household registration (户籍地址), released as the
+        # OIDC Core 5.1.1 Address Claim; nothing when the registry gave none. Personal,
+        # not sensitive, information (PIPL art. 28 lists no addresses).
         Category(
             scope="address",
             name_zh="地址",
             name_en="Address",
-            description_zh="您的住址",
-            description_en="Your address",
+            description_zh="您的户籍地址",
+            description_en="Your address of household registration",
             claims=("address",),
         ),
         Category(

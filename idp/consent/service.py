@@ -19,6 +19,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import and_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -26,6 +27,7 @@ from .. import audit
 from ..audit import ActorType
 from ..audit import EventType
 from ..extensions import db
+from ..models import Citizen
 from ..models import Consent
 from ..models import OAuthToken
 
@@ -37,6 +39,41 @@ def _now() -> datetime:
 
 
 _TABLE = Consent.__table__
+_CITIZENS = Citizen.__table__
+
+
+def find_active_and_standing(
+    *, citizen_id: str, client_id: str, now: datetime | None = None
+) -> tuple[bool, Any | None]:
+    """(the citizen exists and is not locked, their current consent for this portal as
+    a read-only row) in one statement: the authorization endpoint asks both on every
+    request (``idp.authn.citizens.is_active`` and ``find_active``)."""
+    now = now or _now()
+    joined = _CITIZENS.outerjoin(
+        _TABLE,
+        and_(
+            _TABLE.c.citizen_id == _CITIZENS.c.id,
+            _TABLE.c.client_id == client_id,
+            _TABLE.c.revoked_at.is_(None),
+        ),
+    )
+    rows = (
+        db.session.connection()
+        .execute(
+            select(_CITIZENS.c.locked_at.label("citizen_locked_at"), *_TABLE.c)
+            .select_from(joined)
+            .where(_CITIZENS.c.id == citizen_id)
+            .order_by(_TABLE.c.granted_at.desc())
+        )
+        .all()
+    )
+    if not rows:
+        return False, None
+    standing = rows[0].citizen_locked_at is None
+    for row in rows:
+        if row.id is not None and (row.expires_at is None or row.expires_at > now):
+            return standing, row
+    return standing, None
 
 
 def find_active(

@@ -5,7 +5,10 @@ type (``idp.consent.categories`` builds the scopes from this catalogue). PIPL ar
 28 names "specific identity" and other information whose leak may harm a person as
 sensitive personal information: the household register (family members, household
 address) and the marriage certificate (marital status, spouse) are treated as
-sensitive, asked for separately and released only at the substantial level.
+sensitive, asked for separately and released only at the substantial level. So is the
+driving licence: its number is the holder's ID number (GA/T 947, the licence file
+number aside), and DESIGN.md releases an ID number only under the citizen's separate,
+explicit consent, at the level the ``id_number`` scope needs.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ LICENCE_TYPES: dict[str, LicenceType] = {
             name_en="Driving licence",
             required_fields=("name", "vehicle_classes"),
             optional_fields=("first_issued_on", "archive_number"),
+            sensitive=True,  # the licence number is the ID number
+            minimum_acr=Acr.SUBSTANTIAL,
         ),
         LicenceType(
             code="business_licence",

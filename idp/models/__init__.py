@@ -3,6 +3,7 @@
 from .audit import AuditChainHead
 from .audit import AuditCheckpoint
 from .audit import AuditEvent
+from .audit import AuditPending
 from .backchannel import BackchannelDelivery
 from .citizen import Citizen
 from .citizen import RegistryEntry
@@ -29,6 +30,7 @@ __all__ = [
     "AuditChainHead",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditPending",
     "AccountAlert",
     "DeviceKey",
     "AuthenticatorLockout",

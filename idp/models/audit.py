@@ -2,8 +2,12 @@
 
 In PostgreSQL, migration 6a_audit makes ``audit_event`` and ``audit_checkpoint``
 append-only (a trigger refuses UPDATE, DELETE and TRUNCATE). ``audit_chain_head`` is the
-one mutable row: the lock that keeps several writers on one linear chain, and a copy of
-the head for the next append. Verification never trusts it.
+one mutable row: the lock that keeps the sealer(s) on one linear chain, and a copy of
+the head for the next seal. Verification never trusts it.
+
+``audit_pending`` (migration 9b_perf) holds records written by actions and not yet
+linked into the chain (idp.audit.sealer): insert-only for the application, and a
+trigger refuses UPDATE in PostgreSQL; the sealer moves rows out of it (DELETE).
 """
 
 from __future__ import annotations
@@ -46,6 +50,31 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     alg: Mapped[str] = mapped_column(String(16))  # sha256 | sm3
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Body version 2 (idp.audit.canonical): the content hash the action computed when it
+    # wrote the record; ``hash`` links (seq, prev_hash, content_hash). NULL: version 1.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditPending(db.Model):  # type: ignore[name-defined,misc]
+    """A record written by an action, waiting for the sealer to give it its place in the
+    chain. ``content_hash`` is over its canonical content (idp.audit.canonical), taken
+    when it was written, so an edit made while it waits shows once it is sealed."""
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    citizen_id: Mapped[str | None] = mapped_column(String(36))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alg: Mapped[str] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))
 
 
 class AuditCheckpoint(db.Model):  # type: ignore[name-defined,misc]
@@ -62,7 +91,7 @@ class AuditCheckpoint(db.Model):  # type: ignore[name-defined,misc]
 
 
 class AuditChainHead(db.Model):  # type: ignore[name-defined,misc]
-    """Single row (id 1), locked by every append. ``checkpoint_*`` say when the last
+    """Single row (id 1), locked by every seal. ``checkpoint_*`` say when the last
     checkpoint was signed, so the periodic one needs no extra query."""
 
     __tablename__ = "audit_chain_head"

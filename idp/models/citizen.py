@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy import Date
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import validates
 
 from ..extensions import db
 from ._types import UTCDateTime
 from ._types import new_id
 from ._types import utcnow
+from .address import normalise_address
 
 
 class RegistryEntry(db.Model):  # type: ignore[name-defined,misc]
@@ -34,8 +38,14 @@ class RegistryEntry(db.Model):  # type: ignore[name-defined,misc]
     phone: Mapped[str | None] = mapped_column(String(32))
     birthdate: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(1))  # "M" / "F", from the number
+    # The address of household registration, OIDC Core 5.1.1 members (idp.models.address).
+    address: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("address")
+    def _valid_address(self, key: str, value: Any) -> dict[str, str] | None:
+        return normalise_address(value)
 
 
 class Citizen(db.Model):  # type: ignore[name-defined,misc]
@@ -51,8 +61,16 @@ class Citizen(db.Model):  # type: ignore[name-defined,misc]
     phone: Mapped[str | None] = mapped_column(String(32))
     birthdate: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(1))
+    # The registry's address of household registration (idp.models.address), copied at
+    # registration and kept current by `idp citizens import`. Stored in clear like the
+    # name and phone: personal, not sensitive, information (README "Privacy").
+    address: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     # Identity proofing, recorded apart from login assurance: "registry" (name and number
     # matched the population registry), "in_person" (verified at a counter).
     proofing: Mapped[str] = mapped_column(String(32), default="registry")
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("address")
+    def _valid_address(self, key: str, value: Any) -> dict[str, str] | None:
+        return normalise_address(value)

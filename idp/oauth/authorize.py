@@ -143,6 +143,7 @@ def begin(request: ProtocolRequest, *, session: SsoSession | None, browser: str)
             fresh_after=fresh_after,
             wanted=wanted,
             consent=ctx.consent,
+            citizen_active=ctx.citizen_active,
         )
     if "acr_unmet" in decision.reasons:
         return _unmet(server, request, grant)
@@ -354,9 +355,12 @@ def _context(
 ) -> prompts.Context:
     scopes = tuple((scope or "").split())
     consent = None
+    citizen_active = None
     if session is not None:
-        consent = consent_service.find_active(
-            citizen_id=session.citizen_id, client_id=client.client_id, readonly=True
+        # One statement for the consent and the citizen's lock (read again by _issue
+        # when it runs in another request).
+        citizen_active, consent = consent_service.find_active_and_standing(
+            citizen_id=session.citizen_id, client_id=client.client_id
         )
     max_age = data.get("max_age")
     assessment = None
@@ -373,6 +377,7 @@ def _context(
         policy=service.level_policy(),
         acceptable=wanted.levels,
         assessment=assessment,
+        citizen_active=citizen_active,
     )
 
 
@@ -392,6 +397,7 @@ def _issue(
     granted: tuple[str, ...] | None = None,
     consent_id: str | None = None,
     consent: Consent | None = None,
+    citizen_active: bool | None = None,
 ) -> Outcome:
     """Issue the code for the highest level the session stands at (counting proofs
     from ``fresh_after`` on): its ``acr``, ``amr`` and ``auth_time`` go in the ID token.
@@ -399,10 +405,13 @@ def _issue(
     performed satisfied"; it is never below what the request needs.
 
     ``consent`` is the citizen's active consent as this request already read it (the
-    prompt decision), so it is not read twice."""
+    prompt decision), so it is not read twice; so is ``citizen_active``, read with it
+    in this request (None: ask now)."""
     client: Client = request.client
     citizen_id = session.citizen_id
-    if not is_active(citizen_id):
+    if citizen_active is None:
+        citizen_active = is_active(citizen_id)
+    if not citizen_active:
         return _deny(server, request, grant)
     standing = session.standing(
         service.level_policy(), int(time.time()), fresh_after=fresh_after, at_least=wanted.lowest

@@ -7,7 +7,8 @@ releases; a later issue grows it into data categories with per-category consent.
 ID tokens carry only ``sub`` and the authentication claims; profile data goes through
 UserInfo, so a portal's logs of ID tokens hold no personal data beyond the pairwise id.
 The ID number is released only under the ``id_number`` scope (sensitive: the consent
-step asks for it separately and at its minimum level).
+step asks for it separately and at its minimum level); the address of household
+registration only under ``address``, as the Address Claim object of OIDC Core 5.1.1.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def userinfo(*, citizen: Citizen, sub: str, scopes: Iterable[str]) -> dict[str, 
         "gender": _GENDER.get(citizen.gender or ""),
         "phone_number": citizen.phone,
         "phone_number_verified": False if citizen.phone else None,
+        # OIDC Core 5.1.1: a JSON object of the members we hold (idp.models.address);
+        # absent (None) when the registry gave no address.
+        "address": dict(citizen.address) if citizen.address else None,
     }
     if "id_number" in granted:
         # Unsealed only when the consent behind the token covers it; never logged.

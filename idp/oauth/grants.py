@@ -121,6 +121,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             self.request.client, authorization_code.citizen_id, authorization_code
         )
 
+    # The ID token's release record (idp.oauth.oidc, an after-hook of
+    # create_token_response) joins this grant's transaction.
+    COMMITS_AFTER_ID_TOKEN = True
+
     def save_token(self, token: dict[str, Any]) -> None:
         code = self.request.authorization_code
         tokens.persist(
@@ -132,8 +136,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         # One audit record per code exchange, in the same transaction (the issue's hot
         # path): what was released is the granted scope, in the ID token and the tokens.
         _audit_issue(EventType.TOKEN_ISSUE, token, self.request, grant_id=code.grant_id)
+
+    def create_token_response(self) -> Any:
+        """Authlib's; then one commit for the tokens, the ID token's release record and
+        both audit records, and the replay check (after the commit, as before)."""
+        response = super().create_token_response()
         db.session.commit()
-        codes.check_not_replayed(code)
+        codes.check_not_replayed(self.request.authorization_code)
+        return response
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]

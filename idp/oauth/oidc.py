@@ -163,6 +163,9 @@ class _IdTokenClaims:
                     *(["amr"] if user.amr else []),
                 ],
                 via=releases.Via.ID_TOKEN,
+                # Grants that commit after this hook keep the release in their one
+                # transaction with the token and its audit record.
+                commit=not getattr(grant, "COMMITS_AFTER_ID_TOKEN", False),
             )
         return token
 

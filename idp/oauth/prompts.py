@@ -44,6 +44,8 @@ class Context:
     acceptable: tuple[Acr, ...] = ()  # requested levels, most preferred first
     # The session against ``acceptable`` (None without a session or a request).
     assessment: Assessment | None = None
+    # The session's citizen exists and is not locked (None: not read, no session).
+    citizen_active: bool | None = None
 
 
 Check = Callable[[Context], str | None]

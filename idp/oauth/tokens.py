@@ -201,7 +201,7 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
     def __init__(self, row: Any, kind: str) -> None:
         self.row = row
         self.kind = kind  # "access_token" | "refresh_token"
-        self._user: Citizen | None = None
+        self._citizen: Citizen | None = None
 
     @property
     def grant_id(self) -> str:
@@ -247,13 +247,14 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
         return self.row.citizen_id is None
 
     def get_user(self) -> Citizen | None:
+        """The citizen, loaded once per request: the session's identity map holds
+        objects weakly, so a second ``get`` after the first was dropped would query
+        again (UserInfo asks in the validator and in the endpoint)."""
         if self.row.citizen_id is None:
             return None
-        # Held here: the session's identity map is weak, so a second get_user in the same
-        # request (UserInfo: the validator, then the claims) would select the row again.
-        if self._user is None:
-            self._user = db.session.get(Citizen, self.row.citizen_id)
-        return self._user
+        if self._citizen is None:
+            self._citizen = db.session.get(Citizen, self.row.citizen_id)
+        return self._citizen
 
     def is_usable(self) -> bool:
         """Its citizen (if any) exists and is not locked, and its client is enabled

@@ -43,6 +43,7 @@ from ..extensions import db
 from ..ids import redact
 from ..models import Citizen
 from ..models import OAuthClient
+from ..models.address import display_lines
 from ..oauth.withdrawal import withdraw_consent
 from ..store import current_store
 from . import i18n
@@ -146,6 +147,7 @@ def _overview(
         citizen=citizen,
         id_number=redact(id_number_of(citizen)),
         phone=_mask_phone(citizen.phone),
+        address=display_lines(citizen.address),
         totp=totp.status(citizen_id=citizen.id),
         current=sso,
         sessions=all_sessions,

@@ -1,8 +1,8 @@
 """Approval requests answered in the mobile app: QR sign-in and push approvals.
 
 One mechanism for every channel that needs "approve it on your phone": the website's
-(and later the kiosks') QR sign-in, and push requests (a step-up on the website today;
-the hotline's CIBA requests later). A request lives in the ephemeral store, says who is
+and the kiosks' (``adapters.kiosk_app``) QR sign-in, and push requests (a step-up on
+the website; the hotline's CIBA requests). A request lives in the ephemeral store, says who is
 asking (``client_name``), from which channel and place, and carries a short matching
 code shown on both screens. The app answers with a decision signed by a bound device
 key (``idp.authn.devices``); the waiting browser (or, later, the CIBA poller) then

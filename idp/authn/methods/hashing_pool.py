@@ -14,7 +14,7 @@ So hashes run in one small thread pool per process:
   Linux applies it per thread, and argon2's lane threads inherit it), so when the CPU
   is short the scheduler serves protocol requests first and hashing takes what is
   left. Default 0 (the same priority), by measurement (bench/RESULTS.md sections 2.1
-  and 3): on a host shared with other busy work, +10 starved the sign-ins (every other
+  and 3b): on a host shared with other busy work, +10 starved the sign-ins (every other
   process outranks them) and did not lower the token endpoint's p99;
 - a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
   ``HashingBusy`` (the sign-in page answers 503 with Retry-After);
@@ -23,7 +23,7 @@ So hashes run in one small thread pool per process:
   thread, so a flood can park every thread of a worker behind the hashes; with the
   queue below the threads per worker (``IDP_THREADS``) some always serve token
   requests. Off by default (0): with 2, a burst of four parallel sign-ins (the
-  benchmark's set-up) already met "busy" pages (bench/RESULTS.md section 3).
+  benchmark's set-up) already met "busy" pages (bench/RESULTS.md section 3b).
 """
 
 from __future__ import annotations

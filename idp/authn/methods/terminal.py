@@ -10,12 +10,22 @@ signs a JWT (RFC 7519, JWS RFC 7515) with the key registered for it (the one its
 header  ``{"alg": "ES256", "typ": "kiosk-card+jwt", "kid": ...}``
 claims  ``iss`` (the kiosk's client_id), ``aud`` (``<issuer>/kiosk/card``), ``iat``,
         ``exp`` (at most ``IDP_KIOSK_ASSERTION_MAX_AGE`` after ``iat``), ``jti`` (a
-        random nonce, 16 to 256 characters, single use), ``id_number`` (read from the
-        chip), ``card`` (``{"chip_verified": true, "serial": "..."}``), ``face_match``
-        (``{"matched": true, "score": 0.97}``) and ``liveness`` (``{"passed": true}``).
+        random value, 16 to 256 characters, single use), ``nonce`` (the server nonce of
+        the kiosk page the assertion is posted from, ``idp.authn.kiosk_nonces``: that
+        browser's, unused, at most ``IDP_KIOSK_NONCE_TTL`` old), ``id_number`` (read
+        from the chip), ``card`` (``{"chip_verified": true, "serial": "..."}``),
+        ``face_match`` (``{"matched": true, "score": 0.97}``) and ``liveness``
+        (``{"passed": true}``).
 
 The card-removed event has ``typ`` ``kiosk-event+jwt``, ``aud`` ``<issuer>/kiosk/event``,
-the same ``iss``/``iat``/``exp``/``jti`` rules, and ``event`` ``"card_removed"``.
+the same ``iss``/``iat``/``exp``/``jti`` rules, and ``event`` ``"card_removed"`` (it is
+an API call from the reader, not from a page: no nonce).
+
+A QR request (the kiosk screen asking for a "sign in with the app" code, posted from the
+kiosk's browser to ``/kiosk/qr``) has ``typ`` ``kiosk-qr+jwt``, ``aud``
+``<issuer>/kiosk/qr``, the same ``iss``/``iat``/``exp``/``jti`` rules and the page's
+``nonce``, and nothing else: the place the app shows is the kiosk's registered place,
+never what the request says.
 
 A service-hall counter terminal (``kind`` counter, ``adapters/hall``) signs the card
 reading alone: header ``typ`` ``counter-card+jwt``, ``aud`` ``<issuer>/hall/card``, the
@@ -30,7 +40,12 @@ the ephemeral store until the assertion expires), the chip was verified, the fac
 matched and the liveness test passed, the ID number is valid and belongs to a citizen.
 Any image or biometric template in the assertion is refused (and anything else it does
 not define): the face image never reaches the provider. Every refusal is an
-``AssertionRejected`` whose ``reason`` is a short ASCII code (no ID number in it).
+``AssertionRejected`` whose ``reason`` is a short ASCII code (no ID number in it); its
+``kiosk_id`` names the kiosk when the refusal is the kiosk's own doing (a correctly
+signed, fresh, first-seen assertion refused on its contents: face, liveness, chip, ID
+number, nonce), and is None when anyone could have sent it (bad signature, expired,
+replayed, malformed): the per-kiosk throttle (``idp.authn.kiosk_throttle``) counts the
+first kind against the kiosk, the second against the sender's address.
 """
 
 from __future__ import annotations
@@ -51,12 +66,14 @@ from ...ids import parse_id_number
 from ...store import current_store
 from ...store.base import EphemeralStore
 from .. import citizens
+from .. import kiosk_nonces
 from ..kiosks import KioskDevice
 from ..kiosks import active_kiosk
 
 CARD_TYP = "kiosk-card+jwt"
 COUNTER_CARD_TYP = "counter-card+jwt"
 EVENT_TYP = "kiosk-event+jwt"
+QR_TYP = "kiosk-qr+jwt"
 EVENTS = ("card_removed",)
 # Asymmetric signatures only: never "none", never a shared secret.
 ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
@@ -65,7 +82,19 @@ LEEWAY = 5  # seconds of clock skew tolerated on iat
 MAX_ASSERTION_LENGTH = 4096
 MAX_TEXT = 256  # no claim value is longer; a base64 image or template would be
 JTI_KIND = "kiosk-jti"
-_CARD_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "id_number", "card", "face_match", "liveness"}
+_CARD_CLAIMS = {
+    "iss",
+    "aud",
+    "iat",
+    "exp",
+    "jti",
+    "nonce",
+    "id_number",
+    "card",
+    "face_match",
+    "liveness",
+}
+_QR_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "nonce"}
 _COUNTER_CARD_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "id_number", "card"}
 _EVENT_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "event", "card"}
 _MEMBERS = {
@@ -93,9 +122,10 @@ class AssertionRejected(IdpError):
 
     public = "The kiosk's card reading was refused."
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, kiosk_id: str | None = None) -> None:
         super().__init__(detail=f"kiosk assertion rejected: {reason}")
         self.reason = reason
+        self.kiosk_id = kiosk_id  # set when the kiosk itself sent it (module docstring)
 
 
 @dataclass(frozen=True)
@@ -117,9 +147,17 @@ class KioskEvent:
 
 
 def verify_card_assertion(
-    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore | None = None
+    *,
+    assertion: Any,
+    audience: str,
+    now: int,
+    max_age: int,
+    browser: str,
+    store: EphemeralStore | None = None,
 ) -> CardSignIn:
-    """Verify a card + face assertion (module docstring); raise ``AssertionRejected``."""
+    """Verify a card + face assertion posted from ``browser`` (module docstring); raise
+    ``AssertionRejected``."""
+    store = store or current_store()
     kiosk, claims = _verified(
         assertion,
         typ=CARD_TYP,
@@ -129,24 +167,77 @@ def verify_card_assertion(
         max_age=max_age,
         store=store,
     )
-    card = _member(claims, "card")
-    if card.get("chip_verified") is not True:
-        raise AssertionRejected("card_not_verified")
-    face = _member(claims, "face_match")
-    if face.get("matched") is not True:
-        raise AssertionRejected("face_mismatch")
-    score = face.get("score")
-    if score is not None and (not isinstance(score, int | float) or not 0 <= score <= 1):
-        raise AssertionRejected("malformed")
-    if _member(claims, "liveness").get("passed") is not True:
-        raise AssertionRejected("liveness_failed")
+    try:
+        _check_nonce(store, browser=browser, claims=claims)
+        card = _member(claims, "card")
+        if card.get("chip_verified") is not True:
+            raise AssertionRejected("card_not_verified")
+        face = _member(claims, "face_match")
+        if face.get("matched") is not True:
+            raise AssertionRejected("face_mismatch")
+        score = face.get("score")
+        if score is not None and (not isinstance(score, int | float) or not 0 <= score <= 1):
+            raise AssertionRejected("malformed")
+        if _member(claims, "liveness").get("passed") is not True:
+            raise AssertionRejected("liveness_failed")
+        citizen_id = _citizen_id(claims)
+    except AssertionRejected as exc:
+        exc.kiosk_id = kiosk.client_id  # signed, fresh and first seen: the kiosk's doing
+        raise
     return CardSignIn(
         kiosk=kiosk,
-        citizen_id=_citizen_id(claims),
+        citizen_id=citizen_id,
         card_serial=_serial(card),
         face_score=float(score) if score is not None else None,
         issued_at=int(claims["iat"]),
     )
+
+
+def verify_qr_request(
+    *,
+    assertion: Any,
+    audience: str,
+    now: int,
+    max_age: int,
+    browser: str,
+    store: EphemeralStore | None = None,
+) -> KioskDevice:
+    """Verify a kiosk's request for a QR sign-in code posted from ``browser`` (module
+    docstring): the kiosk that asks. Raises ``AssertionRejected``."""
+    store = store or current_store()
+    kiosk, claims = _verified(
+        assertion,
+        typ=QR_TYP,
+        allowed=_QR_CLAIMS,
+        audience=audience,
+        now=now,
+        max_age=max_age,
+        store=store,
+    )
+    try:
+        _check_nonce(store, browser=browser, claims=claims)
+    except AssertionRejected as exc:
+        exc.kiosk_id = kiosk.client_id
+        raise
+    return kiosk
+
+
+def claimed_kiosk(assertion: Any) -> str | None:
+    """The ``iss`` an assertion claims, unverified (to find whose budget a throttle
+    checks first); None if there is none to read."""
+    if not isinstance(assertion, str) or len(assertion) > MAX_ASSERTION_LENGTH:
+        return None
+    try:
+        iss = _peek_claims(assertion).get("iss")
+    except AssertionRejected:
+        return None
+    return iss if isinstance(iss, str) and 0 < len(iss) <= MAX_TEXT else None
+
+
+def _check_nonce(store: EphemeralStore, *, browser: str, claims: dict[str, Any]) -> None:
+    reason = kiosk_nonces.redeem(store, browser=browser, presented=claims.get("nonce"))
+    if reason is not None:
+        raise AssertionRejected(reason)
 
 
 def verify_counter_card(
