@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The identity provider for production: `idp serve` (granian's WSGI mode, chosen by
+# The identity provider for production: `idp serve` (gunicorn gthread, chosen by
 # measurement: README "Performance"), worker processes sharing state through PostgreSQL
 # (DATABASE_URL) and Redis (REDIS_URL). It refuses to start without them, without
 # IDP_MASTER_KEY, or with an http IDP_ISSUER (IDP_ENV=production is set below).
@@ -10,9 +10,9 @@
 #
 # idp.env: DATABASE_URL=postgresql://..., REDIS_URL=redis://..., IDP_MASTER_KEY=<base64 of
 # 32+ random bytes>, IDP_ISSUER=https://id.example.gov.cn; optional WEB_CONCURRENCY (2),
-# IDP_THREADS (8), PORT (8000), IDP_TRUSTED_PROXIES (1 behind one TLS proxy: client
-# address and scheme from its X-Forwarded-* headers). IDP_SERVER=gunicorn serves with
-# gunicorn instead (or run `gunicorn --config gunicorn.conf.py 'idp:create_app(serving=True)'`).
+# IDP_THREADS (4), PORT (8000), IDP_TRUSTED_PROXIES (1 behind one TLS proxy: client
+# address and scheme from its X-Forwarded-* headers), IDP_SERVER=granian (granian's
+# WSGI mode instead, 8 threads per worker by default).
 
 FROM python:3.11-slim
 

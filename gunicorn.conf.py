@@ -1,8 +1,8 @@
 """gunicorn settings: ``gunicorn -c gunicorn.conf.py 'idp:create_app(serving=True)'``.
 
-``idp serve`` (and the Dockerfile) runs granian by default since issue 7's measurement
-(README "Performance", bench/RESULTS.md section 3b); ``IDP_SERVER=gunicorn idp serve``
-runs gunicorn with these same settings, and this file runs it directly. Environment:
+``idp serve`` (and the Dockerfile) runs gunicorn with these same settings by default
+(``IDP_SERVER=granian`` runs granian instead: README "Performance", bench/RESULTS.md
+section 3b); this file runs gunicorn directly. Environment:
 
 - ``PORT`` (default 8000): listen on 0.0.0.0:PORT.
 - ``WEB_CONCURRENCY`` (default 2): worker processes. Above 1 needs ``REDIS_URL``: the

@@ -1,6 +1,6 @@
 """Production mode: several processes share all state through PostgreSQL and Redis.
 
-Two independent `idp serve` servers (granian: one with two workers, one with one) run
+Two independent `idp serve` servers (gunicorn: one with two workers, one with one) run
 on the machine's PostgreSQL and Redis. A citizen's browser and a portal alternate
 between them at every step: authorize on A, sign in on B, consent on A, exchange the
 code on B, UserInfo on A, refresh on B, replay the code on A. Cookies are per host, not

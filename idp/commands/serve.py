@@ -6,9 +6,9 @@ Two ways to serve, chosen by where ephemeral state lives:
   in-process store serves one process only, so ``--workers`` above 1 is refused. On SQLite
   the Alembic migrations are applied at start, so a fresh checkout needs no setup step.
 - **Production** (``REDIS_URL`` set): ``--workers`` processes with ``IDP_THREADS``
-  threads each, under granian's WSGI mode (the default, chosen by measurement: see
-  ``DEFAULT_SERVER``) or gunicorn's gthread worker (``IDP_SERVER=gunicorn``, the same
-  settings as ``gunicorn.conf.py``). Either way the app is built once in the main
+  threads each, under gunicorn's gthread worker (the default, the same settings as
+  ``gunicorn.conf.py``; chosen by measurement: see ``DEFAULT_SERVER``) or granian's
+  WSGI mode (``IDP_SERVER=granian``). Either way the app is built once in the main
   process and the workers are forks of it. Migrations are *not* applied: run
   ``idp db upgrade`` as a release step; the server refuses to start on an outdated
   schema (checked in a forked child, so the server never loads Alembic).
@@ -251,13 +251,15 @@ def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
 
 
 # The WSGI server of `idp serve` (IDP_SERVER), chosen by measurement (issue 7,
-# bench/RESULTS.md section 3b): granian's WSGI mode costs less CPU per request than
-# gunicorn's gthread worker outside the app (its HTTP parsing and connection handling
-# are Rust, off the GIL): 4 times the discovery requests per CPU-second, twice the JWKS,
-# the same or better on the endpoints that wait for PostgreSQL; about 15 MiB more PSS.
-# gunicorn stays available.
-SERVERS = ("granian", "gunicorn")
-DEFAULT_SERVER = "granian"
+# bench/RESULTS.md section 3b). granian's WSGI mode costs less CPU outside the app (its
+# HTTP handling is Rust, off the GIL): 4 times gunicorn's discovery requests per
+# CPU-second, twice its JWKS. On the endpoints that wait for PostgreSQL (flows, token,
+# introspection, UserInfo) the CPU per request was the same, and granian needs 8 threads
+# per worker to keep a sign-in flood from parking them all, where its p99 was 1.2-3
+# times gunicorn's (token p99 590-690 ms against 230-520) with 15 MiB more PSS. The hot
+# path decides: gunicorn gthread stays the default; IDP_SERVER=granian is supported.
+SERVERS = ("gunicorn", "granian")
+DEFAULT_SERVER = "gunicorn"
 # Python threads per worker process when IDP_THREADS is unset, per server. granian
 # needs more than gunicorn: a password sign-in holds its thread while it waits for the
 # hashing pool, and with 2-4 threads a sign-in flood left the token requests of a
@@ -409,8 +411,8 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_port: int) -> Non
     """Run the provider.
 
     With no configuration: the embedded default (SQLite file under instance/, in-process
-    store, migrations applied automatically) in one process. With REDIS_URL: granian
-    (or gunicorn: IDP_SERVER) with --workers processes; run `idp db upgrade` first.
+    store, migrations applied automatically) in one process. With REDIS_URL: gunicorn
+    (or granian: IDP_SERVER) with --workers processes; run `idp db upgrade` first.
     """
     configure_logging()
     problem = multiprocess_refusal(workers)
