@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The identity provider for production: gunicorn workers sharing state through PostgreSQL
+# The identity provider for production: `idp serve` (gunicorn gthread, chosen by
+# measurement: README "Performance"), worker processes sharing state through PostgreSQL
 # (DATABASE_URL) and Redis (REDIS_URL). It refuses to start without them, without
 # IDP_MASTER_KEY, or with an http IDP_ISSUER (IDP_ENV=production is set below).
 #
@@ -9,7 +10,9 @@
 #
 # idp.env: DATABASE_URL=postgresql://..., REDIS_URL=redis://..., IDP_MASTER_KEY=<base64 of
 # 32+ random bytes>, IDP_ISSUER=https://id.example.gov.cn; optional WEB_CONCURRENCY (2),
-# IDP_THREADS (4), PORT (8000), FORWARDED_ALLOW_IPS (the TLS proxy's address).
+# IDP_THREADS (4), PORT (8000), IDP_TRUSTED_PROXIES (1 behind one TLS proxy: client
+# address and scheme from its X-Forwarded-* headers), IDP_SERVER=granian (granian's
+# WSGI mode instead, 8 threads per worker by default).
 
 FROM python:3.11-slim
 
@@ -54,6 +57,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
 
-# gunicorn.conf.py: PORT, WEB_CONCURRENCY, IDP_THREADS; refuses several workers without
-# REDIS_URL and a schema behind this release (run `idp db upgrade` first).
-CMD ["gunicorn", "--config", "gunicorn.conf.py", "idp:create_app()"]
+# `idp serve` reads PORT, WEB_CONCURRENCY, IDP_THREADS and IDP_SERVER; it refuses several
+# workers without REDIS_URL and a schema behind this release (run `idp db upgrade` first).
+# SIGTERM (docker stop) lets the workers finish the requests in flight.
+CMD ["idp", "serve", "--host", "0.0.0.0"]

@@ -1,6 +1,8 @@
-"""gunicorn settings for production: ``gunicorn -c gunicorn.conf.py 'idp:create_app()'``.
+"""gunicorn settings: ``gunicorn -c gunicorn.conf.py 'idp:create_app(serving=True)'``.
 
-The Dockerfile runs exactly that. Environment:
+``idp serve`` (and the Dockerfile) runs gunicorn with these same settings by default
+(``IDP_SERVER=granian`` runs granian instead: README "Performance", bench/RESULTS.md
+section 3b); this file runs gunicorn directly. Environment:
 
 - ``PORT`` (default 8000): listen on 0.0.0.0:PORT.
 - ``WEB_CONCURRENCY`` (default 2): worker processes. Above 1 needs ``REDIS_URL``: the
@@ -9,7 +11,7 @@ The Dockerfile runs exactly that. Environment:
 - ``IDP_THREADS`` (default 4): threads per worker (gthread).
 - ``IDP_WORKER_CLASS`` (default ``gthread``): the worker class.
 
-The worker model was chosen by measurement (issue 7, ``bench/run.py``; see
+The worker model (among gunicorn's) was chosen by measurement (issue 7, ``bench/run.py``; see
 ``bench/RESULTS.md``): gthread, because the benchmark's clients (like portals and
 resource servers) keep connections alive and gthread serves keep-alive connections from
 its poller, while a ``sync`` worker serves one connection at a time and closes it after

@@ -7,7 +7,7 @@ Starts everything it needs, runs the load, stops everything, prints one table (a
 writes ``bench/out/<stamp>/results.json``). See ``bench/README.md`` for the cases, the
 figures, how the peer is made equivalent, and how to read the table.
 
-1. **idp** under gunicorn (``idp serve --workers W``) on PostgreSQL and Redis: its own
+1. **idp** under ``idp serve --workers W`` (granian, or IDP_SERVER) on PostgreSQL and Redis: its own
    schema ``bench_<random>`` in database ``test`` on 127.0.0.1:5432 (``--database-url``)
    and its own Redis key prefix (``--redis-url``); migrated (``idp db upgrade``), seeded
    (``bench/seed.py``: one citizen per connection, two first-party confidential clients).
@@ -826,8 +826,8 @@ def environment(opts: Options, servers: list[Server]) -> dict[str, str]:
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB, "
         f"Linux {platform.release()}",
         "python": platform.python_version(),
-        "idp": f"Flask {pkg('flask')}, Authlib {pkg('authlib')}, gunicorn {pkg('gunicorn')} "
-        f"({_gunicorn_shape(opts.workers)}), SQLAlchemy {pkg('sqlalchemy')}, "
+        "idp": f"Flask {pkg('flask')}, Authlib {pkg('authlib')}, "
+        f"{_server_shape(opts.workers, pkg)}, SQLAlchemy {pkg('sqlalchemy')}, "
         f"psycopg {pkg('psycopg')}, git {_git_head()}",
         "peer": f"oidc-provider {peer_version} on Node.js {version(['node', '--version'])}",
         "stores": f"PostgreSQL {pg}, Redis {_redis_version()}",
@@ -853,15 +853,19 @@ def _redis_version() -> str:
     return "?"
 
 
-def _gunicorn_shape(workers: int) -> str:
-    """What `idp serve` configures (idp.commands.serve.GUNICORN_DEFAULTS), best effort:
-    another engineer may change the server."""
+def _server_shape(workers: int, pkg: Callable[[str], str]) -> str:
+    """The WSGI server `idp serve` runs here (IDP_SERVER, IDP_THREADS, its defaults in
+    idp.commands.serve), best effort: another engineer may change the server."""
     try:
-        from idp.commands.serve import GUNICORN_DEFAULTS
+        from idp.commands import serve
 
-        worker_class = GUNICORN_DEFAULTS.get("worker_class", "?")
-        threads = GUNICORN_DEFAULTS.get("threads", "?")
-        return f"{worker_class}, {workers} workers x {threads} threads"
+        server = serve.server_choice()
+        model = serve.worker_model(server)
+        kind = "WSGI" if server == "granian" else model["worker_class"]
+        return (
+            f"{server} {pkg(server)} ({kind}, {workers} workers x {model['threads']} threads, "
+            "preloaded)"
+        )
     except Exception:  # noqa: BLE001 - informational
         return f"{workers} workers"
 
@@ -896,7 +900,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[int] | None
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per case run")
     parser.add_argument("--rounds", type=int, default=3, help="A B rounds per case (medians)")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma list of {CASES}")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="idp serve --workers"
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument(
@@ -977,7 +983,7 @@ def main(argv: list[str] | None = None) -> int:
         profile_dir.mkdir(exist_ok=True)
     try:
         if scale is None:
-            log("starting idp (gunicorn, PostgreSQL, Redis)")
+            log("starting idp (idp serve, PostgreSQL, Redis)")
             ours = start_ours(opts, "ours", servers)
             log("starting the peer (oidc-provider)")
             start_peer(opts, ours.citizens, ours.password_hash, servers)

@@ -16,7 +16,6 @@ from .errors import ConfigurationError
 from .extensions import babel
 from .extensions import csrf
 from .extensions import db
-from .extensions import migrate
 from .keyring import decode_master_key
 from .keyring import keyring_from_master
 from .keyring import load_or_create_dev_master
@@ -26,8 +25,12 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(
+def create_app(overrides: Mapping[str, Any] | None = None, *, serving: bool = False) -> Flask:
+    """The application. ``serving``: for a server's workers, which never migrate nor run
+    operator commands, so Flask-Migrate and the CLI commands are not loaded (memory)."""
+    from .web.machinery import Provider
+
+    app = Provider(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -43,6 +46,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     _check_production(app)
     _init_secrets(app)
     _init_database(app)
+    if not serving:
+        init_migrations(app)
     _init_store(app)
 
     csrf.init_app(app)
@@ -62,10 +67,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     adapters.register_adapters(app)
 
-    from .cli import register_cli
+    if not serving:
+        from .cli import register_cli
 
-    register_cli(app)
+        register_cli(app)
     _init_proxies(app)
+    from .web.metadata_wsgi import init_metadata_documents
+
+    init_metadata_documents(app)
     return app
 
 
@@ -154,7 +163,6 @@ def _init_database(app: Flask) -> None:
     from . import models  # noqa: F401 - registers the tables with the metadata
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     from .audit import sealer
 
     sealer.init_app(app)  # links audit records into the chain off the request path
@@ -170,6 +178,15 @@ def _init_database(app: Flask) -> None:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA busy_timeout=5000")
                 cursor.close()
+
+
+def init_migrations(app: Flask) -> None:
+    """Bind Flask-Migrate (``idp db ...``, ``flask_migrate.upgrade``) to ``app``."""
+    from flask_migrate import Migrate
+
+    from .extensions import db
+
+    Migrate(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
 
 
 def _init_store(app: Flask) -> None:

@@ -304,7 +304,12 @@ class DefaultConfig:
     # Seconds a sign-in waits for a hashing slot before it is answered "busy" (503).
     IDP_PASSWORD_HASH_WAIT = 10
     # Added to the hashing threads' nice value (lower CPU priority than requests); 0 = none.
-    IDP_PASSWORD_HASH_NICENESS = 10
+    # 0 by measurement (bench/RESULTS.md section 3b): +10 starved sign-ins on a busy host.
+    IDP_PASSWORD_HASH_NICENESS = 0
+    # Sign-ins per process hashing or waiting for a slot at once; more are answered "busy"
+    # (503) at once. 0 = no such bound. If set, keep it below the threads per worker
+    # (IDP_THREADS): a waiting sign-in holds a request thread that token requests need.
+    IDP_PASSWORD_HASH_QUEUE = 0
 
     # The hotline (issue 5, adapters/hotline; README "Hotline (CIBA)"): OpenID Connect
     # CIBA (idp.oauth.ciba). Off = no /bc-authorize, no CIBA grant.

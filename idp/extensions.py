@@ -1,9 +1,12 @@
-"""Extension objects, created bare and bound in ``create_app`` with ``init_app``."""
+"""Extension objects, created bare and bound in ``create_app`` with ``init_app``.
+
+Flask-Migrate (Alembic, Mako, Pygments: about 12 MiB per process) is not among them: it
+is bound by ``idp.init_migrations`` only in apps that may migrate (the CLI, tests), never
+in a server's workers (``create_app(serving=True)``)."""
 
 from __future__ import annotations
 
 from flask_babel import Babel
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -24,6 +27,5 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()

@@ -1,7 +1,7 @@
 """The benchmark still works: a short run of ``bench/run.py`` prints its table.
 
 Benchmarks are not tests (issue 7): this asserts only that the harness starts idp
-(gunicorn, PostgreSQL, Redis) and the peer (oidc-provider, installed with ``npm ci`` when
+(`idp serve`, PostgreSQL, Redis) and the peer (oidc-provider, installed with ``npm ci`` when
 ``bench/peer/node_modules`` is missing), drives two cases through both, stops everything
 and prints one table. It never checks a timing.
 """

@@ -245,8 +245,15 @@ def test_serve_demo_runs_provider_and_portal_from_nothing(tmp_path):
     assert proc.returncode == 0, err
 
 
+# How each server says a worker started (granian logs to stdout, gunicorn to stderr).
+WORKER_STARTED = {"granian": "Started worker-", "gunicorn": "Booting worker"}
+
+
 @pytest.mark.skipif(not postgres_chosen(), reason="IDP_TEST_BACKENDS leaves out postgres")
-def test_serve_on_postgres_and_redis_needs_upgrade_then_runs_workers(tmp_path):
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_serve_on_postgres_and_redis_needs_upgrade_then_runs_workers(tmp_path, server):
+    """Either server: refuses an outdated schema, runs two forked workers, keeps query
+    strings (login_hint carries an ID number) out of its access log, stops on SIGTERM."""
     schema = f"serve_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
@@ -257,9 +264,11 @@ def test_serve_on_postgres_and_redis_needs_upgrade_then_runs_workers(tmp_path):
         IDP_REDIS_PREFIX=f"idp-test-{schema}:",
         IDP_MASTER_KEY=TEST_MASTER_KEY,
         IDP_INSTANCE_PATH=str(tmp_path),
+        IDP_SERVER=server,
     )
     port = free_port()
     serve = [IDP, "serve", "--workers", "2", "--port", str(port)]
+    hint = "11010519491231002X"
     try:
         behind = subprocess.run(serve, env=config, capture_output=True, text=True, timeout=60)
         upgrade = subprocess.run(
@@ -270,8 +279,11 @@ def test_serve_on_postgres_and_redis_needs_upgrade_then_runs_workers(tmp_path):
         )
         try:
             health = wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+            hinted = requests.get(
+                f"http://127.0.0.1:{port}/authorize?client_id=x&login_hint={hint}", timeout=10
+            )
         finally:
-            _, err = stop(proc)
+            out, err = stop(proc)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -282,5 +294,9 @@ def test_serve_on_postgres_and_redis_needs_upgrade_then_runs_workers(tmp_path):
     assert upgrade.returncode == 0, upgrade.stderr
     assert health.status_code == 200
     assert health.json()["checks"] == {"database": "ok", "ephemeral_store": "ok"}
-    assert err.count("Booting worker") == 2
-    assert "Traceback" not in err
+    assert hinted.status_code == 400
+    assert (out + err).count(WORKER_STARTED[server]) == 2
+    assert "/authorize" in out + err  # the access log has the request, not its query
+    assert hint not in out + err and "login_hint" not in out + err
+    assert "Traceback" not in out + err
+    assert proc.returncode == 0

@@ -1,6 +1,6 @@
 """The per-process client cache (idp.oauth.client_cache) never outlives a change.
 
-Two application instances share the database and the ephemeral store, as two gunicorn
+Two application instances share the database and the ephemeral store, as two server
 workers (or two machines) share PostgreSQL and Redis. Both have the client cached; a
 change committed through one is seen by the other on its very next request.
 """

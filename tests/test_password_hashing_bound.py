@@ -48,9 +48,10 @@ def test_no_more_hashes_run_at_once_than_configured(app: Any) -> None:
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX priorities")
 def test_hashes_run_at_a_lower_cpu_priority(app: Any) -> None:
     here = os.getpriority(os.PRIO_PROCESS, 0)
-    there = hashing_pool.current_pool().run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
-    assert there >= min(19, here + hashing_pool.HASH_NICENESS) or there == 19
-    same = HashingPool(1, 5, niceness=0).run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+    lowered = HashingPool(1, 5, niceness=10).run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+    assert lowered == min(19, here + 10)
+    assert hashing_pool.current_pool().niceness == 0  # the default: the same priority
+    same = hashing_pool.current_pool().run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
     assert same == here
 
 
@@ -78,3 +79,37 @@ def test_busy_is_not_a_wrong_password(app: Any) -> None:
     assert pool._slots.acquire(timeout=1)
     with pytest.raises(HashingBusy):
         pool.run(lambda: True)
+
+
+def test_a_full_queue_is_answered_busy_at_once(app: Any) -> None:
+    """Beyond IDP_PASSWORD_HASH_QUEUE sign-ins per process, the next is refused without
+    waiting: a waiting sign-in holds a request thread that token requests need."""
+    pool = HashingPool(1, 5, niceness=0, queue=2)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow() -> None:
+        started.set()
+        release.wait(5)
+
+    hashing = threading.Thread(target=lambda: pool.run(slow))
+    waiting = threading.Thread(target=lambda: pool.run(lambda: None))
+    hashing.start()
+    assert started.wait(5)
+    waiting.start()
+    time.sleep(0.1)  # the second one now waits for the slot
+    try:
+        began = time.monotonic()
+        with pytest.raises(HashingBusy):
+            pool.run(lambda: True)
+        assert time.monotonic() - began < 1  # not after IDP_PASSWORD_HASH_WAIT (5 s)
+    finally:
+        release.set()
+        hashing.join()
+        waiting.join()
+    assert pool.run(lambda: "free again") == "free again"
+
+
+def test_the_queue_is_off_by_default_and_never_below_the_slots(app: Any) -> None:
+    assert hashing_pool.current_pool().queue == 0  # no bound unless configured
+    assert HashingPool(3, 1, queue=1).queue == 3

@@ -5,9 +5,13 @@ Two ways to serve, chosen by where ephemeral state lives:
 - **Embedded default** (no ``REDIS_URL``): one process, werkzeug's threaded server. The
   in-process store serves one process only, so ``--workers`` above 1 is refused. On SQLite
   the Alembic migrations are applied at start, so a fresh checkout needs no setup step.
-- **Production** (``REDIS_URL`` set): gunicorn, ``--workers`` processes with threads, the
-  same settings as ``gunicorn.conf.py``. Migrations are *not* applied: run
-  ``idp db upgrade`` as a release step; the server refuses to start on an outdated schema.
+- **Production** (``REDIS_URL`` set): ``--workers`` processes with ``IDP_THREADS``
+  threads each, under gunicorn's gthread worker (the default, the same settings as
+  ``gunicorn.conf.py``; chosen by measurement: see ``DEFAULT_SERVER``) or granian's
+  WSGI mode (``IDP_SERVER=granian``). Either way the app is built once in the main
+  process and the workers are forks of it. Migrations are *not* applied: run
+  ``idp db upgrade`` as a release step; the server refuses to start on an outdated
+  schema (checked in a forked child, so the server never loads Alembic).
 
 The same preflight runs as gunicorn's ``on_starting`` hook (in ``gunicorn.conf.py``), so
 ``gunicorn -w 4`` on the embedded store stops in the master with one clear line instead
@@ -117,6 +121,38 @@ def pending_migrations(app: Flask) -> bool:
     return current != set(script.get_heads())
 
 
+def schema_behind_checked_apart() -> bool:
+    """``pending_migrations`` of a full app (Flask-Migrate, Alembic) built in a forked
+    child, so the serving process never loads them (about 12 MiB per process, shared by
+    every worker it forks). Raises ConfigurationError with the child's message; any
+    other failure (the database may come up later) is logged and counts as not behind."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: check, report, and leave without running any cleanup
+        os.close(read_end)
+        code, message = 0, b""
+        try:
+            from .. import create_app
+
+            code = 1 if pending_migrations(create_app()) else 0
+        except ConfigurationError as exc:
+            code, message = 2, str(exc).encode()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            code, message = 3, f"{type(exc).__name__}: {exc}".encode()
+        os.write(write_end, message[:4000])
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 2:
+        raise ConfigurationError(message)
+    if code not in (0, 1):
+        log.warning("could not check the schema version before start: %s", message)
+    return code == 1
+
+
 def is_sqlite(app: Flask) -> bool:
     return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
 
@@ -168,16 +204,10 @@ def gunicorn_on_starting(server: Any) -> None:
         # Building an app here would take the single-process lock in the master; the one
         # worker checks its own configuration when it builds the app.
         return
-    from .. import create_app
-
     try:
-        app = create_app()
-        behind = pending_migrations(app)
+        behind = schema_behind_checked_apart()
     except ConfigurationError as exc:
         raise RuntimeError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - the database may come up later
-        log.warning("could not check the schema version before start: %s", exc)
-        return
     if behind:
         raise RuntimeError(
             "refusing to start: the database schema is behind this release; "
@@ -220,7 +250,34 @@ def threaded_server(host: str, port: int, app: Any, *, label: str) -> Any:
         raise click.ClickException(f"cannot listen on {host}:{port} for {label}: {exc}") from None
 
 
-def worker_model() -> dict[str, Any]:
+# The WSGI server of `idp serve` (IDP_SERVER), chosen by measurement (issue 7,
+# bench/RESULTS.md section 3b). granian's WSGI mode costs less CPU outside the app (its
+# HTTP handling is Rust, off the GIL): 4 times gunicorn's discovery requests per
+# CPU-second, twice its JWKS. On the endpoints that wait for PostgreSQL (flows, token,
+# introspection, UserInfo) the CPU per request was the same, and granian needs 8 threads
+# per worker to keep a sign-in flood from parking them all, where its p99 was 1.2-3
+# times gunicorn's (token p99 590-690 ms against 230-520) with 15 MiB more PSS. The hot
+# path decides: gunicorn gthread stays the default; IDP_SERVER=granian is supported.
+SERVERS = ("gunicorn", "granian")
+DEFAULT_SERVER = "gunicorn"
+# Python threads per worker process when IDP_THREADS is unset, per server. granian
+# needs more than gunicorn: a password sign-in holds its thread while it waits for the
+# hashing pool, and with 2-4 threads a sign-in flood left the token requests of a
+# worker queued for seconds (p99 2.4-5.3 s); with 8 they fared as under gunicorn's 4.
+DEFAULT_THREADS = {"granian": 8, "gunicorn": 4}
+
+
+def server_choice() -> str:
+    """``IDP_SERVER`` (granian or gunicorn), the default when unset."""
+    chosen = (os.environ.get("IDP_SERVER") or DEFAULT_SERVER).strip().lower()
+    if chosen not in SERVERS:
+        raise click.ClickException(
+            f"IDP_SERVER must be one of {', '.join(SERVERS)}, not {chosen!r}"
+        )
+    return chosen
+
+
+def worker_model(server: str = "gunicorn") -> dict[str, Any]:
     """``IDP_WORKER_CLASS`` and ``IDP_THREADS`` from the environment over the defaults
     (the same variables gunicorn.conf.py reads), and preloading.
 
@@ -234,7 +291,7 @@ def worker_model() -> dict[str, Any]:
     """
     return {
         "worker_class": os.environ.get("IDP_WORKER_CLASS") or GUNICORN_DEFAULTS["worker_class"],
-        "threads": int(os.environ.get("IDP_THREADS") or GUNICORN_DEFAULTS["threads"]),
+        "threads": int(os.environ.get("IDP_THREADS") or DEFAULT_THREADS[server]),
         "preload_app": not uses_embedded_store(),
         "pre_fork": gunicorn_pre_fork,
         "post_fork": gunicorn_post_fork,
@@ -280,9 +337,51 @@ def _serve_gunicorn(host: str, port: int, workers: int) -> None:
         def load(self) -> Flask:
             from .. import create_app
 
-            return create_app()
+            return create_app(serving=True)
 
     _Provider().run()
+
+
+GRANIAN_ACCESS_FORMAT = '%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).1fms'
+
+
+def _serve_granian(host: str, port: int, workers: int) -> None:
+    """granian's WSGI mode: the app is built (and the schema checked) once here, and the
+    workers are forks of this process, as with gunicorn's preload."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    from .. import create_app
+
+    threads = worker_model("granian")["threads"]
+    try:
+        if schema_behind_checked_apart():
+            raise _fail("the database schema is behind this release; run `idp db upgrade` first")
+        app = create_app(serving=True)
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
+    gc.freeze()
+
+    def loader(_target: str) -> Flask:
+        # In the forked worker: forget the master's pooled connections (close=False).
+        from ..extensions import db
+
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+        return app
+
+    Server(
+        "idp:create_app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        log_access=True,
+        log_access_format=GRANIAN_ACCESS_FORMAT,
+        workers_kill_timeout=int(GUNICORN_DEFAULTS["graceful_timeout"]),
+    ).serve(target_loader=loader)
 
 
 def _fail(message: str) -> click.ClickException:
@@ -291,14 +390,16 @@ def _fail(message: str) -> click.ClickException:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5000, show_default=True, type=int, help="Provider port.")
+@click.option(
+    "--port", default=5000, show_default=True, type=int, envvar="PORT", help="Provider port."
+)
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(min=1),
     envvar="WEB_CONCURRENCY",
-    help="gunicorn worker processes (needs REDIS_URL when above 1).",
+    help="Worker processes (needs REDIS_URL when above 1).",
 )
 @click.option(
     "--demo",
@@ -311,7 +412,7 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_port: int) -> Non
 
     With no configuration: the embedded default (SQLite file under instance/, in-process
     store, migrations applied automatically) in one process. With REDIS_URL: gunicorn
-    with --workers processes; run `idp db upgrade` first.
+    (or granian: IDP_SERVER) with --workers processes; run `idp db upgrade` first.
     """
     configure_logging()
     problem = multiprocess_refusal(workers)
@@ -320,6 +421,9 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_port: int) -> Non
     if demo and workers > 1:
         raise _fail("--demo runs the provider and the demo portal in one process; drop --workers")
     if not demo and not uses_embedded_store():
+        if server_choice() == "granian":
+            _serve_granian(host, port, workers)
+            return
         _serve_gunicorn(host, port, workers)
         return
     _serve_single_process(host, port, demo=demo, demo_port=demo_port)

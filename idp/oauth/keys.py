@@ -19,12 +19,19 @@ The kid is the associated data, so a sealed key cannot be moved to another row.
 Decrypted keys are cached per process by kid (a kid's key never changes); the list of
 keys is re-read at most every ``CACHE_SECONDS``, far below the propagation delay.
 On first use with no keys (a fresh install) one key per algorithm is created.
+
+Every change to the key list (create, rotate, retire, purge) also replaces a
+*generation* value in the ephemeral store (Redis in production: shared by every
+process). The published JWKS (``current_jwks_json``) reads it first and re-reads the
+key list when it moved, so a rotation or an emergency retirement shows in every
+process's JWKS on its next request instead of up to ``CACHE_SECONDS`` later.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -49,6 +56,7 @@ from ..ids.protect import UnsealError
 from ..ids.protect import unwrap
 from ..ids.protect import wrap
 from ..models import SigningKey
+from ..store import current_store
 
 ALGORITHMS = ("ES256", "RS256")
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # RFC 7638 thumbprints, base64url
@@ -56,6 +64,9 @@ CACHE_SECONDS = 60
 # Default for IDP_KEY_PROPAGATION_DELAY (seconds between publishing and signing).
 DEFAULT_PROPAGATION_DELAY = 3600
 RSA_BITS = 2048
+GENERATION_KIND = "key-generation"
+GENERATION_ID = "all"
+GENERATION_TTL = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -85,9 +96,23 @@ class KeyCache:
         # The published JWKS, serialised once per key list (and per expiry within it):
         # (key list it was made from, valid until, JSON bytes, parsed KeySet).
         self.published: tuple[list[KeyInfo], datetime | None, bytes, KeySet] | None = None
+        # The store's key generation the JWKS was last checked against.
+        self.generation: str | None = None
 
     def invalidate(self) -> None:
         self.loaded_at = 0.0
+
+
+def _generation() -> str | None:
+    value = current_store().get(GENERATION_KIND, GENERATION_ID)
+    return str(value["v"]) if value else None
+
+
+def _changed() -> None:
+    """After a committed change to the key list: this process re-reads it now, every
+    other process on its next JWKS request."""
+    _cache().invalidate()
+    current_store().put(GENERATION_KIND, GENERATION_ID, {"v": secrets.token_hex(8)}, GENERATION_TTL)
 
 
 def _cache(app: Flask | None = None) -> KeyCache:
@@ -196,6 +221,7 @@ def _keys(now: datetime) -> list[KeyInfo]:
             if _ensure(session, keys, now):
                 session.commit()
                 keys = _load(session)
+                _changed()
         cache.keys = keys
         cache.loaded_at = time.monotonic()
         return keys
@@ -288,6 +314,19 @@ def published_jwks_json(now: datetime | None = None) -> bytes:
     return _published(now or _now())[0]
 
 
+def current_jwks_json(now: datetime | None = None) -> bytes:
+    """``published_jwks_json`` after checking the store's key generation (one store
+    read): what the JWKS endpoint serves, current in every process at once."""
+    generation = _generation()  # before the key list: a load across a change is redone
+    cache = _cache()
+    if generation != cache.generation:
+        cache.invalidate()
+        body = _published(now or _now())[0]
+        cache.generation = generation
+        return body
+    return _published(now or _now())[0]
+
+
 def public_keyset(now: datetime | None = None) -> KeySet:
     """The published keys, parsed once per key change (JWT access-token checks)."""
     return _published(now or _now())[1]
@@ -318,7 +357,7 @@ def rotate(
                 row.expires_at = active_from + timedelta(seconds=retire_grace)
             created.append(create_key(session, alg=alg, active_from=active_from))
         session.commit()
-    _cache().invalidate()
+    _changed()
     # Recorded once the keys are committed (a separate short transaction: on SQLite the
     # rotation's own session still held the write lock until its commit).
     audit.record(
@@ -346,8 +385,8 @@ def purge_expired(now: datetime | None = None) -> int:
         for row in gone:
             session.delete(row)
         session.commit()
-    _cache().invalidate()
     if kids:
+        _changed()
         audit.record(EventType.KEY_PURGE, details={"kids": kids}, commit=True)
     return len(gone)
 
@@ -408,7 +447,7 @@ def retire(
             row.expires_at = end
         session.commit()
         info = _info(row)
-    _cache().invalidate()
+    _changed()
     return info
 
 

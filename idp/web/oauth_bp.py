@@ -123,6 +123,7 @@ def remember_ui_locales(value: str | None) -> None:
 
 
 # Both documents are serialised once (per configuration, per key change), not per request.
+# idp.web.metadata_wsgi answers them in front of Flask with these same bytes and headers.
 @bp.get(discovery.WELL_KNOWN)
 def openid_configuration() -> Response:
     body = current_app.extensions.get(DISCOVERY_KEY)
@@ -135,7 +136,7 @@ def openid_configuration() -> Response:
 
 @bp.get(discovery.PATHS["jwks_uri"])
 def jwks() -> Response:
-    response = Response(keys.published_jwks_json(), mimetype="application/json")
+    response = Response(keys.current_jwks_json(), mimetype="application/json")
     response.headers["Cache-Control"] = f"public, max-age={METADATA_MAX_AGE}"
     return response
 

@@ -17,14 +17,33 @@ CSP = (
 )
 
 
-def add_security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
     # same-origin, not no-referrer: Flask-WTF checks the Referer of every HTTPS form POST
     # (WTF_CSRF_SSL_STRICT). Other sites, portals included, never see our URLs.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
+    ("Referrer-Policy", "same-origin"),
+)
+
+
+def security_header_items() -> list[tuple[str, str]]:
+    """The headers every response carries (idp.web.metadata_wsgi sends them too)."""
+    return list(SECURITY_HEADERS)
+
+
+_DEFAULTS = (*SECURITY_HEADERS, ("Cache-Control", "no-store"))
+_DEFAULT_NAMES = tuple((name.lower(), name, value) for name, value in _DEFAULTS)
+
+
+def add_security_headers(response: Response) -> Response:
+    """Each header unless the view set its own (one pass over the headers, not one
+    ``setdefault`` scan per header: this runs on every response)."""
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}
+    for lowered, name, value in _DEFAULT_NAMES:
+        if lowered not in present:
+            headers.add(name, value)
     return response
 
 

@@ -10,13 +10,20 @@ So hashes run in one small thread pool per process:
 
 - at most ``IDP_PASSWORD_HASH_CONCURRENCY`` at once (default 1; memory is bounded too:
   that many times 64 MiB);
-- its threads run at a lower CPU priority (``nice`` + ``IDP_PASSWORD_HASH_NICENESS``,
-  default 10; Linux applies it per thread, and argon2's lane threads inherit it), so
-  when the CPU is short the scheduler serves protocol requests first and hashing takes
-  what is left (on a host shared with other busy work, sign-ins then wait for it too:
-  0 turns this off);
+- its threads may run at a lower CPU priority (``nice`` + ``IDP_PASSWORD_HASH_NICENESS``;
+  Linux applies it per thread, and argon2's lane threads inherit it), so when the CPU
+  is short the scheduler serves protocol requests first and hashing takes what is
+  left. Default 0 (the same priority), by measurement (bench/RESULTS.md sections 2.1
+  and 3b): on a host shared with other busy work, +10 starved the sign-ins (every other
+  process outranks them) and did not lower the token endpoint's p99;
 - a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
-  ``HashingBusy`` (the sign-in page answers 503 with Retry-After).
+  ``HashingBusy`` (the sign-in page answers 503 with Retry-After);
+- optionally, at most ``IDP_PASSWORD_HASH_QUEUE`` sign-ins per process hash or wait at
+  once; the next one gets ``HashingBusy`` at once. A waiting sign-in holds a request
+  thread, so a flood can park every thread of a worker behind the hashes; with the
+  queue below the threads per worker (``IDP_THREADS``) some always serve token
+  requests. Off by default (0): with 2, a burst of four parallel sign-ins (the
+  benchmark's set-up) already met "busy" pages (bench/RESULTS.md section 3b).
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from flask import has_app_context
 
 from ...errors import TooManyAttempts
 
-HASH_NICENESS = 10
+HASH_NICENESS = 0
+HASH_QUEUE = 0  # no bound beyond the slots and the wait
 RETRY_AFTER = 2
 T = TypeVar("T")
 
@@ -58,14 +66,24 @@ def _lower_priority(niceness: int) -> None:
 
 
 class HashingPool:
-    def __init__(self, concurrency: int, wait: float, niceness: int = HASH_NICENESS) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        wait: float,
+        niceness: int = HASH_NICENESS,
+        queue: int | None = None,
+    ) -> None:
         self.concurrency = max(1, int(concurrency))
         self.wait = float(wait)
         self.niceness = int(niceness)
+        # Callers hashing or waiting at once (0: no bound); never fewer than can hash.
+        wanted = int(queue if queue is not None else HASH_QUEUE)
+        self.queue = max(self.concurrency, wanted) if wanted > 0 else 0
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._admitted = threading.BoundedSemaphore(self.queue) if self.queue else None
 
     def _pool(self) -> ThreadPoolExecutor:
         # Created lazily and again after a fork: threads never survive a fork.
@@ -73,6 +91,7 @@ class HashingPool:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._slots = threading.BoundedSemaphore(self.concurrency)
+                self._admitted = threading.BoundedSemaphore(self.queue) if self.queue else None
                 self._executor = None
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
@@ -85,13 +104,20 @@ class HashingPool:
 
     def run(self, fn: Callable[[], T]) -> T:
         pool = self._pool()
-        if not self._slots.acquire(timeout=self.wait):
-            raise HashingBusy()
+        admitted = self._admitted
+        if admitted is not None and not admitted.acquire(blocking=False):
+            raise HashingBusy()  # the queue is full: answer now, keep the thread free
         try:
-            # A slot is held, so the pool (as many threads as slots) starts it at once.
-            return pool.submit(fn).result()
+            if not self._slots.acquire(timeout=self.wait):
+                raise HashingBusy()
+            try:
+                # A slot is held, so the pool (as many threads as slots) starts it at once.
+                return pool.submit(fn).result()
+            finally:
+                self._slots.release()
         finally:
-            self._slots.release()
+            if admitted is not None:
+                admitted.release()
 
 
 _FALLBACK = HashingPool(1, 10)
@@ -112,6 +138,7 @@ def current_pool() -> HashingPool:
                 int(cfg.get("IDP_PASSWORD_HASH_CONCURRENCY", 1)),
                 float(cfg.get("IDP_PASSWORD_HASH_WAIT", 10)),
                 int(cfg.get("IDP_PASSWORD_HASH_NICENESS", HASH_NICENESS)),
+                int(cfg.get("IDP_PASSWORD_HASH_QUEUE", HASH_QUEUE)),
             ),
         )
     return pool
