@@ -1,16 +1,31 @@
 """CPU per request of idp's hot paths, in one process, without a server or a network.
 
-    python bench/inprocess.py --case flow --n 300                # CPU ms per flow
-    python bench/inprocess.py --case flow --n 300 --profile 25   # and the top 25 of cProfile
-    python bench/inprocess.py --case flow --count                 # SQL and Redis round trips
+    python bench/inprocess.py --n 300                          # every case: CPU ms per call
+    python bench/inprocess.py --cases flow,userinfo --n 300    # some cases
+    python bench/inprocess.py --cases flow --profile 25        # and the top 25 of cProfile
+    python bench/inprocess.py --cases flow --count             # SQL and Redis round trips
+    python bench/inprocess.py --cases flow --sql               # ... and one call's statements
+    IDP_SOURCE=/path/to/other/checkout python bench/inprocess.py   # measure another commit
 
 Drives Flask's test client against an app on PostgreSQL and Redis (a schema and a key
 prefix of its own, dropped at the end), like one worker thread of ``idp serve``, and
-reads ``time.process_time()``. The figure survives a noisy machine better than a
+reads ``time.process_time()``: the Python CPU of this one process (the audit sealer's
+thread included; PostgreSQL and Redis are not in it). No concurrency, so no lock waits
+(``bench/run.py`` has those). The figure survives a noisy machine better than a
 throughput (it still includes cache misses and CPU frequency), so compare commits by
-running them alternately in the same minute. Cases: ``flow`` (``GET /authorize`` with
+running them alternately in the same minute, e.g. this checkout and ``IDP_SOURCE``.
+
+Cases (``--cases``, comma-separated, all by default): ``flow`` (``GET /authorize`` with
 the session cookie of a signed-in citizen and a first-party client, then the code
-exchange with PKCE and an ES256 ID token), ``userinfo``, ``introspection``, ``discovery``.
+exchange with PKCE and an ES256 ID token), ``userinfo``, ``introspection``,
+``discovery``, ``cc_opaque`` and ``cc_jwt`` (the ``client_credentials`` grant of a
+service client getting an opaque or an RFC 9068 JWT access token).
+
+``--count`` runs each case ``--n`` times with SQLAlchemy's ``before_cursor_execute`` and
+redis-py's connection instrumented instead of timing it, and prints the SQL statements
+and Redis round trips per call, in total and by verb or command (a pipeline counts once);
+statements of the audit sealer's thread are counted too (amortised over the calls).
+``--sql`` prints one call's statements and commands first.
 """
 
 from __future__ import annotations
@@ -35,9 +50,13 @@ from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# IDP_SOURCE: another checkout of idp to measure (A/B against a commit); this one's by
+# default. It goes first on sys.path, ahead of the editable install's finder.
+ROOT = Path(os.environ.get("IDP_SOURCE") or Path(__file__).resolve().parent.parent).resolve()
+sys.path.insert(0, str(ROOT))
 
 REDIRECT = "https://portal.bench.example/callback"
+CASES = ("flow", "userinfo", "introspection", "discovery", "cc_opaque", "cc_jwt")
 
 
 def _basic(client_id: str, secret: str) -> dict[str, str]:
@@ -69,11 +88,16 @@ class Bench:
             raise
 
     def _start(self, database_url: str) -> None:
+        import idp
         from idp import create_app
 
+        if not Path(idp.__file__).resolve().is_relative_to(ROOT):
+            raise SystemExit(f"idp imported from {idp.__file__}, not from {ROOT}")
+        sep = "&" if "?" in database_url else "?"
+        url = f"{database_url}{sep}options=-csearch_path%3D{self.schema}"
         self.app = create_app(
             {
-                "SQLALCHEMY_DATABASE_URI": f"{database_url}?options=-csearch_path%3D{self.schema}",
+                "SQLALCHEMY_DATABASE_URI": url,
                 "IDP_REDIS_URL": self.redis_url,
                 "IDP_REDIS_PREFIX": self.prefix,
                 "IDP_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
@@ -100,6 +124,7 @@ class Bench:
         from idp.oauth.clients import register_client
 
         with self.app.app_context():
+            from bench.seed import SERVICE_SCOPE
             from bench.seed import bench_citizen
 
             person = bench_citizen(0)
@@ -115,6 +140,19 @@ class Bench:
                 id_token_alg="ES256",
             )
             self.client_id, self.secret = client.client_id, secret
+            # Service clients, as bench/seed.py registers them: client_credentials only.
+            self.service_scope = SERVICE_SCOPE
+            self.service: dict[str, dict[str, str]] = {}
+            for token_format in ("opaque", "jwt"):
+                service, service_secret = register_client(
+                    name=f"In-process service {token_format}",
+                    redirect_uris=[],
+                    auth_method="client_secret_basic",
+                    scope=SERVICE_SCOPE,
+                    grant_types=("client_credentials",),
+                )
+                service.access_token_format = token_format
+                self.service[token_format] = _basic(service.client_id, service_secret)
             db.session.commit()
             methods = (Amr("pwd"),)
             result = AuthResult(
@@ -132,6 +170,10 @@ class Bench:
             )
         self.http.set_cookie(self.app.config["IDP_SESSION_COOKIE"], cookie, domain="localhost")
         self.access_token = self.flow()["access_token"]
+        for token_format, is_jwt in (("opaque", False), ("jwt", True)):
+            token = self._client_credentials(token_format)["access_token"]
+            if (token.count(".") == 2) != is_jwt:
+                raise SystemExit(f"cc_{token_format}: unexpected access token {token[:12]}...")
 
     def flow(self) -> dict[str, Any]:
         verifier, challenge = _pkce()
@@ -181,6 +223,21 @@ class Bench:
     def discovery(self) -> None:
         assert self.http.get("/.well-known/openid-configuration").status_code == 200
 
+    def _client_credentials(self, token_format: str) -> dict[str, Any]:
+        answer = self.http.post(
+            "/token",
+            data={"grant_type": "client_credentials", "scope": self.service_scope},
+            headers=self.service[token_format],
+        )
+        assert answer.status_code == 200, answer.data[:300]
+        return dict(answer.get_json())
+
+    def cc_opaque(self) -> None:
+        self._client_credentials("opaque")
+
+    def cc_jwt(self) -> None:
+        self._client_credentials("jwt")
+
     def close(self) -> None:
         import redis
         from sqlalchemy import text
@@ -188,6 +245,12 @@ class Bench:
         from idp.extensions import db
 
         if hasattr(self, "app"):
+            try:  # the sealer thread would query a dropped schema
+                from idp.audit import sealer
+
+                sealer.stop_worker(self.app)
+            except ImportError:  # IDP_SOURCE older than the sealer
+                pass
             with self.app.app_context():
                 db.session.remove()
                 db.engine.dispose()
@@ -200,58 +263,113 @@ class Bench:
             client.delete(*keys)
 
 
-def _count_round_trips(bench: Bench, run: Callable[[], Any], n: int) -> Counter[str]:
-    """SQL statements (SQLAlchemy's before_cursor_execute) and Redis commands per call."""
+def _count_round_trips(
+    bench: Bench, run: Callable[[], Any], n: int, *, show: bool = False
+) -> Counter[str]:
+    """SQL statements (SQLAlchemy's before_cursor_execute) and Redis commands over n calls;
+    with ``show``, one more call first whose statements and commands are printed."""
     from redis.connection import Connection
     from sqlalchemy import event
 
     from idp.extensions import db
 
     counts: Counter[str] = Counter()
+    echo = [show]
 
     def on_sql(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         counts["sql " + statement.split()[0].upper()] += 1
+        if echo[0]:
+            print("    sql  ", " ".join(statement.split())[:200])
+
+    def on_commit(conn: Any) -> None:
+        if echo[0]:
+            print("    sql   COMMIT")
 
     original = Connection.send_command
 
     def send_command(self: Any, *args: Any, **kwargs: Any) -> Any:
         counts[f"redis {args[0]}"] += 1
+        if echo[0]:
+            print("    redis", args[0])
         return original(self, *args, **kwargs)
 
     original_packed = Connection.send_packed_command
 
+    def send_packed(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(command, list) and len(command) > 1:
+            counts["redis pipeline"] += 1
+            if echo[0]:
+                print("    redis pipeline")
+        return original_packed(self, command, *args, **kwargs)
+
     with bench.app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", on_sql)
+    event.listen(engine, "commit", on_commit)
     Connection.send_command = send_command  # type: ignore[method-assign]
-    pipelines = Counter[str]()
-
-    def send_packed(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(command, list) and len(command) > 1:
-            pipelines["redis pipeline"] += 1
-        return original_packed(self, command, *args, **kwargs)
-
     Connection.send_packed_command = send_packed  # type: ignore[method-assign]
     try:
+        if show:
+            run()
+            echo[0] = False
+            counts.clear()
         for _ in range(n):
             run()
     finally:
         event.remove(engine, "before_cursor_execute", on_sql)
+        event.remove(engine, "commit", on_commit)
         Connection.send_command = original  # type: ignore[method-assign]
         Connection.send_packed_command = original_packed  # type: ignore[method-assign]
-    counts.update(pipelines)
     return counts
+
+
+def _print_counts(case: str, counts: Counter[str], n: int) -> None:
+    # A pipeline is one round trip, counted once as "redis pipeline" (redis-py sends its
+    # commands packed, not through send_command), so the Redis total is round trips.
+    sql = sum(v for k, v in counts.items() if k.startswith("sql "))
+    redis = sum(v for k, v in counts.items() if k.startswith("redis "))
+    totals = f"{sql / n:.1f} SQL statements, {redis / n:.1f} Redis round trips"
+    print(f"{case} (per call, n={n}): {totals}")
+    for name, value in sorted(counts.items()):
+        print(f"    {name:30s} {value / n:5.1f}")
+
+
+def _time(run: Callable[[], Any], n: int) -> tuple[float, float]:
+    # CPU time, not wall: waits on PostgreSQL and Redis are not this process's cost.
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        run()
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def _profile(run: Callable[[], Any], n: int, top: int) -> None:
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(n):
+        run()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
-        "--case", default="flow", choices=("flow", "userinfo", "introspection", "discovery")
+        "--cases",
+        "--case",
+        default=",".join(CASES),
+        help=f"comma-separated, in this order (default: all): {','.join(CASES)}",
     )
-    parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--profile", type=int, default=0, help="print the top N of cProfile")
-    parser.add_argument("--count", action="store_true", help="SQL and Redis calls per call")
+    parser.add_argument("--n", type=int, default=300, help="calls per case")
+    parser.add_argument("--warmup", type=int, default=30, help="calls per case before")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="then cProfile n more calls, print the top N"
+    )
+    parser.add_argument(
+        "--count", action="store_true", help="SQL and Redis calls per call instead of CPU"
+    )
+    parser.add_argument("--sql", action="store_true", help="--count, and print one call's")
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -262,33 +380,27 @@ def main() -> None:
         "--redis-url", default=os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     args = parser.parse_args()
+    cases = [name.strip() for name in args.cases.split(",") if name.strip()]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown or not cases or args.n < 1:
+        parser.error(f"--cases: choose from {','.join(CASES)}; --n at least 1")
 
     bench = Bench(args.database_url, args.redis_url)
     try:
-        run = getattr(bench, args.case)
-        for _ in range(args.warmup):
-            run()
-        if args.count:
-            counts = _count_round_trips(bench, run, 10)
-            for name, value in sorted(counts.items()):
-                print(f"{name:30s} {value / 10:.1f} per {args.case}")
-            return
-        # CPU time, not wall: waits on PostgreSQL and Redis are not this process's cost.
-        profiler = cProfile.Profile(time.process_time) if args.profile else None
-        cpu, wall = time.process_time(), time.perf_counter()
-        if profiler:
-            profiler.enable()
-        for _ in range(args.n):
-            run()
-        if profiler:
-            profiler.disable()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        per_call = f"{1000 * cpu / args.n:.2f} ms CPU, {1000 * wall / args.n:.2f} ms wall"
-        print(f"{args.case}: {per_call} per call (n={args.n})")
-        if profiler:
-            stats = pstats.Stats(profiler)
-            stats.sort_stats("cumulative").print_stats(args.profile)
-            stats.sort_stats("tottime").print_stats(args.profile)
+        print(f"idp at {ROOT}")
+        if not (args.count or args.sql):
+            print(f"{'case':14s} {'CPU ms':>8s} {'wall ms':>8s}   per call, n={args.n}")
+        for case in cases:
+            run = getattr(bench, case)
+            for _ in range(args.warmup):  # caches, compiled statements, the sealer thread
+                run()
+            if args.count or args.sql:
+                _print_counts(case, _count_round_trips(bench, run, args.n, show=args.sql), args.n)
+                continue
+            cpu, wall = _time(run, args.n)
+            print(f"{case:14s} {1000 * cpu / args.n:8.2f} {1000 * wall / args.n:8.2f}")
+            if args.profile:  # after, so cProfile's own cost stays out of the figure
+                _profile(run, args.n, args.profile)
     finally:
         bench.close()
 
