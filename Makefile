@@ -2,14 +2,14 @@
 #   make run    start the provider on the embedded default with the demo portal (idp serve --demo)
 #   make test   run the whole test suite (what CI runs: .ci/run calls `make test`)
 # Both create .venv on first use. Variables: PYTHON (interpreter for the venv, >= 3.11),
-# PYTEST_ARGS (extra pytest arguments), IDP_TEST_JOBS (pytest-xdist workers, default
-# "auto" = one per CPU; 0 runs in one process), IDP_TEST_BACKENDS (default "sqlite,postgres").
+# PYTEST_ARGS (extra pytest arguments), IDP_TEST_JOBS (pytest-xdist workers; default 0:
+# one process, see README "The two commands"), IDP_TEST_BACKENDS (default "sqlite,postgres").
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-IDP_TEST_JOBS ?= auto
+IDP_TEST_JOBS ?= 0
 
 .PHONY: run test services lint clean
 
@@ -18,7 +18,7 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test
 	bash scripts/services.sh all
-	$(BIN)/python -m pytest -n $(IDP_TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(IDP_TEST_JOBS) $(PYTEST_ARGS)
 
 services:
 	bash scripts/services.sh all
