@@ -45,7 +45,9 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "IDP_REDIS_URL": None}
         yield name, config
         return
-    schema = f"t_{RUN_ID}"
+    # A schema per instance of this fixture: pytest-xdist can tear a parametrized
+    # session fixture down and build it again as a worker alternates files.
+    schema = f"t_{RUN_ID}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -63,13 +65,13 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         admin.dispose()
 
 
-_migrated: set[str] = set()
+_migrated: set[str] = set()  # database URIs already migrated (one per backend instance)
 
 
 def make_app(backend: Any, **overrides: Any) -> Any:
     from idp import create_app
 
-    name, base = backend
+    _, base = backend
     config = {
         "TESTING": True,
         "IDP_MASTER_KEY": TEST_MASTER_KEY,
@@ -81,12 +83,13 @@ def make_app(backend: Any, **overrides: Any) -> Any:
         **overrides,
     }
     app = create_app(config)
-    if name not in _migrated:
+    uri = str(base["SQLALCHEMY_DATABASE_URI"])
+    if uri not in _migrated:
         from flask_migrate import upgrade
 
         with app.app_context():
             upgrade()
-        _migrated.add(name)
+        _migrated.add(uri)
     return app
 
 
