@@ -14,13 +14,16 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import Any
 
 import pytest
 from audit_helpers import tamper
 from conftest import TEST_MASTER_KEY
+from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -29,7 +32,10 @@ from sqlalchemy.orm import Session
 from idp import audit
 from idp.audit import EventType
 from idp.audit import sealer
+from idp.audit.canonical import GENESIS
+from idp.audit.chain import lock_head
 from idp.extensions import db
+from idp.models import AuditChainHead
 from idp.models import AuditCheckpoint
 from idp.models import AuditEvent
 from idp.models import AuditPending
@@ -277,3 +283,29 @@ def test_sealer_threads_of_several_processes_keep_one_chain(app, backend):
         per_writer.setdefault(row.actor_id, []).append(row.details["i"])
     # Each process's records, committed one after another, keep their order.
     assert per_writer == {f"writer-{n}": list(range(40)) for n in range(3)}
+
+
+def test_sealers_seeding_a_missing_head_at_once_keep_one(app, backend):
+    """The head row is missing only after its table was emptied (tests do that between
+    tests); two sealers seeding it at once once failed with a duplicate key ("sealer pass
+    failed" in three processes): the second one now waits, inserts nothing, and goes on."""
+    if backend[0] != "postgres":
+        pytest.skip("SQLite has one writer at a time")
+    head_table = AuditChainHead.__table__
+    db.session.execute(delete(head_table))
+    db.session.commit()
+    other = db.engine.connect()
+    pending_seed = other.begin()
+    other.execute(
+        insert(head_table).values(id=1, seq=0, hash=GENESIS, checkpoint_seq=0, checkpoint_at=None)
+    )
+    committer = threading.Timer(0.5, pending_seed.commit)
+    committer.start()
+    try:
+        with Session(db.engine) as session:
+            head = lock_head(session, skip_locked=True)  # waits for the other seed
+            assert head is not None and head.seq == 0
+            session.rollback()
+    finally:
+        committer.join()
+        other.close()

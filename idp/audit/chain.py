@@ -31,6 +31,8 @@ from flask import current_app
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -139,11 +141,16 @@ def lock_head(session: Session, *, skip_locked: bool = False) -> Any:
         if skip_locked and session.execute(select(_HEAD.c.id)).first() is not None:
             return None  # somebody else holds it
         # The migration seeds the row; it is missing only after a table was emptied
-        # around the application (tests). Seed it again: an empty chain.
-        session.execute(
-            insert(_HEAD).values(id=1, seq=0, hash=GENESIS, checkpoint_seq=0, checkpoint_at=None)
+        # around the application (tests). Seed it again: an empty chain. Several
+        # processes may get here at once: all but one insert nothing.
+        dialect = session.get_bind().dialect.name
+        seed = (pg_insert if dialect == "postgresql" else sqlite_insert)(_HEAD).values(
+            id=1, seq=0, hash=GENESIS, checkpoint_seq=0, checkpoint_at=None
         )
-        head = session.execute(statement).one()
+        session.execute(seed.on_conflict_do_nothing(index_elements=[_HEAD.c.id]))
+        head = session.execute(statement).first()
+        if head is None:  # another process seeded it and holds it (skip_locked)
+            return None
     return head
 
 
