@@ -38,73 +38,39 @@ def timestamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def body(
-    *,
-    seq: int,
-    at: datetime,
-    event: str,
-    outcome: str,
-    actor_type: str,
-    actor_id: str | None,
-    citizen_id: str | None,
-    client_id: str | None,
-    ip: str | None,
-    channel: str | None,
-    details: dict[str, Any],
-    alg: str,
-    prev_hash: str,
-) -> bytes:
-    return rfc8785.dumps(
-        {
-            "v": BODY_VERSION,
-            "seq": seq,
-            "at": timestamp(at),
-            "event": event,
-            "outcome": outcome,
-            "actor_type": actor_type,
-            "actor_id": actor_id,
-            "citizen_id": citizen_id,
-            "client_id": client_id,
-            "ip": ip,
-            "channel": channel,
-            "details": details,
-            "alg": alg,
-            "prev_hash": prev_hash,
-        }
-    )
+# What a record says (both versions hash these), besides its time and algorithm.
+CONTENT_COLUMNS = (
+    "event",
+    "outcome",
+    "actor_type",
+    "actor_id",
+    "citizen_id",
+    "client_id",
+    "ip",
+    "channel",
+    "details",
+)
 
 
-def content(
-    *,
-    at: datetime,
-    event: str,
-    outcome: str,
-    actor_type: str,
-    actor_id: str | None,
-    citizen_id: str | None,
-    client_id: str | None,
-    ip: str | None,
-    channel: str | None,
-    details: dict[str, Any],
-    alg: str,
-) -> bytes:
+def _said(*, at: datetime, alg: str, **columns: Any) -> dict[str, Any]:
+    """The members every version hashes: the content columns, the time, the algorithm."""
+    return {"at": timestamp(at), "alg": alg, **{name: columns[name] for name in CONTENT_COLUMNS}}
+
+
+def body(*, seq: int, prev_hash: str, **fields: Any) -> bytes:
+    """Version 1: the content and the record's place, hashed together."""
+    return rfc8785.dumps({"v": BODY_VERSION, "seq": seq, "prev_hash": prev_hash, **_said(**fields)})
+
+
+def content(**fields: Any) -> bytes:
     """Version 2: what the record says, without its place in the chain."""
-    return rfc8785.dumps(
-        {
-            "v": SEALED_VERSION,
-            "at": timestamp(at),
-            "event": event,
-            "outcome": outcome,
-            "actor_type": actor_type,
-            "actor_id": actor_id,
-            "citizen_id": citizen_id,
-            "client_id": client_id,
-            "ip": ip,
-            "channel": channel,
-            "details": details,
-            "alg": alg,
-        }
-    )
+    return rfc8785.dumps({"v": SEALED_VERSION, **_said(**fields)})
+
+
+def _row_content(row: Any) -> dict[str, Any]:
+    """A stored row's content columns and time (SQLite returns naive UTC times)."""
+    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+    return {"at": at, **{name: getattr(row, name) for name in CONTENT_COLUMNS}}
 
 
 def content_hash(alg: str, **fields: Any) -> str:
@@ -136,19 +102,7 @@ def content_intact(row: Any) -> bool:
 
 
 def row_content_hash(row: Any) -> str:
-    return content_hash(
-        row.alg,
-        at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
-        event=row.event,
-        outcome=row.outcome,
-        actor_type=row.actor_type,
-        actor_id=row.actor_id,
-        citizen_id=row.citizen_id,
-        client_id=row.client_id,
-        ip=row.ip,
-        channel=row.channel,
-        details=row.details,
-    )
+    return content_hash(row.alg, **_row_content(row))
 
 
 def record_hash(alg: str, **fields: Any) -> str:
@@ -171,15 +125,6 @@ def row_hash(row: Any, *, seq: int | None = None) -> str:
     return record_hash(
         row.alg,
         seq=row.seq if seq is None else seq,
-        at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
-        event=row.event,
-        outcome=row.outcome,
-        actor_type=row.actor_type,
-        actor_id=row.actor_id,
-        citizen_id=row.citizen_id,
-        client_id=row.client_id,
-        ip=row.ip,
-        channel=row.channel,
-        details=row.details,
         prev_hash=row.prev_hash,
+        **_row_content(row),
     )
