@@ -348,6 +348,8 @@ def _profile(run: Callable[[], Any], n: int, top: int) -> None:
     for _ in range(n):
         run()
     profiler.disable()
+    if os.environ.get("IDP_PROFILE_DUMP"):  # for pstats' callers/callees views
+        profiler.dump_stats(os.environ["IDP_PROFILE_DUMP"])
     stats = pstats.Stats(profiler)
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
