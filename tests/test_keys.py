@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
+from conftest import make_app
 from oidc_helpers import decode_id_token
+from oidc_helpers import fresh_requests
 from oidc_helpers import grant_consent
 from oidc_helpers import sign_in
 
@@ -17,6 +21,37 @@ from oidc_helpers import sign_in
 def consented(citizen, rp, login):
     grant_consent(citizen, rp)
     login()
+
+
+@pytest.fixture
+def other(app, backend):
+    """A second instance of the provider on the same database and the same store: another
+    process, with a key cache of its own."""
+    second = make_app(backend)
+    second.extensions["idp.store"] = app.extensions["idp.store"]
+    fresh_requests(second)
+    yield second
+    from idp.extensions import db
+
+    with second.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def header_of(token):
+    head = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+
+
+def retire_elsewhere(other, kid):
+    """An emergency retirement in the other instance: a successor signs at once, then
+    the compromised key stops signing and leaves the JWKS."""
+    from idp.oauth import keys
+
+    with other.app_context():
+        alg = next(k["alg"] for k in keys.list_keys() if k["kid"] == kid)
+        keys.rotate(algs=(alg,), propagation_delay=0, retire_grace=86400)
+        keys.retire(kid, retire_grace=0, immediate=True)
 
 
 def published_kids(http):
@@ -112,3 +147,56 @@ def test_jwks_and_discovery_are_cacheable(http):
     for path in ("/jwks.json", "/.well-known/openid-configuration"):
         response = http.get(path)
         assert response.headers["Cache-Control"].startswith("public, max-age=")
+
+
+def test_a_key_retired_by_another_instance_stops_signing_here_at_once(
+    app, http, rp, consented, other
+):
+    """This instance's key cache is warm; the next ID token it signs after an emergency
+    retirement elsewhere carries another kid, and verifies against the JWKS."""
+    old = header_of(sign_in(http, rp)["id_token"])["kid"]
+
+    retire_elsewhere(other, old)
+
+    token = sign_in(http, rp)["id_token"]
+    assert header_of(token)["kid"] != old
+    header, _ = decode_id_token(http, token, client_id=rp.client_id)
+    assert header["kid"] in published_kids(http)
+    assert old not in published_kids(http)
+
+
+def test_a_key_retired_by_another_instance_stops_signing_outside_requests_too(
+    app, http, rp, consented, other
+):
+    """Outside a request (CLI, background threads: logout tokens, audit checkpoints)
+    every use of the keys reads the generation."""
+    from idp.oauth import keys
+
+    old = header_of(sign_in(http, rp)["id_token"])
+    assert keys.signing_key_info(old["alg"]).kid == old["kid"]  # warm
+
+    retire_elsewhere(other, old["kid"])
+
+    assert keys.signing_key_info(old["alg"]).kid != old["kid"]
+    assert old["kid"] not in {key.kid for key in keys.private_keyset(old["alg"]).keys}
+    assert old["kid"] not in {key.kid for key in keys.public_keyset().keys}
+
+
+def test_an_id_token_hint_signed_by_a_key_retired_elsewhere_is_refused(
+    app, http, rp, store, citizen, login, other
+):
+    from idp.authn import sessions
+
+    grant_consent(citizen, rp)
+    session = login()
+    hint = sign_in(http, rp)["id_token"]
+
+    retire_elsewhere(other, header_of(hint)["kid"])
+
+    bye = "https://tax.example.gov/bye"
+    response = http.get(
+        "/logout?" + urlencode({"id_token_hint": hint, "post_logout_redirect_uri": bye})
+    )
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert sessions.get_by_sid(store, session.sid) is not None

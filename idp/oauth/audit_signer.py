@@ -29,7 +29,7 @@ MAX_JWS = 4096
 
 class KeyCheckpointSigner:
     def prepare(self) -> None:
-        keys.signing_key_info(ALG)
+        keys.ensure_keys()
 
     def sign(self, claims: dict[str, Any]) -> tuple[str, str]:
         kid = keys.signing_key_info(ALG).kid

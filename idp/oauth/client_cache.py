@@ -6,24 +6,24 @@ the hot path (issue 7 profile). Each process keeps a read-only copy of each clie
 has seen (``ClientRecord``) for at most ``IDP_CLIENT_CACHE_SECONDS``.
 
 Invalidation: one *generation* value in the ephemeral store (Redis in production, so
-shared by every process). Any committed change to a client row (ORM flush or an
-``UPDATE`` / ``DELETE`` statement on ``oauth_client`` through a session) replaces it with
-a fresh random value after the commit. Every lookup reads the generation first (one
-Redis ``GET``) and uses a cached copy only if it was loaded under the same generation:
-a disabled client is refused by every process on its very next request, warm cache or
-not. The generation is read before the row, so a copy loaded across a change is
-stamped with the old generation and dropped on the next lookup.
+shared by every process; ``idp.oauth.generations``). Any committed change to a client
+row (ORM flush or an ``UPDATE`` / ``DELETE`` statement on ``oauth_client`` through a
+session) replaces it with a fresh random value after the commit. Every lookup checks
+the generation first (read once per request, in the same round trip as the signing
+keys' generation) and uses a cached copy only if it was loaded under the same
+generation: a disabled client is refused by every process on its very next request,
+warm cache or not. The generation is read before the row, so a copy loaded across a
+change is stamped with the old generation and dropped on the next lookup.
 
-The generation key outlives the local lifetime by far (``GENERATION_TTL``); if the store
-ever loses it, copies live at most ``IDP_CLIENT_CACHE_SECONDS``. Code that writes
-``oauth_client`` outside a SQLAlchemy session must call ``bump()`` after committing.
+The generation key outlives the local lifetime by far (``generations.GENERATION_TTL``);
+if the store ever loses it, copies live at most ``IDP_CLIENT_CACHE_SECONDS``. Code that
+writes ``oauth_client`` outside a SQLAlchemy session must call ``bump()`` after
+committing.
 """
 
 from __future__ import annotations
 
-import contextvars
 import copy
-import secrets
 import threading
 import time
 from types import SimpleNamespace
@@ -40,21 +40,12 @@ from sqlalchemy.orm import UOWTransaction
 
 from ..extensions import db
 from ..models import OAuthClient
-from ..store import current_store
+from . import generations
 
-KIND = "client-generation"
-GENERATION_ID = "all"
-GENERATION_TTL = 365 * 24 * 3600
 EXTENSION_KEY = "idp.client_cache"
 MAX_ENTRIES = 10_000
 _CHANGED = "idp.clients_changed"
 _TABLE = OAuthClient.__table__
-# Within one request the generation is read once (the web layer opens the scope): a
-# token request asks for its client several times, and one answer per request is what
-# reading the row once at the start of the request would give.
-_REQUEST: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
-    "idp_client_generation", default=None
-)
 
 
 class ClientRecord(SimpleNamespace):
@@ -88,33 +79,15 @@ def _cache() -> ClientCache:
 
 
 def generation() -> str | None:
-    memo = _REQUEST.get()
-    if memo is not None and "v" in memo:
-        return memo["v"]
-    value = current_store().get(KIND, GENERATION_ID)
-    current = str(value["v"]) if value else None
-    if memo is not None:
-        memo["v"] = current
-    return current
-
-
-def begin_request() -> None:
-    """Open a per-request scope (the web layer calls this first in every request)."""
-    _REQUEST.set({})
-
-
-def end_request(*_: Any) -> None:
-    """Close it (teardown): outside requests every lookup reads the generation."""
-    _REQUEST.set(None)
+    # Once per request (a token request asks for its client several times): one answer
+    # per request is what reading the row once at the start of the request would give.
+    return generations.current(generations.CLIENTS)
 
 
 def bump() -> None:
     """Every process drops its copies on its next lookup (call after the commit)."""
-    current_store().put(KIND, GENERATION_ID, {"v": secrets.token_hex(8)}, GENERATION_TTL)
+    generations.replace(generations.CLIENTS)
     _cache().entries.clear()
-    memo = _REQUEST.get()
-    if memo is not None:
-        memo.pop("v", None)
 
 
 def load(client_id: str) -> ClientRecord | None:

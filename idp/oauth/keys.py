@@ -16,22 +16,28 @@ Private keys are stored as JWK JSON sealed with AES-256-GCM under ``keyring.key_
 (SM4-GCM under the national suite: ``idp.ids.protect.wrap``, whose first byte names the
 algorithm; keys written before that format, nonce | AES-GCM ciphertext, still open).
 The kid is the associated data, so a sealed key cannot be moved to another row.
-Decrypted keys are cached per process by kid (a kid's key never changes); the list of
-keys is re-read at most every ``CACHE_SECONDS``, far below the propagation delay.
+Decrypted keys are cached per process by kid (a kid's key never changes); so is the
+list of keys, checked on every use against the store (below).
 On first use with no keys (a fresh install) one key per algorithm is created.
 
 Every change to the key list (create, rotate, retire, purge) also replaces a
 *generation* value in the ephemeral store (Redis in production: shared by every
-process). The published JWKS (``current_jwks_json``) reads it first and re-reads the
-key list when it moved, so a rotation or an emergency retirement shows in every
-process's JWKS on its next request instead of up to ``CACHE_SECONDS`` later.
+process; ``idp.oauth.generations``). Every use of the key list (signing ID tokens, JWT
+access tokens, licence JWS, logout tokens, audit checkpoints; verifying our own tokens;
+the published JWKS) checks it first and re-reads the list when it moved, so a rotation
+or an emergency retirement in one process applies in every process on its next
+request: no process signs with a retired key or trusts one that left the JWKS. Within
+a request the generation is read once, in the same store round trip as the client
+generation (``idp.oauth.client_cache``); outside requests (CLI, background threads)
+each use reads it. It is read before the key list, so a list loaded across a change
+carries the old generation and is re-read on the next use. Should the store lose the
+generation, the list is still re-read every ``CACHE_SECONDS``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -56,7 +62,7 @@ from ..ids.protect import UnsealError
 from ..ids.protect import unwrap
 from ..ids.protect import wrap
 from ..models import SigningKey
-from ..store import current_store
+from . import generations
 
 ALGORITHMS = ("ES256", "RS256")
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # RFC 7638 thumbprints, base64url
@@ -64,9 +70,6 @@ CACHE_SECONDS = 60
 # Default for IDP_KEY_PROPAGATION_DELAY (seconds between publishing and signing).
 DEFAULT_PROPAGATION_DELAY = 3600
 RSA_BITS = 2048
-GENERATION_KIND = "key-generation"
-GENERATION_ID = "all"
-GENERATION_TTL = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -90,29 +93,30 @@ class KeyCache:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.loaded_at = 0.0
-        self.keys: list[KeyInfo] = []
+        # (store generation it was loaded under, loaded at (monotonic), key list): one
+        # attribute, so a thread sees the old or the new whole.
+        self.loaded: tuple[str | None, float, list[KeyInfo]] | None = None
         self.private: dict[str, ECKey | RSAKey] = {}
         # The published JWKS, serialised once per key list (and per expiry within it):
         # (key list it was made from, valid until, JSON bytes, parsed KeySet).
         self.published: tuple[list[KeyInfo], datetime | None, bytes, KeySet] | None = None
-        # The store's key generation the JWKS was last checked against.
-        self.generation: str | None = None
 
     def invalidate(self) -> None:
-        self.loaded_at = 0.0
+        self.loaded = None
 
-
-def _generation() -> str | None:
-    value = current_store().get(GENERATION_KIND, GENERATION_ID)
-    return str(value["v"]) if value else None
+    def current(self, generation: str | None) -> list[KeyInfo] | None:
+        """The key list if it was loaded under ``generation`` and recently enough."""
+        loaded = self.loaded
+        if loaded is None or loaded[0] != generation or not loaded[2]:
+            return None
+        return loaded[2] if time.monotonic() - loaded[1] < CACHE_SECONDS else None
 
 
 def _changed() -> None:
     """After a committed change to the key list: this process re-reads it now, every
-    other process on its next JWKS request."""
+    other process on its next use of a key."""
     _cache().invalidate()
-    current_store().put(GENERATION_KIND, GENERATION_ID, {"v": secrets.token_hex(8)}, GENERATION_TTL)
+    generations.replace(generations.KEYS)
 
 
 def _cache(app: Flask | None = None) -> KeyCache:
@@ -210,26 +214,32 @@ def _ensure(session: Session, keys: list[KeyInfo], now: datetime) -> bool:
 
 def _keys(now: datetime) -> list[KeyInfo]:
     cache = _cache()
-    if time.monotonic() - cache.loaded_at < CACHE_SECONDS and cache.keys:
-        return cache.keys
+    generation = generations.current(generations.KEYS)  # before the list: module docstring
+    keys = cache.current(generation)
+    if keys is not None:
+        return keys
     with cache.lock:
-        if time.monotonic() - cache.loaded_at < CACHE_SECONDS and cache.keys:
-            return cache.keys
+        keys = cache.current(generation)
+        if keys is not None:
+            return keys
         # A session of its own: key bookkeeping never commits the caller's unit of work.
         with Session(db.engine) as session:
             keys = _load(session)
             if _ensure(session, keys, now):
                 session.commit()
                 keys = _load(session)
-                _changed()
-        cache.keys = keys
-        cache.loaded_at = time.monotonic()
+                _changed()  # stamped with the old generation below: re-read once more
+        cache.loaded = (generation, time.monotonic(), keys)
         return keys
 
 
 def ensure_keys() -> None:
-    """Every algorithm has a signing key (made on first use); cached, no query after."""
-    _keys(_now())
+    """Every algorithm has a signing key (made on first use). Once made, keys never run
+    out (``retire`` refuses the last signing key of an algorithm, ``rotate`` makes a
+    successor first, ``purge_expired`` takes only expired ones): any key list loaded
+    answers, without a store or database read."""
+    if _cache().loaded is None:
+        _keys(_now())
 
 
 # -- use -------------------------------------------------------------------------------
@@ -309,21 +319,9 @@ def _published(now: datetime) -> tuple[bytes, KeySet]:
     return body, keyset
 
 
-def published_jwks_json(now: datetime | None = None) -> bytes:
-    """``published_jwks`` serialised (RFC 7517 section 5), cached per key change."""
-    return _published(now or _now())[0]
-
-
 def current_jwks_json(now: datetime | None = None) -> bytes:
-    """``published_jwks_json`` after checking the store's key generation (one store
-    read): what the JWKS endpoint serves, current in every process at once."""
-    generation = _generation()  # before the key list: a load across a change is redone
-    cache = _cache()
-    if generation != cache.generation:
-        cache.invalidate()
-        body = _published(now or _now())[0]
-        cache.generation = generation
-        return body
+    """``published_jwks`` serialised (RFC 7517 section 5), cached per key change: what
+    the JWKS endpoint serves, current in every process at once."""
     return _published(now or _now())[0]
 
 

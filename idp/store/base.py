@@ -7,6 +7,7 @@ Values are JSON objects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from typing import Protocol
 
@@ -19,6 +20,9 @@ class EphemeralStore(Protocol):
         """Store only if nothing is there; True if stored. Replay caches use this."""
 
     def get(self, kind: str, id: str) -> dict[str, Any] | None: ...
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """``get`` of each ``(kind, id)`` in one round trip (Redis ``MGET``), in order."""
 
     def consume(self, kind: str, id: str) -> dict[str, Any] | None:
         """Atomically read and delete: of two concurrent callers only one gets the value."""

@@ -12,6 +12,7 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,12 @@ class MemoryStore:
         with self._mutex:
             value = self._live(self._key(kind, id))
             return copy.deepcopy(value) if isinstance(value, dict) else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        self._check_process()
+        with self._mutex:
+            values = [self._live(self._key(kind, id)) for kind, id in keys]
+            return [copy.deepcopy(v) if isinstance(v, dict) else None for v in values]
 
     def consume(self, kind: str, id: str) -> dict[str, Any] | None:
         self._check_process()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -27,6 +28,12 @@ class RedisStore:
     def get(self, kind: str, id: str) -> dict[str, Any] | None:
         raw = self._redis.get(self._key(kind, id))
         return json.loads(raw) if raw else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        if not keys:
+            return []
+        raws = self._redis.mget([self._key(kind, id) for kind, id in keys])
+        return [json.loads(raw) if raw else None for raw in raws]
 
     def consume(self, kind: str, id: str) -> dict[str, Any] | None:
         raw = self._redis.getdel(self._key(kind, id))

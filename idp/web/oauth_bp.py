@@ -30,8 +30,8 @@ from wtforms import ValidationError
 from ..authn.service import current_session
 from ..extensions import csrf
 from ..oauth import authorize as authorize_flow
-from ..oauth import client_cache
 from ..oauth import discovery
+from ..oauth import generations
 from ..oauth import keys
 from ..oauth import logout as logout_flow
 from ..oauth.requests import ProtocolRequest
@@ -57,9 +57,9 @@ DISCOVERY_KEY = "idp.discovery_json"
 @bp.record_once
 def _build(state: BlueprintSetupState) -> None:
     build_server(state.app)  # type: ignore[arg-type]
-    # One read of the client generation per request (idp.oauth.client_cache).
-    state.app.before_request(client_cache.begin_request)
-    state.app.teardown_request(client_cache.end_request)
+    # One store read per request for the client and key generations (idp.oauth.generations).
+    state.app.before_request(generations.begin_request)
+    state.app.teardown_request(generations.end_request)
 
 
 # -- conversions -----------------------------------------------------------------------
