@@ -24,6 +24,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import TokenMixin
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -44,8 +45,29 @@ REFRESH = "refresh-token"
 TOKEN_TYPES = ("access_token", "refresh_token")
 _TABLE = OAuthToken.__table__
 _INSERT = insert(_TABLE)
+_CITIZENS = Citizen.__table__
+
+
+def _readonly_lookup(column: str) -> Any:
+    """The token row by one of its hashes, with its citizen's standing (exists, not
+    locked) in the same statement: introspection and UserInfo need both. Built once."""
+    return (
+        select(
+            _TABLE,
+            _CITIZENS.c.id.label("standing_citizen_id"),
+            _CITIZENS.c.locked_at.label("standing_locked_at"),
+        )
+        .select_from(_TABLE.outerjoin(_CITIZENS, _CITIZENS.c.id == _TABLE.c.citizen_id))
+        .where(_TABLE.c[column] == bindparam("value"))
+    )
+
+
+_READONLY_LOOKUP = {
+    column: _readonly_lookup(column) for column in ("access_token_hash", "refresh_token_hash")
+}
 # Longest token string looked up: opaque tokens are 43 characters, JWTs about 1 kB.
 MAX_TOKEN_LENGTH = jwt_access.MAX_LENGTH
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -263,6 +285,9 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
             return False
         if self.client_only:
             return True
+        # A read-only lookup brought the citizen's standing along (``_READONLY_LOOKUP``).
+        if (standing := getattr(self.row, "standing_citizen_id", _ABSENT)) is not _ABSENT:
+            return standing is not None and self.row.standing_locked_at is None
         return is_active(self.row.citizen_id)
 
     def get_client(self) -> Client | None:
@@ -338,8 +363,7 @@ def _lookup(token_string: str, kind: str, *, readonly: bool) -> IssuedToken | No
         column, value = "refresh_token_hash", hashing.keyed_hash(REFRESH, token_string)
     row: Any
     if readonly:
-        query = select(_TABLE).where(_TABLE.c[column] == value)
-        row = db.session.connection().execute(query).first()
+        row = db.session.connection().execute(_READONLY_LOOKUP[column], {"value": value}).first()
     else:
         row = db.session.scalars(
             select(OAuthToken).where(getattr(OAuthToken, column) == value)
