@@ -215,6 +215,16 @@ def test_locked_citizen_gets_no_tokens(http, rp, citizen, signed_in):
     db.session.commit()
     response = exchange(http, rp, code)
     assert response.get_json()["error"] == "invalid_grant"
+    # Nothing was issued, nor released to the portal.
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from idp.models import DataRelease
+    from idp.models import OAuthToken
+
+    for model in (OAuthToken, DataRelease):
+        count = select(func.count()).select_from(model).where(model.citizen_id == citizen.id)
+        assert db.session.scalar(count) == 0
 
 
 def test_no_session_parks_an_interaction_and_sends_to_login(http, rp, citizen):

@@ -38,6 +38,7 @@ from . import hashing
 from . import jwt_access
 from .clients import Client
 from .clients import query_client
+from .errors import InvalidGrantError
 from .errors import InvalidScopeError
 
 ACCESS = "access-token"
@@ -165,11 +166,19 @@ def _refresh_ttl(client_id: str) -> int:
 
 
 def persist(
-    token: dict[str, Any], *, client_id: str, user: AuthorizedUser | None, grant_id: str
+    token: dict[str, Any],
+    *,
+    client_id: str,
+    user: AuthorizedUser | None,
+    grant_id: str,
+    guard_citizen: bool = False,
 ) -> OAuthToken:
     """Insert the row for a freshly generated token in the session's transaction (the
     caller commits). ``user`` None: a client's own token (client credentials grant).
-    Returns the row as a transient ``OAuthToken`` (not attached to the session)."""
+    Returns the row as a transient ``OAuthToken`` (not attached to the session).
+
+    ``guard_citizen``: the insert itself checks that the citizen exists and is not
+    locked (for a caller that did not check before); ``InvalidGrantError`` if not."""
     now = _now()
     access_expires = now + timedelta(seconds=int(token["expires_in"]))
     if jwt_access.looks_like_jwt(token["access_token"]):
@@ -197,13 +206,18 @@ def persist(
         channel=user.channel if user else None,
         act=user.act if user else None,
     )
-    _insert(row)
+    if not _insert(row, guard_citizen=guard_citizen and user is not None):
+        raise InvalidGrantError("The citizen's account is locked or closed.")
     return row
 
 
-def _insert(row: OAuthToken) -> None:
+def _insert(row: OAuthToken, *, guard_citizen: bool = False) -> bool:
     """One Core INSERT on the session's connection, without the ORM unit of work (its
-    flush was a third of a client-credentials request's CPU, issue 7 profile)."""
+    flush was a third of a client-credentials request's CPU, issue 7 profile).
+
+    ``guard_citizen``: insert only if the row's citizen exists and is not locked, in the
+    same statement (``INSERT ... SELECT ... WHERE EXISTS``), and return whether it did:
+    the code exchange's check of the citizen without a round trip of its own."""
     if row.id is None:
         row.id = new_id()
     values = {
@@ -212,7 +226,32 @@ def _insert(row: OAuthToken) -> None:
         if getattr(row, column.key) is not None
     }
     # Parameters apart from the statement: compiled once, cached by SQLAlchemy.
-    db.session.connection().execute(_INSERT, values)
+    if not guard_citizen:
+        db.session.connection().execute(_INSERT, values)
+        return True
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... SELECT here.
+    result = db.session.connection().execute(_guarded_insert(tuple(sorted(values))), values)
+    return result.first() is not None
+
+
+# Guarded INSERTs by the columns they set (a handful of combinations), built once.
+_GUARDED: dict[tuple[str, ...], Any] = {}
+
+
+def _guarded_insert(keys: tuple[str, ...]) -> Any:
+    statement = _GUARDED.get(keys)
+    if statement is None:
+        standing = select(_CITIZENS.c.id).where(
+            _CITIZENS.c.id == bindparam("citizen_id", type_=_CITIZENS.c.id.type),
+            _CITIZENS.c.locked_at.is_(None),
+        )
+        rows = select(*(bindparam(k, type_=_TABLE.c[k].type) for k in keys)).where(
+            standing.exists()
+        )
+        statement = _GUARDED[keys] = (
+            insert(_TABLE).from_select(list(keys), rows).returning(_TABLE.c.id)
+        )
+    return statement
 
 
 class IssuedToken(TokenMixin):  # type: ignore[misc]
