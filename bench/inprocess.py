@@ -10,7 +10,9 @@
 Drives Flask's test client against an app on PostgreSQL and Redis (a schema and a key
 prefix of its own, dropped at the end), like one worker thread of ``idp serve``, and
 reads ``time.process_time()``: the Python CPU of this one process (the audit sealer's
-thread included; PostgreSQL and Redis are not in it). No concurrency, so no lock waits
+thread included; PostgreSQL and Redis are not in it). ``PG ms`` is PostgreSQL's CPU for
+the same calls, read from ``/proc`` for this run's backends (marked by their
+``application_name``; the server must run on this machine). No concurrency, so no lock waits
 (``bench/run.py`` has those). The figure survives a noisy machine better than a
 throughput (it still includes cache misses and CPU frequency), so compare commits by
 running them alternately in the same minute, e.g. this checkout and ``IDP_SOURCE``.
@@ -94,7 +96,11 @@ class Bench:
         if not Path(idp.__file__).resolve().is_relative_to(ROOT):
             raise SystemExit(f"idp imported from {idp.__file__}, not from {ROOT}")
         sep = "&" if "?" in database_url else "?"
-        url = f"{database_url}{sep}options=-csearch_path%3D{self.schema}"
+        # The application name marks this run's PostgreSQL backends (``_pg_cpu``).
+        url = (
+            f"{database_url}{sep}options=-csearch_path%3D{self.schema}"
+            f"&application_name={self.schema}"
+        )
         self.app = create_app(
             {
                 "SQLALCHEMY_DATABASE_URI": url,
@@ -238,6 +244,21 @@ class Bench:
     def cc_jwt(self) -> None:
         self._client_credentials("jwt")
 
+    def pg_cpu(self) -> dict[int, float] | None:
+        """CPU seconds so far of this run's PostgreSQL backends (by pid), read from /proc
+        (PostgreSQL on this machine); None where that cannot be read."""
+        from sqlalchemy import text
+
+        with self.admin.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": self.schema},
+            ).scalars()
+            try:
+                return {pid: _proc_cpu(pid) for pid in pids}
+            except OSError:
+                return None
+
     def close(self) -> None:
         import redis
         from sqlalchemy import text
@@ -334,12 +355,24 @@ def _print_counts(case: str, counts: Counter[str], n: int) -> None:
         print(f"    {name:30s} {value / n:5.1f}")
 
 
-def _time(run: Callable[[], Any], n: int) -> tuple[float, float]:
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _time(run: Callable[[], Any], n: int, bench: Any) -> tuple[float, float, float | None]:
     # CPU time, not wall: waits on PostgreSQL and Redis are not this process's cost.
+    # PostgreSQL's CPU for these calls is read apart, from its backends for this run.
+    pg = bench.pg_cpu()
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(n):
         run()
-    return time.process_time() - cpu, time.perf_counter() - wall
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    pg_after = bench.pg_cpu()
+    pg_spent = None
+    if pg is not None and pg_after is not None:
+        pg_spent = sum(seconds - pg.get(pid, 0.0) for pid, seconds in pg_after.items())
+    return cpu, wall, pg_spent
 
 
 def _profile(run: Callable[[], Any], n: int, top: int) -> None:
@@ -391,7 +424,9 @@ def main() -> None:
     try:
         print(f"idp at {ROOT}")
         if not (args.count or args.sql):
-            print(f"{'case':14s} {'CPU ms':>8s} {'wall ms':>8s}   per call, n={args.n}")
+            print(
+                f"{'case':14s} {'CPU ms':>8s} {'wall ms':>8s} {'PG ms':>8s}   per call, n={args.n}"
+            )
         for case in cases:
             run = getattr(bench, case)
             for _ in range(args.warmup):  # caches, compiled statements, the sealer thread
@@ -399,8 +434,9 @@ def main() -> None:
             if args.count or args.sql:
                 _print_counts(case, _count_round_trips(bench, run, args.n, show=args.sql), args.n)
                 continue
-            cpu, wall = _time(run, args.n)
-            print(f"{case:14s} {1000 * cpu / args.n:8.2f} {1000 * wall / args.n:8.2f}")
+            cpu, wall, pg = _time(run, args.n, bench)
+            pg_ms = "-" if pg is None else f"{1000 * pg / args.n:.2f}"
+            print(f"{case:14s} {1000 * cpu / args.n:8.2f} {1000 * wall / args.n:8.2f} {pg_ms:>8s}")
             if args.profile:  # after, so cProfile's own cost stays out of the figure
                 _profile(run, args.n, args.profile)
     finally:

@@ -3,6 +3,8 @@ would (OIDC Core 3.1.3.7), against the published JWKS."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -147,6 +149,38 @@ def test_code_of_another_client_is_invalid_grant(http, citizen, rp, signed_in):
     assert response.get_json()["error"] == "invalid_grant"
 
 
+def test_another_clients_attempt_leaves_the_code_to_its_client(http, citizen, rp, signed_in):
+    """A code presented by the wrong client is refused without being used up: the client
+    it was issued to still redeems it, once."""
+    other = register(name="Other", redirect_uris=["https://other.example.gov/cb"])
+    code, _ = get_code(http, rp)
+    stolen = http.post(
+        "/token",
+        headers=basic(other.client_id, other.secret),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri},
+    )
+    assert stolen.get_json()["error"] == "invalid_grant"
+    assert exchange(http, rp, code).status_code == 200
+    assert exchange(http, rp, code).get_json()["error"] == "invalid_grant"
+
+
+def test_a_code_raced_by_many_exchanges_yields_one_token(app, http, rp, signed_in):
+    """Eight exchanges of one code at once (threads, one store): at most one gets tokens
+    (the others are replays, which may also revoke the winner's tokens, RFC 6749 4.1.2)."""
+    code, _ = get_code(http, rp)
+    barrier = threading.Barrier(8)
+
+    def attempt() -> int:
+        client = app.test_client()
+        barrier.wait()
+        return int(exchange(client, rp, code).status_code)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: attempt(), range(8)))
+    assert statuses.count(200) <= 1
+    assert statuses.count(400) >= 7
+
+
 def test_redirect_uri_must_match_at_token_endpoint(http, rp, signed_in):
     code, _ = get_code(http, rp)
     response = exchange(http, rp, code, redirect_uri="https://tax.example.gov/other")
@@ -181,6 +215,16 @@ def test_locked_citizen_gets_no_tokens(http, rp, citizen, signed_in):
     db.session.commit()
     response = exchange(http, rp, code)
     assert response.get_json()["error"] == "invalid_grant"
+    # Nothing was issued, nor released to the portal.
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from idp.models import DataRelease
+    from idp.models import OAuthToken
+
+    for model in (OAuthToken, DataRelease):
+        count = select(func.count()).select_from(model).where(model.citizen_id == citizen.id)
+        assert db.session.scalar(count) == 0
 
 
 def test_no_session_parks_an_interaction_and_sends_to_login(http, rp, citizen):

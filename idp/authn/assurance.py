@@ -59,6 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from typing import ClassVar
 
 from .result import Acr
 from .result import Amr
@@ -218,6 +219,13 @@ class LevelPolicy:
     ``idp.config``). LOW lives as long as the SSO session itself."""
 
     lifetimes: Mapping[Acr, Lifetime]
+    # The names ``from_namespace`` reads (``IDP_ACR_<NAME>`` in the configuration).
+    SETTINGS: ClassVar[tuple[str, ...]] = (
+        "substantial_max_age",
+        "substantial_idle",
+        "high_max_age",
+        "high_idle",
+    )
 
     @classmethod
     def from_namespace(cls, values: Mapping[str, Any]) -> LevelPolicy:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -171,11 +172,14 @@ def create_citizen(
     return citizen
 
 
+# Built once (the token endpoint runs it on every grant).
+_LOCKED_AT = select(Citizen.locked_at).where(Citizen.id == bindparam("id"))
+
+
 def is_active(citizen_id: str) -> bool:
     """True if the citizen exists and is not locked: one narrow select on the primary
     key, no ORM object (the token endpoint asks this on every grant)."""
-    query = select(Citizen.locked_at).where(Citizen.id == citizen_id)
-    locked = db.session.connection().execute(query).first()
+    locked = db.session.connection().execute(_LOCKED_AT, {"id": citizen_id}).first()
     return locked is not None and locked[0] is None
 
 

@@ -82,7 +82,12 @@ def _ttls() -> tuple[int, int, int]:
 
 
 def level_policy() -> LevelPolicy:
-    return LevelPolicy.from_namespace(current_app.config.get_namespace("IDP_ACR_"))
+    # The four settings by name: ``Config.get_namespace`` scans every key of the
+    # configuration, and this runs on every authorization and token request.
+    cfg = current_app.config
+    return LevelPolicy.from_namespace(
+        {name: cfg.get(f"IDP_ACR_{name.upper()}") for name in LevelPolicy.SETTINGS}
+    )
 
 
 def current_session(cookie: str | None) -> sessions.SsoSession | None:

@@ -6,22 +6,25 @@ deny the request and SHOULD revoke (when possible) all tokens previously issued 
 on that authorization code."
 
 - Stored under its keyed hash, for ``IDP_TTL_AUTHORIZATION_CODE`` seconds (at most 60).
-- Redeemed once: the first redeemer claims a "used" marker (``put_if_absent``) holding
-  the grant id, then consumes the code. Anyone presenting the code again finds only the
-  marker: the request fails with ``invalid_grant`` and every token of the grant is
-  revoked. The marker is flagged as replayed, so a redemption still in flight revokes
-  its own tokens when it sees the flag (``check_not_replayed``).
+- Redeemed once: the first redeemer consumes the code and leaves a "used" marker holding
+  the grant id in the same atomic store call (``EphemeralStore.take``, one round trip).
+  Anyone presenting the code again finds only the marker: the request fails with
+  ``invalid_grant`` and every token of the grant is revoked. The marker is flagged as
+  replayed, so a redemption still in flight revokes its own tokens when it sees the flag
+  (``check_not_replayed``).
 - The marker lives as long as the longest token the code can yield.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import fields
 from typing import Any
 
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -33,6 +36,8 @@ from ..audit import EventType
 from ..audit import Outcome
 from ..extensions import db
 from ..store import current_store
+from ..store.base import TOMBSTONE
+from ..store.base import TOMBSTONE_TTL
 from . import hashing
 from .errors import InvalidGrantError
 from .sign_in_context import SignInContext
@@ -79,6 +84,9 @@ class AuthorizationCode(SignInContext, AuthorizationCodeMixin):  # type: ignore[
         return self.nonce
 
 
+_FIELDS = frozenset(f.name for f in fields(AuthorizationCode))
+
+
 def _now() -> int:
     return int(time.time())
 
@@ -114,7 +122,16 @@ def save(
         channel=user.channel,
         act=user.act,
     )
-    current_store().put(KIND, record.code_hash, asdict(record), ttl)
+    # The "used" marker the redemption leaves behind travels with the code, so that
+    # redeeming is one atomic store call (``EphemeralStore.take``).
+    marker = {
+        "grant_id": record.grant_id,
+        "client_id": client_id,
+        "citizen_id": record.citizen_id,
+        "replayed": False,
+    }
+    value = {**asdict(record), TOMBSTONE: json.dumps(marker), TOMBSTONE_TTL: _marker_ttl(scope)}
+    current_store().put(KIND, record.code_hash, value, ttl)
     return record
 
 
@@ -122,26 +139,19 @@ def redeem(code: str, *, client_id: str) -> AuthorizationCode:
     """Take the code out of the store, once. Raises ``InvalidGrantError``."""
     if not isinstance(code, str) or not code or len(code) > 256:
         raise InvalidGrantError("Invalid 'code' in request.")
-    store = current_store()
     code_hash = hashing.keyed_hash(PURPOSE, code)
-    data = store.get(KIND, code_hash)
-    if data is None:
-        _replayed(code_hash)
+    # One round trip: the code is consumed and its "used" marker left at once, or
+    # (another client's code) left alone, or found gone with its marker if it was used.
+    outcome, data = current_store().take(
+        KIND, code_hash, owner_field="client_id", owner=client_id, tombstone_kind=USED
+    )
+    if outcome == "gone":
+        _replayed(code_hash, data)
         raise InvalidGrantError("Invalid 'code' in request.")
     # RFC 6749 section 4.1.3: ensure the code was issued to the authenticated client.
-    if data["client_id"] != client_id:
+    if outcome != "taken" or data is None:
         raise InvalidGrantError("Invalid 'code' in request.")
-    record = AuthorizationCode(**data)
-    marker = {
-        "grant_id": record.grant_id,
-        "client_id": client_id,
-        "citizen_id": record.citizen_id,
-        "replayed": False,
-    }
-    if not store.put_if_absent(USED, code_hash, marker, _marker_ttl(record)):
-        _replayed(code_hash)
-        raise InvalidGrantError("Invalid 'code' in request.")
-    store.consume(KIND, code_hash)
+    record = AuthorizationCode(**{k: v for k, v in data.items() if k in _FIELDS})
     if record.expires_at < _now():
         raise InvalidGrantError("The 'code' has expired.")
     return record
@@ -156,9 +166,9 @@ def check_not_replayed(record: AuthorizationCode) -> None:
         raise InvalidGrantError("Invalid 'code' in request.")
 
 
-def _replayed(code_hash: str) -> None:
+def _replayed(code_hash: str, marker: dict[str, Any] | None) -> None:
+    """A code presented again (``marker``: what its first redemption left, if any)."""
     store = current_store()
-    marker = store.get(USED, code_hash)
     if not marker:
         return
     log.warning("authorization code replayed; revoking grant of client %s", marker["client_id"])
@@ -181,9 +191,9 @@ def _replayed(code_hash: str) -> None:
         store.put(USED, code_hash, {**marker, "replayed": True}, remaining)
 
 
-def _marker_ttl(record: AuthorizationCode) -> int:
+def _marker_ttl(scope: str) -> int:
     cfg: dict[str, Any] = current_app.config
     ttl = max(int(cfg["IDP_TTL_ACCESS_TOKEN"]), int(cfg["IDP_TTL_AUTHORIZATION_CODE"]))
-    if "offline_access" in record.scope.split():
+    if "offline_access" in scope.split():
         ttl = max(ttl, int(cfg["IDP_TTL_REFRESH_TOKEN"]))
     return ttl

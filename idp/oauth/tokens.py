@@ -24,6 +24,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import TokenMixin
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -37,6 +38,7 @@ from . import hashing
 from . import jwt_access
 from .clients import Client
 from .clients import query_client
+from .errors import InvalidGrantError
 from .errors import InvalidScopeError
 
 ACCESS = "access-token"
@@ -44,8 +46,29 @@ REFRESH = "refresh-token"
 TOKEN_TYPES = ("access_token", "refresh_token")
 _TABLE = OAuthToken.__table__
 _INSERT = insert(_TABLE)
+_CITIZENS = Citizen.__table__
+
+
+def _readonly_lookup(column: str) -> Any:
+    """The token row by one of its hashes, with its citizen's standing (exists, not
+    locked) in the same statement: introspection and UserInfo need both. Built once."""
+    return (
+        select(
+            _TABLE,
+            _CITIZENS.c.id.label("standing_citizen_id"),
+            _CITIZENS.c.locked_at.label("standing_locked_at"),
+        )
+        .select_from(_TABLE.outerjoin(_CITIZENS, _CITIZENS.c.id == _TABLE.c.citizen_id))
+        .where(_TABLE.c[column] == bindparam("value"))
+    )
+
+
+_READONLY_LOOKUP = {
+    column: _readonly_lookup(column) for column in ("access_token_hash", "refresh_token_hash")
+}
 # Longest token string looked up: opaque tokens are 43 characters, JWTs about 1 kB.
 MAX_TOKEN_LENGTH = jwt_access.MAX_LENGTH
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -143,11 +166,19 @@ def _refresh_ttl(client_id: str) -> int:
 
 
 def persist(
-    token: dict[str, Any], *, client_id: str, user: AuthorizedUser | None, grant_id: str
+    token: dict[str, Any],
+    *,
+    client_id: str,
+    user: AuthorizedUser | None,
+    grant_id: str,
+    guard_citizen: bool = False,
 ) -> OAuthToken:
     """Insert the row for a freshly generated token in the session's transaction (the
     caller commits). ``user`` None: a client's own token (client credentials grant).
-    Returns the row as a transient ``OAuthToken`` (not attached to the session)."""
+    Returns the row as a transient ``OAuthToken`` (not attached to the session).
+
+    ``guard_citizen``: the insert itself checks that the citizen exists and is not
+    locked (for a caller that did not check before); ``InvalidGrantError`` if not."""
     now = _now()
     access_expires = now + timedelta(seconds=int(token["expires_in"]))
     if jwt_access.looks_like_jwt(token["access_token"]):
@@ -175,13 +206,18 @@ def persist(
         channel=user.channel if user else None,
         act=user.act if user else None,
     )
-    _insert(row)
+    if not _insert(row, guard_citizen=guard_citizen and user is not None):
+        raise InvalidGrantError("The citizen's account is locked or closed.")
     return row
 
 
-def _insert(row: OAuthToken) -> None:
+def _insert(row: OAuthToken, *, guard_citizen: bool = False) -> bool:
     """One Core INSERT on the session's connection, without the ORM unit of work (its
-    flush was a third of a client-credentials request's CPU, issue 7 profile)."""
+    flush was a third of a client-credentials request's CPU, issue 7 profile).
+
+    ``guard_citizen``: insert only if the row's citizen exists and is not locked, in the
+    same statement (``INSERT ... SELECT ... WHERE EXISTS``), and return whether it did:
+    the code exchange's check of the citizen without a round trip of its own."""
     if row.id is None:
         row.id = new_id()
     values = {
@@ -190,7 +226,32 @@ def _insert(row: OAuthToken) -> None:
         if getattr(row, column.key) is not None
     }
     # Parameters apart from the statement: compiled once, cached by SQLAlchemy.
-    db.session.connection().execute(_INSERT, values)
+    if not guard_citizen:
+        db.session.connection().execute(_INSERT, values)
+        return True
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... SELECT here.
+    result = db.session.connection().execute(_guarded_insert(tuple(sorted(values))), values)
+    return result.first() is not None
+
+
+# Guarded INSERTs by the columns they set (a handful of combinations), built once.
+_GUARDED: dict[tuple[str, ...], Any] = {}
+
+
+def _guarded_insert(keys: tuple[str, ...]) -> Any:
+    statement = _GUARDED.get(keys)
+    if statement is None:
+        standing = select(_CITIZENS.c.id).where(
+            _CITIZENS.c.id == bindparam("citizen_id", type_=_CITIZENS.c.id.type),
+            _CITIZENS.c.locked_at.is_(None),
+        )
+        rows = select(*(bindparam(k, type_=_TABLE.c[k].type) for k in keys)).where(
+            standing.exists()
+        )
+        statement = _GUARDED[keys] = (
+            insert(_TABLE).from_select(list(keys), rows).returning(_TABLE.c.id)
+        )
+    return statement
 
 
 class IssuedToken(TokenMixin):  # type: ignore[misc]
@@ -263,6 +324,9 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
             return False
         if self.client_only:
             return True
+        # A read-only lookup brought the citizen's standing along (``_READONLY_LOOKUP``).
+        if (standing := getattr(self.row, "standing_citizen_id", _ABSENT)) is not _ABSENT:
+            return standing is not None and self.row.standing_locked_at is None
         return is_active(self.row.citizen_id)
 
     def get_client(self) -> Client | None:
@@ -338,8 +402,7 @@ def _lookup(token_string: str, kind: str, *, readonly: bool) -> IssuedToken | No
         column, value = "refresh_token_hash", hashing.keyed_hash(REFRESH, token_string)
     row: Any
     if readonly:
-        query = select(_TABLE).where(_TABLE.c[column] == value)
-        row = db.session.connection().execute(query).first()
+        row = db.session.connection().execute(_READONLY_LOOKUP[column], {"value": value}).first()
     else:
         row = db.session.scalars(
             select(OAuthToken).where(getattr(OAuthToken, column) == value)

@@ -11,6 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 from typing import Protocol
 
+# The members of a value given to ``take`` that say what to leave behind.
+TOMBSTONE = "_tombstone"
+TOMBSTONE_TTL = "_tombstone_ttl"
+
 
 class EphemeralStore(Protocol):
     def put(self, kind: str, id: str, value: dict[str, Any], ttl: int) -> None:
@@ -26,6 +30,18 @@ class EphemeralStore(Protocol):
 
     def consume(self, kind: str, id: str) -> dict[str, Any] | None:
         """Atomically read and delete: of two concurrent callers only one gets the value."""
+
+    def take(
+        self, kind: str, id: str, *, owner_field: str, owner: str, tombstone_kind: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Consume a single-use value for its owner, leaving a tombstone, atomically (one
+        round trip). The value carries its tombstone: ``TOMBSTONE`` (a JSON object,
+        serialised) and ``TOMBSTONE_TTL`` (seconds). Returns
+
+        - ``("taken", value)``: ``value[owner_field] == owner``; the value is gone and its
+          tombstone stored under ``(tombstone_kind, id)``;
+        - ``("other", None)``: another owner's value, left where it is;
+        - ``("gone", tombstone or None)``: no value (used, expired or never issued)."""
 
     def delete(self, kind: str, id: str) -> None: ...
 

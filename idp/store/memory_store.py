@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import json
 import os
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from .base import TOMBSTONE
+from .base import TOMBSTONE_TTL
 
 
 class SingleProcessViolation(RuntimeError):
@@ -102,6 +106,25 @@ class MemoryStore:
             value = self._live(key)
             self._data.pop(key, None)
             return value if isinstance(value, dict) else None
+
+    def take(
+        self, kind: str, id: str, *, owner_field: str, owner: str, tombstone_kind: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        self._check_process()
+        with self._mutex:
+            key = self._key(kind, id)
+            value = self._live(key)
+            if not isinstance(value, dict):
+                tombstone = self._live(self._key(tombstone_kind, id))
+                return "gone", copy.deepcopy(tombstone) if isinstance(tombstone, dict) else None
+            if value.get(owner_field) != owner:
+                return "other", None
+            self._data[self._key(tombstone_kind, id)] = (
+                time.monotonic() + int(value[TOMBSTONE_TTL]),
+                json.loads(value[TOMBSTONE]),
+            )
+            del self._data[key]
+            return "taken", copy.deepcopy(value)
 
     def delete(self, kind: str, id: str) -> None:
         self._check_process()

@@ -8,11 +8,32 @@ from typing import Any
 
 import redis
 
+from .base import TOMBSTONE
+from .base import TOMBSTONE_TTL
+
+# ``take``: one atomic round trip (a script runs alone in Redis). KEYS: the value, its
+# tombstone; ARGV: owner field, owner, the value's tombstone and TTL members.
+_TAKE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  return {'gone', redis.call('GET', KEYS[2])}
+end
+local value = cjson.decode(raw)
+if value[ARGV[1]] ~= ARGV[2] then
+  return {'other', false}
+end
+redis.call('SET', KEYS[2], value[ARGV[3]], 'EX', tonumber(value[ARGV[4]]))
+redis.call('DEL', KEYS[1])
+return {'taken', raw}
+"""
+
 
 class RedisStore:
     def __init__(self, url: str, prefix: str = "idp:") -> None:
         self._redis = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
         self._prefix = prefix
+        # EVALSHA after the first call (redis-py loads the script when it is missing).
+        self._take = self._redis.register_script(_TAKE)
 
     def _key(self, kind: str, id: str) -> str:
         return f"{self._prefix}{kind}:{id}"
@@ -38,6 +59,15 @@ class RedisStore:
     def consume(self, kind: str, id: str) -> dict[str, Any] | None:
         raw = self._redis.getdel(self._key(kind, id))
         return json.loads(raw) if raw else None
+
+    def take(
+        self, kind: str, id: str, *, owner_field: str, owner: str, tombstone_kind: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        outcome, raw = self._take(
+            keys=[self._key(kind, id), self._key(tombstone_kind, id)],
+            args=[owner_field, owner, TOMBSTONE, TOMBSTONE_TTL],
+        )
+        return str(outcome), json.loads(raw) if raw else None
 
     def delete(self, kind: str, id: str) -> None:
         self._redis.delete(self._key(kind, id))
