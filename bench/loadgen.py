@@ -67,6 +67,15 @@ class CaseError(Exception):
     """A response that is not what the case expects: counted as an error."""
 
 
+class Busy(CaseError):
+    """A 503 with ``Retry-After`` (the server's password-hashing queue is full): an error
+    in a measured case, a reason to wait and try again while preparing one."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"503, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
 @dataclass
 class Response:
     status: int
@@ -358,7 +367,18 @@ class Client:
                 "password": self.citizen["password"],
             }
             response, left = await self.follow(await self.post_form(path, form))
+            if response.status == 503:
+                raise Busy(float(response.header("retry-after") or 1))
         return self.code_from(left, state, response), verifier
+
+    async def sign_in_patiently(self, attempts: int = 30) -> tuple[str, str]:
+        """``sign_in``, waiting out 503s (set-up beside other set-ups or a flood)."""
+        for _ in range(attempts - 1):
+            try:
+                return await self.sign_in()
+            except Busy as busy:
+                await asyncio.sleep(min(busy.retry_after, 5.0))
+        return await self.sign_in()
 
     async def exchange(self, code: str, verifier: str) -> dict[str, Any]:
         start = time.perf_counter_ns()
@@ -398,9 +418,9 @@ class Client:
 
     async def prepare(self, case: str) -> None:
         if case.startswith("flow_"):
-            await self.sign_in()  # the browser is now signed in; the code is dropped
+            await self.sign_in_patiently()  # the browser is now signed in; code dropped
         elif case in ("userinfo", "introspection"):
-            code, verifier = await self.sign_in()
+            code, verifier = await self.sign_in_patiently()
             self.access_token = (await self.exchange(code, verifier))["access_token"]
         p = self.setup.paths
         c = self.client
