@@ -109,3 +109,35 @@ def test_a_short_run_prints_the_table_and_leaves_nothing_behind(peer_installed, 
     assert ours["schema"].startswith("bench_") and not _schema_exists(ours["schema"])
     store = redis.Redis.from_url(REDIS_URL)
     assert not list(store.scan_iter(match=ours["redis_prefix"] + "*", count=1000))
+
+
+def _pg_url() -> str:
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def test_the_in_process_tools_print_their_figures():
+    """``bench/inprocess.py`` (idp per request, with PostgreSQL's CPU) and
+    ``bench/floor.py`` (the stack's floor per flow) still run; no timing is checked."""
+    env = {**os.environ, "IDP_TEST_DATABASE_URL": PG_URL, "IDP_TEST_REDIS_URL": REDIS_URL}
+    inprocess = subprocess.run(
+        [sys.executable, "bench/inprocess.py", "--cases", "flow,introspection", "--n", "3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert inprocess.returncode == 0, inprocess.stderr[-2000:]
+    lines = {line.split()[0]: line.split() for line in inprocess.stdout.splitlines() if line}
+    assert len(lines["flow"]) == 4 and len(lines["introspection"]) == 4  # CPU, wall, PG ms
+    floor = subprocess.run(
+        [sys.executable, "bench/floor.py", "--n", "3", "--database-url", _pg_url()],
+        cwd=ROOT,
+        env={**env, "BENCH_REDIS_URL": REDIS_URL},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert floor.returncode == 0, floor.stderr[-2000:]
+    rows = [line.split()[0] for line in floor.stdout.splitlines()[1:] if line]
+    assert rows == ["flask", "wsgi"]
