@@ -51,15 +51,15 @@ _INSERT = insert(_TABLE)
 _CITIZENS = Citizen.__table__
 
 
-def _readonly_lookup(column: str, *extra: Any) -> Any:
+def _readonly_lookup(column: str, *selected: Any) -> Any:
     """The token row by one of its hashes, with its citizen's standing (exists, not
-    locked) in the same statement: introspection and UserInfo need both. Built once."""
+    locked) in the same statement: introspection and UserInfo need both. Built once.
+    ``selected``: what to read instead of the whole token row."""
     return (
         select(
-            _TABLE,
+            *(selected or (_TABLE,)),
             _CITIZENS.c.id.label("standing_citizen_id"),
             _CITIZENS.c.locked_at.label("standing_locked_at"),
-            *extra,
         )
         .select_from(_TABLE.outerjoin(_CITIZENS, _CITIZENS.c.id == _TABLE.c.citizen_id))
         .where(_TABLE.c[column] == bindparam("value"))
@@ -69,12 +69,32 @@ def _readonly_lookup(column: str, *extra: Any) -> Any:
 _READONLY_LOOKUP = {
     column: _readonly_lookup(column) for column in ("access_token_hash", "refresh_token_hash")
 }
-# UserInfo's lookup: the access token, its citizen's standing and the citizen's claim
-# columns (``claims.CitizenClaims``, as ``claims_<column>``) in one statement.
+# UserInfo's lookup, one statement: of the access token only what UserInfo reads (its
+# validity, scope, client and consent: a narrower row is less result processing), its
+# citizen's standing, and the citizen's claim columns (``claims.CitizenClaims``, as
+# ``claims_<column>``; ``id`` and ``locked_at`` are the standing's).
+_USERINFO_TOKEN_COLUMNS = (
+    "client_id",
+    "citizen_id",
+    "scope",
+    "issued_at",
+    "access_expires_at",
+    "revoked_at",
+    "consent_id",
+)
 _CLAIMS_PREFIX = "claims_"
+_CLAIMS_FROM_STANDING = {"id": "standing_citizen_id", "locked_at": "standing_locked_at"}
+_CLAIMS_KEYS = tuple(
+    _CLAIMS_FROM_STANDING.get(name, _CLAIMS_PREFIX + name) for name in CITIZEN_CLAIM_COLUMNS
+)
 _CLAIMS_LOOKUP = _readonly_lookup(
     "access_token_hash",
-    *(_CITIZENS.c[name].label(_CLAIMS_PREFIX + name) for name in CITIZEN_CLAIM_COLUMNS),
+    *(_TABLE.c[name] for name in _USERINFO_TOKEN_COLUMNS),
+    *(
+        _CITIZENS.c[name].label(_CLAIMS_PREFIX + name)
+        for name in CITIZEN_CLAIM_COLUMNS
+        if name not in _CLAIMS_FROM_STANDING
+    ),
 )
 # Longest token string looked up: opaque tokens are 43 characters, JWTs about 1 kB.
 MAX_TOKEN_LENGTH = jwt_access.MAX_LENGTH
@@ -325,7 +345,7 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
         if self.row.citizen_id is None:
             return None
         if self._citizen is None:
-            if hasattr(self.row, _CLAIMS_PREFIX + "id"):
+            if hasattr(self.row, _CLAIMS_PREFIX + "name"):
                 self._citizen = _citizen_claims(self.row)
             else:
                 self._citizen = db.session.get(Citizen, self.row.citizen_id)
@@ -396,8 +416,9 @@ def find_access(token_string: str | None, *, with_claims: bool = False) -> Issue
     """An access token presented to a protected resource (UserInfo, RFC 6750): looked
     up as an access token only, read-only.
 
-    ``with_claims``: the same statement also reads its citizen's claim columns, and
-    ``get_user`` answers from them (UserInfo: one SQL round trip for token and citizen)."""
+    ``with_claims``: for UserInfo, one SQL round trip for token and citizen: the same
+    statement reads the citizen's claim columns, and ``get_user`` answers from them; of
+    the token, the row then holds only ``_USERINFO_TOKEN_COLUMNS``."""
     if not _well_formed(token_string):
         return None
     assert token_string is not None
@@ -413,7 +434,7 @@ def _citizen_claims(row: Any) -> CitizenClaims | None:
     if row.standing_citizen_id is None:
         return None
     mapping = row._mapping
-    return CitizenClaims(*(mapping[_CLAIMS_PREFIX + name] for name in CITIZEN_CLAIM_COLUMNS))
+    return CitizenClaims(*(mapping[key] for key in _CLAIMS_KEYS))
 
 
 def _well_formed(token_string: str | None) -> bool:
