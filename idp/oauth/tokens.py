@@ -287,7 +287,8 @@ def _guarded_insert(keys: tuple[str, ...]) -> Any:
 class IssuedToken(TokenMixin):  # type: ignore[misc]
     """Authlib's TokenMixin over a row, seen as the access or the refresh token. The
     row is an ``OAuthToken`` or, from a read-only lookup, a plain row with the same
-    attribute names."""
+    attribute names (UserInfo's: only ``_USERINFO_TOKEN_COLUMNS`` of them, and the
+    citizen's claim columns)."""
 
     def __init__(self, row: Any, kind: str) -> None:
         self.row = row
