@@ -139,3 +139,60 @@ def test_locked_citizen_token_is_invalid(http, rp, consented, citizen):
     citizen.locked_at = datetime.now(UTC)
     db.session.commit()
     assert http.get("/userinfo", headers=bearer(token["access_token"])).status_code == 401
+
+
+def test_disabled_client_token_is_invalid(http, rp, consented):
+    """A client disabled after issuing (its tokens not revoked, as if the revocation
+    had not happened yet) gets no claims: the client is checked on every call."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from idp.extensions import db
+
+    token = sign_in(http, rp, scope="openid profile")
+    assert http.get("/userinfo", headers=bearer(token["access_token"])).status_code == 200
+    rp.client.disabled_at = datetime.now(UTC)
+    db.session.commit()
+    response = http.get("/userinfo", headers=bearer(token["access_token"]))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+@pytest.fixture
+def every_scope(app, citizen, login):
+    """A portal allowed every UserInfo scope, the citizen's consent to all of them (the
+    ID number needs a substantial sign-in) and a registry address."""
+    from oidc_helpers import register
+
+    from idp.extensions import db
+
+    citizen.address = {"formatted": "北京市东城区景山前街4号", "country": "CN"}
+    db.session.commit()
+    portal = register(
+        name="Every scope portal",
+        redirect_uris=["https://every.example.gov/callback"],
+        scope="openid profile phone address id_number",
+    )
+    grant_consent(citizen, portal, "openid profile phone address id_number")
+    login(acr="urn:idp:acr:substantial")
+    return portal
+
+
+def test_id_number_scope_releases_the_unsealed_number(http, every_scope):
+    from conftest import CITIZEN_ID_NUMBER
+
+    token = sign_in(http, every_scope, scope="openid id_number")
+    body = http.get("/userinfo", headers=bearer(token["access_token"])).get_json()
+    assert set(body) == {"sub", "id_number", "id_type"}
+    assert body["id_number"] == CITIZEN_ID_NUMBER
+
+
+def test_every_scope_releases_every_claim_it_names(http, every_scope):
+    from idp.consent.categories import CATALOGUE
+
+    scopes = "openid profile phone address id_number"
+    token = sign_in(http, every_scope, scope=scopes)
+    body = http.get("/userinfo", headers=bearer(token["access_token"])).get_json()
+    assert set(body) == {c for s in scopes.split() for c in CATALOGUE[s].claims}
+    assert body["name"] == "张三" and body["gender"] == "female"
+    assert body["address"]["country"] == "CN" and body["phone_number_verified"] is False

@@ -36,6 +36,8 @@ from ..models import OAuthToken
 from ..models._types import new_id
 from . import hashing
 from . import jwt_access
+from .claims import CITIZEN_CLAIM_COLUMNS
+from .claims import CitizenClaims
 from .clients import Client
 from .clients import query_client
 from .errors import InvalidGrantError
@@ -49,12 +51,13 @@ _INSERT = insert(_TABLE)
 _CITIZENS = Citizen.__table__
 
 
-def _readonly_lookup(column: str) -> Any:
+def _readonly_lookup(column: str, *selected: Any) -> Any:
     """The token row by one of its hashes, with its citizen's standing (exists, not
-    locked) in the same statement: introspection and UserInfo need both. Built once."""
+    locked) in the same statement: introspection and UserInfo need both. Built once.
+    ``selected``: what to read instead of the whole token row."""
     return (
         select(
-            _TABLE,
+            *(selected or (_TABLE,)),
             _CITIZENS.c.id.label("standing_citizen_id"),
             _CITIZENS.c.locked_at.label("standing_locked_at"),
         )
@@ -66,6 +69,23 @@ def _readonly_lookup(column: str) -> Any:
 _READONLY_LOOKUP = {
     column: _readonly_lookup(column) for column in ("access_token_hash", "refresh_token_hash")
 }
+# UserInfo's lookup, one statement: the access token's row, its citizen's standing, and
+# the citizen's claim columns (``claims.CitizenClaims``, as ``claims_<column>``; ``id``
+# and ``locked_at`` are the standing's).
+_CLAIMS_PREFIX = "claims_"
+_CLAIMS_FROM_STANDING = {"id": "standing_citizen_id", "locked_at": "standing_locked_at"}
+_CLAIMS_KEYS = tuple(
+    _CLAIMS_FROM_STANDING.get(name, _CLAIMS_PREFIX + name) for name in CITIZEN_CLAIM_COLUMNS
+)
+_CLAIMS_LOOKUP = _readonly_lookup(
+    "access_token_hash",
+    _TABLE,
+    *(
+        _CITIZENS.c[name].label(_CLAIMS_PREFIX + name)
+        for name in CITIZEN_CLAIM_COLUMNS
+        if name not in _CLAIMS_FROM_STANDING
+    ),
+)
 # Longest token string looked up: opaque tokens are 43 characters, JWTs about 1 kB.
 MAX_TOKEN_LENGTH = jwt_access.MAX_LENGTH
 _ABSENT = object()
@@ -257,12 +277,12 @@ def _guarded_insert(keys: tuple[str, ...]) -> Any:
 class IssuedToken(TokenMixin):  # type: ignore[misc]
     """Authlib's TokenMixin over a row, seen as the access or the refresh token. The
     row is an ``OAuthToken`` or, from a read-only lookup, a plain row with the same
-    attribute names."""
+    attribute names (UserInfo's also carries the citizen's claim columns)."""
 
     def __init__(self, row: Any, kind: str) -> None:
         self.row = row
         self.kind = kind  # "access_token" | "refresh_token"
-        self._citizen: Citizen | None = None
+        self._citizen: Citizen | CitizenClaims | None = None
 
     @property
     def grant_id(self) -> str:
@@ -307,14 +327,18 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
         """A client's own token (client credentials grant): no citizen behind it."""
         return self.row.citizen_id is None
 
-    def get_user(self) -> Citizen | None:
+    def get_user(self) -> Citizen | CitizenClaims | None:
         """The citizen, loaded once per request: the session's identity map holds
         objects weakly, so a second ``get`` after the first was dropped would query
-        again (UserInfo asks in the validator and in the endpoint)."""
+        again. From UserInfo's lookup (``find_access(..., with_claims=True)``), the
+        read-only ``CitizenClaims`` the row brought along: no query, no ORM object."""
         if self.row.citizen_id is None:
             return None
         if self._citizen is None:
-            self._citizen = db.session.get(Citizen, self.row.citizen_id)
+            if hasattr(self.row, _CLAIMS_PREFIX + "name"):
+                self._citizen = _citizen_claims(self.row)
+            else:
+                self._citizen = db.session.get(Citizen, self.row.citizen_id)
         return self._citizen
 
     def is_usable(self) -> bool:
@@ -378,13 +402,28 @@ def find(
     return None
 
 
-def find_access(token_string: str | None) -> IssuedToken | None:
+def find_access(token_string: str | None, *, with_claims: bool = False) -> IssuedToken | None:
     """An access token presented to a protected resource (UserInfo, RFC 6750): looked
-    up as an access token only, read-only."""
+    up as an access token only, read-only.
+
+    ``with_claims``: for UserInfo, one SQL round trip for token and citizen: the same
+    statement reads the citizen's claim columns, and ``get_user`` answers from them."""
     if not _well_formed(token_string):
         return None
     assert token_string is not None
-    return _lookup(token_string, "access_token", readonly=True)
+    if not with_claims:
+        return _lookup(token_string, "access_token", readonly=True)
+    value = hashing.keyed_hash(ACCESS, token_string)
+    row = db.session.connection().execute(_CLAIMS_LOOKUP, {"value": value}).first()
+    return IssuedToken(row, "access_token") if row is not None else None
+
+
+def _citizen_claims(row: Any) -> CitizenClaims | None:
+    """The citizen UserInfo's lookup joined in; None if there is none (outer join)."""
+    if row.standing_citizen_id is None:
+        return None
+    mapping = row._mapping
+    return CitizenClaims(*(mapping[key] for key in _CLAIMS_KEYS))
 
 
 def _well_formed(token_string: str | None) -> bool:

@@ -41,7 +41,8 @@ from .tokens import IssuedToken
 
 class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
     def authenticate_token(self, token_string: str) -> IssuedToken | None:
-        return tokens.find_access(token_string)
+        # The citizen's claim columns come in the token's statement (no second query).
+        return tokens.find_access(token_string, with_claims=True)
 
     def validate_token(self, token: IssuedToken | None, scopes: list[str], request: Any) -> None:
         if token is None or token.is_expired() or token.is_revoked():
