@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +107,11 @@ def endpoint_uri() -> str:
     return str(current_app.config["IDP_ISSUER"]).rstrip("/") + PATH
 
 
-def begin(request: ProtocolRequest, *, session: SsoSession | None, browser: str) -> Outcome:
+def begin(
+    request: ProtocolRequest, *, session: SsoSession | None, browser: Callable[[], str]
+) -> Outcome:
+    """The authorization endpoint. ``browser`` gives the browser's id, asked for only
+    when a sign-in is parked (a signed-in citizen's request never needs it)."""
     server = current_server()
     try:
         grant = server.get_consent_grant(request, end_user=None)
@@ -165,7 +170,7 @@ def begin(request: ProtocolRequest, *, session: SsoSession | None, browser: str)
     ttl = int(current_app.config["IDP_TTL_INTERACTION"])
     parked = interactions.create(
         store,
-        browser=browser,
+        browser=browser(),
         prompt=Prompt(decision.prompt),
         reasons=list(decision.reasons),
         ttl=ttl,

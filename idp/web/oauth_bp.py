@@ -148,9 +148,7 @@ def jwks() -> Response:
 def authorize() -> Any:
     preq = protocol_request(discovery.PATHS["authorization_endpoint"])
     remember_ui_locales(preq.payload.data.get("ui_locales"))
-    outcome = authorize_flow.begin(
-        preq, session=current_session(sso_cookie()), browser=browser_id()
-    )
+    outcome = authorize_flow.begin(preq, session=current_session(sso_cookie()), browser=browser_id)
     return outcome_response(outcome)
 
 
