@@ -55,6 +55,7 @@ _EVENTS = AuditEvent.__table__
 _PENDING = AuditPending.__table__
 _INSERT_PENDING = insert(_PENDING)  # built once: no statement construction per record
 _INSERT_EVENTS = insert(_EVENTS)
+_PENDING_BIND = {"clause": _INSERT_PENDING}
 _MAX_TEXT = 500  # a detail string longer than this is cut (pasted input, not evidence)
 _MAX_DEPTH = 32  # details nested deeper (or circular) take the JSON round trip
 _SAFE_INT = 2**53 - 1
@@ -111,7 +112,10 @@ def record(
         channel=str(channel)[:32] if channel is not None else origin.channel,
         details=mask(details or {}),
     )
-    session.execute(_INSERT_PENDING, fields)
+    # On the session's connection (its transaction, the bind Session.execute would pick):
+    # Session.execute adds only its ORM dispatch, which this Core INSERT does not need
+    # (a fifth of the record's CPU).
+    session.connection(bind_arguments=_PENDING_BIND).execute(_INSERT_PENDING, fields)
     session.info[WROTE] = True
     if commit:
         session.commit()

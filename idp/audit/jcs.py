@@ -57,12 +57,12 @@ def _same_in_json(value: Any, depth: int) -> bool:
         for key, item in value.items():
             if type(key) is not str or not (key.isascii() or max(key) < "\ud800"):
                 return False
-            if not _same_in_json(item, depth + 1):
-                return False
+            if type(item) is not str and not _same_in_json(item, depth + 1):
+                return False  # (strings, most members, checked without a call)
         return True
     if kind is list:
         for item in value:
-            if not _same_in_json(item, depth + 1):
+            if type(item) is not str and not _same_in_json(item, depth + 1):
                 return False
         return True
     return False
