@@ -72,7 +72,11 @@ def body(*, seq: int, prev_hash: str, **fields: Any) -> bytes:
 
 def content(**fields: Any) -> bytes:
     """Version 2: what the record says, without its place in the chain."""
-    return jcs.dumps({"v": SEALED_VERSION, **_said(fields)})
+    return _content(fields)
+
+
+def _content(columns: Mapping[str, Any]) -> bytes:
+    return jcs.dumps({"v": SEALED_VERSION, **_said(columns)})
 
 
 def _row_content(row: Any) -> dict[str, Any]:
@@ -84,7 +88,7 @@ def _row_content(row: Any) -> dict[str, Any]:
 def content_hash(alg: str, **fields: Any) -> str:
     """The hash an action stores with a version-2 record it writes."""
     fields["alg"] = alg
-    return digest(alg, jcs.dumps({"v": SEALED_VERSION, **_said(fields)}))
+    return digest(alg, _content(fields))
 
 
 def link_hash(alg: str, *, seq: int, prev_hash: str, content_hash: str) -> str:

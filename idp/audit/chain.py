@@ -114,7 +114,7 @@ def record(
     )
     # On the session's connection (its transaction, the bind Session.execute would pick):
     # Session.execute adds only its ORM dispatch, which this Core INSERT does not need
-    # (a fifth of the record's CPU).
+    # (a tenth of a record's CPU).
     session.connection(bind_arguments=_PENDING_BIND).execute(_INSERT_PENDING, fields)
     session.info[WROTE] = True
     if commit:
