@@ -1,7 +1,7 @@
 """RFC 8785 (JCS) bytes of a record, from the standard library's C JSON encoder.
 
 The ``rfc8785`` package writes JCS one value at a time in Python: on every token issue
-and data release it was most of the cost of an audit record (issue 7). For the values a
+and data release it was a third of the CPU of an audit record (issue 7). For the values a
 record holds, ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8 writes the same bytes (RFC 8785 section 3.2):
 
