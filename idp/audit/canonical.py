@@ -3,8 +3,9 @@
 https://www.rfc-editor.org/rfc/rfc8785 : "a JSON canonicalization scheme ... suitable
 for cryptographic hashing". Members sorted by UTF-16 code units (3.2.3), no whitespace,
 ES6 number serialisation (3.2.2.3), minimal string escaping (3.2.2.2). The ``rfc8785``
-package (Trail of Bits, pure Python) implements it; a hand-written ``json.dumps`` with
-sorted keys would differ from JCS for non-BMP characters and floats.
+package (Trail of Bits, pure Python) implements it; ``jcs.dumps`` writes the same bytes
+with the C JSON encoder for the values records hold, and hands everything else (floats,
+keys with non-BMP characters, where a plain ``json.dumps`` would differ) to ``rfc8785``.
 
 Two body versions, told apart by ``content_hash`` (NULL in version 1):
 
@@ -20,14 +21,14 @@ Two body versions, told apart by ``content_hash`` (NULL in version 1):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from typing import Any
 
-import rfc8785
-
 from ..cryptosuite import digest
 from ..cryptosuite import same
+from . import jcs
 
 BODY_VERSION = 1
 SEALED_VERSION = 2
@@ -35,7 +36,11 @@ GENESIS = "0" * 64  # prev_hash of record 1
 
 
 def timestamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 UTC with microseconds: ``2026-11-26T11:07:24.123456Z``."""
+    utc = at.astimezone(UTC)
+    if utc.year < 1000:  # strftime writes such a year without leading zeros
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 # What a record says (both versions hash these), besides its time and algorithm.
@@ -52,19 +57,26 @@ CONTENT_COLUMNS = (
 )
 
 
-def _said(*, at: datetime, alg: str, **columns: Any) -> dict[str, Any]:
+def _said(columns: Mapping[str, Any]) -> dict[str, Any]:
     """The members every version hashes: the content columns, the time, the algorithm."""
-    return {"at": timestamp(at), "alg": alg, **{name: columns[name] for name in CONTENT_COLUMNS}}
+    said = {"at": timestamp(columns["at"]), "alg": columns["alg"]}
+    for name in CONTENT_COLUMNS:
+        said[name] = columns[name]
+    return said
 
 
 def body(*, seq: int, prev_hash: str, **fields: Any) -> bytes:
     """Version 1: the content and the record's place, hashed together."""
-    return rfc8785.dumps({"v": BODY_VERSION, "seq": seq, "prev_hash": prev_hash, **_said(**fields)})
+    return jcs.dumps({"v": BODY_VERSION, "seq": seq, "prev_hash": prev_hash, **_said(fields)})
 
 
 def content(**fields: Any) -> bytes:
     """Version 2: what the record says, without its place in the chain."""
-    return rfc8785.dumps({"v": SEALED_VERSION, **_said(**fields)})
+    return _content(fields)
+
+
+def _content(columns: Mapping[str, Any]) -> bytes:
+    return jcs.dumps({"v": SEALED_VERSION, **_said(columns)})
 
 
 def _row_content(row: Any) -> dict[str, Any]:
@@ -75,12 +87,13 @@ def _row_content(row: Any) -> dict[str, Any]:
 
 def content_hash(alg: str, **fields: Any) -> str:
     """The hash an action stores with a version-2 record it writes."""
-    return digest(alg, content(alg=alg, **fields))
+    fields["alg"] = alg
+    return digest(alg, _content(fields))
 
 
 def link_hash(alg: str, *, seq: int, prev_hash: str, content_hash: str) -> str:
     """Version 2: the record's place in the chain (``audit_event.hash``)."""
-    body = rfc8785.dumps(
+    body = jcs.dumps(
         {
             "v": SEALED_VERSION,
             "seq": seq,
