@@ -369,5 +369,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
             values[key] = environ[name]
     for name, raw in environ.items():
         if name.startswith("IDP_") and name != "IDP_CONFIG_FILE" and hasattr(DefaultConfig, name):
+            # An empty variable (``IDP_X=`` in a shell or a compose file) leaves a
+            # setting that is not text at its default: it would otherwise reach the
+            # code as "" where a number, a flag or a list is read.
+            if not raw.strip() and not isinstance(getattr(DefaultConfig, name), str):
+                continue
             values[name] = _parse(raw)
     return values
