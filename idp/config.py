@@ -307,9 +307,11 @@ class DefaultConfig:
     # 0 by measurement (bench/RESULTS.md section 3b): +10 starved sign-ins on a busy host.
     IDP_PASSWORD_HASH_NICENESS = 0
     # Sign-ins per process hashing or waiting for a slot at once; more are answered "busy"
-    # (503) at once. 0 = no such bound. If set, keep it below the threads per worker
-    # (IDP_THREADS): a waiting sign-in holds a request thread that token requests need.
-    IDP_PASSWORD_HASH_QUEUE = 0
+    # (503) at once. 0 = no such bound. Keep it below the threads per worker (IDP_THREADS,
+    # 4): a waiting sign-in holds a request thread that token requests need. 2 by
+    # measurement (bench/RESULTS.md section 5): in a sign-in flood it took the token
+    # endpoint's p99 from 1.6 s (no bound) to 0.25-0.35 s.
+    IDP_PASSWORD_HASH_QUEUE = 2
 
     # The hotline (issue 5, adapters/hotline; README "Hotline (CIBA)"): OpenID Connect
     # CIBA (idp.oauth.ciba). Off = no /bc-authorize, no CIBA grant.

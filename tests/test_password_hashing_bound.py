@@ -110,6 +110,7 @@ def test_a_full_queue_is_answered_busy_at_once(app: Any) -> None:
     assert pool.run(lambda: "free again") == "free again"
 
 
-def test_the_queue_is_off_by_default_and_never_below_the_slots(app: Any) -> None:
-    assert hashing_pool.current_pool().queue == 0  # no bound unless configured
+def test_the_queue_is_two_by_default_and_never_below_the_slots(app: Any) -> None:
+    assert hashing_pool.current_pool().queue == 2  # below the 4 threads per worker
+    assert HashingPool(1, 1, queue=0).queue == 0  # 0: no bound
     assert HashingPool(3, 1, queue=1).queue == 3

@@ -18,12 +18,13 @@ So hashes run in one small thread pool per process:
   process outranks them) and did not lower the token endpoint's p99;
 - a caller waits at most ``IDP_PASSWORD_HASH_WAIT`` seconds for a slot, then gets
   ``HashingBusy`` (the sign-in page answers 503 with Retry-After);
-- optionally, at most ``IDP_PASSWORD_HASH_QUEUE`` sign-ins per process hash or wait at
-  once; the next one gets ``HashingBusy`` at once. A waiting sign-in holds a request
-  thread, so a flood can park every thread of a worker behind the hashes; with the
-  queue below the threads per worker (``IDP_THREADS``) some always serve token
-  requests. Off by default (0): with 2, a burst of four parallel sign-ins (the
-  benchmark's set-up) already met "busy" pages (bench/RESULTS.md section 3b).
+- at most ``IDP_PASSWORD_HASH_QUEUE`` sign-ins per process hash or wait at once (2 by
+  default; 0 = no bound); the next one gets ``HashingBusy`` at once. A waiting sign-in
+  holds a request thread, so a flood can park every thread of a worker behind the
+  hashes; with the queue below the threads per worker (``IDP_THREADS``) some always
+  serve token requests. In a sign-in flood the bound took the token endpoint's p99 from
+  1.6 s to 0.25-0.35 s (bench/RESULTS.md section 5); the price is that a burst of
+  parallel sign-ins meets "busy" pages sooner (the benchmark's set-up retries them).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from flask import has_app_context
 from ...errors import TooManyAttempts
 
 HASH_NICENESS = 0
-HASH_QUEUE = 0  # no bound beyond the slots and the wait
+HASH_QUEUE = 2  # sign-ins hashing or waiting per process (0: no bound but the wait)
 RETRY_AFTER = 2
 T = TypeVar("T")
 
