@@ -114,3 +114,19 @@ def test_the_queue_is_two_by_default_and_never_below_the_slots(app: Any) -> None
     assert hashing_pool.current_pool().queue == 2  # below the 4 threads per worker
     assert HashingPool(1, 1, queue=0).queue == 0  # 0: no bound
     assert HashingPool(3, 1, queue=1).queue == 3
+
+
+def test_busy_answers_do_not_count_as_attempts(app: Any, http: Any, citizen: Any) -> None:
+    """A sign-in answered "busy" checked no password: more of them than the lock allows
+    (IDP_LOGIN_LOCK_AFTER) neither lock the account nor slow the next sign-in."""
+    prepare(app)
+    pool = hashing_pool.current_pool()
+    held = [pool._slots.acquire(timeout=1) for _ in range(pool.concurrency)]
+    assert all(held)
+    try:
+        for _ in range(int(app.config["IDP_LOGIN_LOCK_AFTER"]) + 2):
+            assert sign_in(http, CITIZEN_ID_NUMBER, CITIZEN_PASSWORD).status_code == 503
+    finally:
+        for _ in held:
+            pool._slots.release()
+    assert sign_in(http, CITIZEN_ID_NUMBER, CITIZEN_PASSWORD).status_code == 303

@@ -35,6 +35,7 @@ from .events import record_failure
 from .events import record_lock
 from .methods import password as passwords
 from .methods import totp
+from .methods.hashing_pool import HashingBusy
 from .result import Amr
 
 log = logging.getLogger(__name__)
@@ -78,11 +79,15 @@ def check_password(*, number: IdNumber, password: str, ip: str) -> PasswordCheck
     # its blind index, so a disabled password says nothing about who has an account.
     authenticator = f"password:{citizen.id}" if citizen else f"password:unknown:{subject}"
     limits.before_attempt(authenticator=authenticator)
-    if credential is None:
-        passwords.dummy_verify(password=password)
-        ok = False
-    else:
-        ok = passwords.verify_password(hash=credential.hash, password=password)
+    try:
+        if credential is None:
+            passwords.dummy_verify(password=password)
+            ok = False
+        else:
+            ok = passwords.verify_password(hash=credential.hash, password=password)
+    except HashingBusy:
+        limiter.not_made(attempt)  # no password was checked: not a guess
+        raise
     if not ok or citizen is None or credential is None:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)
@@ -147,11 +152,15 @@ def confirm_password(*, citizen_id: str, password: str, ip: str) -> None:
     authenticator = f"password:{citizen_id}"  # authenticator_limits: the same password
     limits.before_attempt(authenticator=authenticator)
     credential = db.session.get(PasswordCredential, citizen_id)
-    if credential is None:
-        passwords.dummy_verify(password=password)
-        ok = False
-    else:
-        ok = passwords.verify_password(hash=credential.hash, password=password)
+    try:
+        if credential is None:
+            passwords.dummy_verify(password=password)
+            ok = False
+        else:
+            ok = passwords.verify_password(hash=credential.hash, password=password)
+    except HashingBusy:
+        limiter.not_made(attempt)  # no password was checked: not a guess
+        raise
     if not ok:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)

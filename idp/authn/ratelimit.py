@@ -189,6 +189,13 @@ class Throttle:
                 wait = max(wait, self._policy.lock_seconds)
         return wait
 
+    def not_made(self, attempt: Attempt) -> None:
+        """``attempt`` was never made: refused before any secret was checked (the
+        password hashing was busy). It stops counting against the subject, so "busy"
+        answers cannot lock an account; a guesser learned nothing from them."""
+        if attempt.subject:
+            self._store.incr(_COUNT, self._id("sub", attempt.subject), WINDOW, amount=-1)
+
     def succeeded(self, attempt: Attempt) -> None:
         """A success forgives the subject's failures (not the IP's)."""
         if not attempt.subject:

@@ -45,8 +45,9 @@ class EphemeralStore(Protocol):
 
     def delete(self, kind: str, id: str) -> None: ...
 
-    def incr(self, kind: str, id: str, ttl: int) -> int:
-        """Increment a counter; the TTL starts with the first increment."""
+    def incr(self, kind: str, id: str, ttl: int, amount: int = 1) -> int:
+        """Add ``amount`` (may be negative) to a counter; the TTL starts with the first
+        change."""
 
     def ttl(self, kind: str, id: str) -> int:
         """Seconds until the key expires, 0 if it does not exist."""

@@ -131,17 +131,17 @@ class MemoryStore:
         with self._mutex:
             self._data.pop(self._key(kind, id), None)
 
-    def incr(self, kind: str, id: str, ttl: int) -> int:
+    def incr(self, kind: str, id: str, ttl: int, amount: int = 1) -> int:
         self._check_process()
         with self._mutex:
             key = self._key(kind, id)
             current = self._live(key)
             if current is None:
-                self._data[key] = (time.monotonic() + ttl, 1)
-                return 1
+                self._data[key] = (time.monotonic() + ttl, amount)
+                return amount
             expires = self._data[key][0]
-            self._data[key] = (expires, int(current) + 1)
-            return int(current) + 1
+            self._data[key] = (expires, int(current) + amount)
+            return int(current) + amount
 
     def ttl(self, kind: str, id: str) -> int:
         self._check_process()

@@ -72,10 +72,10 @@ class RedisStore:
     def delete(self, kind: str, id: str) -> None:
         self._redis.delete(self._key(kind, id))
 
-    def incr(self, kind: str, id: str, ttl: int) -> int:
+    def incr(self, kind: str, id: str, ttl: int, amount: int = 1) -> int:
         key = self._key(kind, id)
         pipe = self._redis.pipeline()
-        pipe.incr(key)
+        pipe.incrby(key, amount)
         pipe.expire(key, max(1, int(ttl)), nx=True)
         count, _ = pipe.execute()
         return int(count)
