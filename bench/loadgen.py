@@ -500,7 +500,10 @@ async def worker(client: Client, case: str, until: float, tally: Tally | None) -
             if tally is not None:
                 tally.error(exc)
             client.conn.close()
-            await asyncio.sleep(0.01)  # an error storm must not spin the CPU
+            # A "busy" sign-in page asks the citizen to try again in a moment: wait as it
+            # says (Retry-After), as a person would; any other error storm must not
+            # spin the CPU either.
+            await asyncio.sleep(min(exc.retry_after, 5.0) if isinstance(exc, Busy) else 0.01)
             continue
         client.busy_since = None
         if tally is not None and time.monotonic() <= until:
