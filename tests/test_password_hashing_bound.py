@@ -118,7 +118,9 @@ def test_the_queue_is_two_by_default_and_never_below_the_slots(app: Any) -> None
 
 def test_busy_answers_do_not_count_as_attempts(app: Any, http: Any, citizen: Any) -> None:
     """A sign-in answered "busy" checked no password: more of them than the lock allows
-    (IDP_LOGIN_LOCK_AFTER) neither lock the account nor slow the next sign-in."""
+    (IDP_LOGIN_LOCK_AFTER) or the password's own cap (IDP_AUTHENTICATOR_MAX_FAILURES)
+    neither lock the account, nor disable the password, nor slow the next sign-in."""
+    app.config["IDP_AUTHENTICATOR_MAX_FAILURES"] = 3
     prepare(app)
     pool = hashing_pool.current_pool()
     held = [pool._slots.acquire(timeout=1) for _ in range(pool.concurrency)]

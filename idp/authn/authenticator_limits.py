@@ -142,6 +142,13 @@ def before_attempt(*, authenticator: str) -> None:
         raise AuthenticatorDisabled(authenticator=key)
 
 
+def not_made(*, authenticator: str) -> None:
+    """The attempt counted by ``before_attempt`` verified nothing (the server was busy):
+    it no longer counts."""
+    policy = _policy()
+    current_store().incr(_ATTEMPTS, authenticator_key(authenticator), policy.window, amount=-1)
+
+
 def record_failure(*, authenticator: str) -> None:
     """The secret was wrong: count it, set the next wait, disable at the cap."""
     key = authenticator_key(authenticator)

@@ -79,15 +79,9 @@ def check_password(*, number: IdNumber, password: str, ip: str) -> PasswordCheck
     # its blind index, so a disabled password says nothing about who has an account.
     authenticator = f"password:{citizen.id}" if citizen else f"password:unknown:{subject}"
     limits.before_attempt(authenticator=authenticator)
-    try:
-        if credential is None:
-            passwords.dummy_verify(password=password)
-            ok = False
-        else:
-            ok = passwords.verify_password(hash=credential.hash, password=password)
-    except HashingBusy:
-        limiter.not_made(attempt)  # no password was checked: not a guess
-        raise
+    ok = _verify(
+        credential, password, limiter=limiter, attempt=attempt, authenticator=authenticator
+    )
     if not ok or citizen is None or credential is None:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)
@@ -110,6 +104,28 @@ def check_password(*, number: IdNumber, password: str, ip: str) -> PasswordCheck
     return PasswordChecked(
         citizen_id=citizen.id, needs_second_factor=totp.has_confirmed(citizen_id=citizen.id)
     )
+
+
+def _verify(
+    credential: PasswordCredential | None,
+    password: str,
+    *,
+    limiter: ratelimit.Throttle,
+    attempt: ratelimit.Attempt,
+    authenticator: str,
+) -> bool:
+    """The password against ``credential`` (the same time spent without one). A "busy"
+    answer checked no password: it is given back to both attempt counters, so a flood
+    of busy answers can neither lock the citizen nor disable the password."""
+    try:
+        if credential is None:
+            passwords.dummy_verify(password=password)
+            return False
+        return bool(passwords.verify_password(hash=credential.hash, password=password))
+    except HashingBusy:
+        limiter.not_made(attempt)
+        limits.not_made(authenticator=authenticator)
+        raise
 
 
 def check_second_factor(*, citizen_id: str, code: str, recovery: bool, ip: str) -> Amr:
@@ -152,15 +168,9 @@ def confirm_password(*, citizen_id: str, password: str, ip: str) -> None:
     authenticator = f"password:{citizen_id}"  # authenticator_limits: the same password
     limits.before_attempt(authenticator=authenticator)
     credential = db.session.get(PasswordCredential, citizen_id)
-    try:
-        if credential is None:
-            passwords.dummy_verify(password=password)
-            ok = False
-        else:
-            ok = passwords.verify_password(hash=credential.hash, password=password)
-    except HashingBusy:
-        limiter.not_made(attempt)  # no password was checked: not a guess
-        raise
+    ok = _verify(
+        credential, password, limiter=limiter, attempt=attempt, authenticator=authenticator
+    )
     if not ok:
         limiter.failed(attempt)
         limits.record_failure(authenticator=authenticator)
