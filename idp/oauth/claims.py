@@ -17,7 +17,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields
@@ -95,45 +94,33 @@ class CitizenClaims:
 CITIZEN_CLAIM_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CitizenClaims))
 
 
-def _address(citizen: Citizen | CitizenClaims) -> dict[str, str] | None:
-    # OIDC Core 5.1.1: a JSON object of the members we hold (idp.models.address);
-    # absent (None) when the registry gave no address.
-    return dict(citizen.address) if citizen.address else None
-
-
-def _id_number(citizen: Citizen | CitizenClaims) -> str:
-    # Only under the id_number scope, i.e. when the consent behind the token covers it;
-    # never logged. ``id_number_of`` reads ``id`` and ``id_number_enc``, which both have.
-    return id_number_of(citizen)  # type: ignore[arg-type]
-
-
-# Claim -> its value for a citizen (None: not held, the claim is omitted). Computed only
-# for the claims the token's scopes release: the ID number is unsealed only under its scope.
-_CLAIM_VALUES: dict[str, Callable[[Citizen | CitizenClaims], Any]] = {
-    "name": lambda c: c.name,
-    "birthdate": lambda c: c.birthdate.isoformat() if c.birthdate else None,
-    "gender": lambda c: _GENDER.get(c.gender or ""),
-    "phone_number": lambda c: c.phone,
-    # No channel in this issue proves the citizen controls the number (it comes from
-    # the registry extract or self-registration).
-    "phone_number_verified": lambda c: False if c.phone else None,
-    "address": _address,
-    "id_number": _id_number,
-    "id_type": lambda c: c.id_type,
-}
-
-
 def userinfo(
     *, citizen: Citizen | CitizenClaims, sub: str, scopes: Iterable[str]
 ) -> dict[str, Any]:
-    """OIDC Core 5.3.2: the claims the granted scopes allow, and only those."""
-    body: dict[str, Any] = {}
-    for claim in released_claims(scopes):
-        value = sub if claim == "sub" else _CLAIM_VALUES[claim](citizen)
-        # OIDC Core 5.3.2: "If a Claim is not returned, that Claim Name SHOULD be omitted".
-        if value is not None:
-            body[claim] = value
-    return body
+    """OIDC Core 5.3.2: the claims the granted scopes allow, and only those.
+
+    ``phone_number_verified`` is false: no channel in this issue proves the citizen
+    controls the number (it comes from the registry extract or self-registration).
+    """
+    granted = set(scopes)
+    values: dict[str, Any] = {
+        "sub": sub,
+        "name": citizen.name,
+        "birthdate": citizen.birthdate.isoformat() if citizen.birthdate else None,
+        "gender": _GENDER.get(citizen.gender or ""),
+        "phone_number": citizen.phone,
+        "phone_number_verified": False if citizen.phone else None,
+        # OIDC Core 5.1.1: a JSON object of the members we hold (idp.models.address);
+        # absent (None) when the registry gave no address.
+        "address": dict(citizen.address) if citizen.address else None,
+    }
+    if "id_number" in granted:
+        # Unsealed only when the consent behind the token covers it; never logged.
+        # ``id_number_of`` reads ``id`` and ``id_number_enc``, which both types have.
+        values["id_number"] = id_number_of(citizen)  # type: ignore[arg-type]
+        values["id_type"] = citizen.id_type
+    # OIDC Core 5.3.2: "If a Claim is not returned, that Claim Name SHOULD be omitted".
+    return {c: values[c] for c in released_claims(scopes) if values.get(c) is not None}
 
 
 # --- the claims request parameter (OIDC Core 5.5) ---------------------------------------------
