@@ -145,6 +145,23 @@ def store(app: Any) -> Any:
 
 
 @pytest.fixture
+def other(app: Any, backend: Any) -> Iterator[Any]:
+    """A second instance of the provider on the same database and the same store:
+    another process, with caches (clients, keys) of its own."""
+    from oidc_helpers import fresh_requests
+
+    from idp.extensions import db
+
+    second = make_app(backend)
+    second.extensions["idp.store"] = app.extensions["idp.store"]
+    fresh_requests(second)
+    yield second
+    with second.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def citizen(app: Any) -> Any:
     """A registered citizen with a password (ID number CITIZEN_ID_NUMBER)."""
     from idp.authn.citizens import create_citizen

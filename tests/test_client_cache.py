@@ -8,30 +8,14 @@ change committed through one is seen by the other on its very next request.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import make_app
 from tests.oidc_helpers import basic
 from tests.oidc_helpers import fresh_requests
 from tests.oidc_helpers import grant_consent
 from tests.oidc_helpers import sign_in
-
-
-@pytest.fixture
-def other(app: Any, backend: Any) -> Iterator[Any]:
-    """A second instance of the provider on the same database and the same store."""
-    second = make_app(backend)
-    second.extensions["idp.store"] = app.extensions["idp.store"]
-    fresh_requests(second)
-    yield second
-    from idp.extensions import db
-
-    with second.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _introspect(http: Any, rp: Any, token: str) -> Any:

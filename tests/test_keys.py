@@ -10,9 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from conftest import make_app
 from oidc_helpers import decode_id_token
-from oidc_helpers import fresh_requests
 from oidc_helpers import grant_consent
 from oidc_helpers import sign_in
 
@@ -21,21 +19,6 @@ from oidc_helpers import sign_in
 def consented(citizen, rp, login):
     grant_consent(citizen, rp)
     login()
-
-
-@pytest.fixture
-def other(app, backend):
-    """A second instance of the provider on the same database and the same store: another
-    process, with a key cache of its own."""
-    second = make_app(backend)
-    second.extensions["idp.store"] = app.extensions["idp.store"]
-    fresh_requests(second)
-    yield second
-    from idp.extensions import db
-
-    with second.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def header_of(token):

@@ -5,14 +5,10 @@ workers share PostgreSQL and Redis)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from werkzeug.test import Client
-
-from tests.conftest import make_app
-from tests.oidc_helpers import fresh_requests
 
 PATHS = ("/.well-known/openid-configuration", "/jwks.json")
 
@@ -70,20 +66,6 @@ def test_other_methods_and_paths_still_reach_flask(http: Any, path: str) -> None
     refused = http.post(path)
     assert refused.status_code == 405
     assert http.get(path + "/").status_code == 404
-
-
-@pytest.fixture
-def other(app: Any, backend: Any) -> Iterator[Any]:
-    """A second instance of the provider on the same database and the same store."""
-    second = make_app(backend)
-    second.extensions["idp.store"] = app.extensions["idp.store"]
-    fresh_requests(second)
-    yield second
-    from idp.extensions import db
-
-    with second.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _kids(client: Any) -> set[str]:

@@ -51,13 +51,14 @@ _INSERT = insert(_TABLE)
 _CITIZENS = Citizen.__table__
 
 
-def _readonly_lookup(column: str, *selected: Any) -> Any:
+def _readonly_lookup(column: str, *extra: Any) -> Any:
     """The token row by one of its hashes, with its citizen's standing (exists, not
     locked) in the same statement: introspection and UserInfo need both. Built once.
-    ``selected``: what to read instead of the whole token row."""
+    ``extra``: more columns to read with them."""
     return (
         select(
-            *(selected or (_TABLE,)),
+            _TABLE,
+            *extra,
             _CITIZENS.c.id.label("standing_citizen_id"),
             _CITIZENS.c.locked_at.label("standing_locked_at"),
         )
@@ -79,7 +80,6 @@ _CLAIMS_KEYS = tuple(
 )
 _CLAIMS_LOOKUP = _readonly_lookup(
     "access_token_hash",
-    _TABLE,
     *(
         _CITIZENS.c[name].label(_CLAIMS_PREFIX + name)
         for name in CITIZEN_CLAIM_COLUMNS
