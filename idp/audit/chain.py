@@ -43,6 +43,7 @@ from ..models import AuditChainHead
 from ..models import AuditEvent
 from ..models import AuditPending
 from . import context
+from . import jcs
 from .canonical import GENESIS
 from .canonical import content_hash
 from .canonical import link_hash
@@ -58,7 +59,6 @@ _INSERT_EVENTS = insert(_EVENTS)
 _PENDING_BIND = {"clause": _INSERT_PENDING}
 _MAX_TEXT = 500  # a detail string longer than this is cut (pasted input, not evidence)
 _MAX_DEPTH = 32  # details nested deeper (or circular) take the JSON round trip
-_SAFE_INT = 2**53 - 1
 WROTE = "idp.audit.wrote"  # session.info flag: this transaction wrote pending records
 
 
@@ -220,7 +220,7 @@ def _mask_native(value: Any, *, key: str, depth: int) -> Any:
             return [_mask_native(item, key=key, depth=depth + 1) for item in value]
     if value is None or kind is bool or kind is float:
         return _mask_value(value, key=key)
-    if kind is int and -_SAFE_INT <= value <= _SAFE_INT:
+    if kind is int and -jcs.SAFE_INT <= value <= jcs.SAFE_INT:
         return value
     raise _NotNative  # other types, big integers (json refuses over 4300 digits), depth
 

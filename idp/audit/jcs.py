@@ -27,7 +27,7 @@ from typing import Any
 
 import rfc8785
 
-_SAFE_INT = 2**53 - 1  # RFC 8785 3.2.2.3 / I-JSON: beyond this rfc8785 refuses
+SAFE_INT = 2**53 - 1  # RFC 8785 3.2.2.3 / I-JSON: beyond this rfc8785 refuses
 _MAX_DEPTH = 64  # deeper (or circular) input: rfc8785 decides
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
@@ -50,7 +50,7 @@ def _same_in_json(value: Any, depth: int) -> bool:
     if kind is str or value is None or kind is bool:
         return True
     if kind is int:
-        return -_SAFE_INT <= value <= _SAFE_INT
+        return -SAFE_INT <= value <= SAFE_INT
     if depth >= _MAX_DEPTH:
         return False
     if kind is dict:
