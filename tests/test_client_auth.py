@@ -64,6 +64,31 @@ def test_basic_client_cannot_use_post(http, rp, consented):
     assert response.get_json()["error"] == "invalid_client"
 
 
+# Authlib's own parser raised on these (a 500 at /token, /revoke, /introspect,
+# /device_authorization and /bc-authorize): undecodable credentials, a value ending in a
+# space (a proxy may pass it on), base64 that is not UTF-8, a header without credentials.
+MALFORMED_BASIC = ["Basic /w==", "Basic /zr/", "Bearer ", "Basic ", "Basic", "Basic ###"]
+
+
+@pytest.mark.parametrize("value", MALFORMED_BASIC)
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+def test_malformed_basic_credentials_are_invalid_client(http, rp, path, value):
+    data = {"grant_type": "client_credentials", "token": "x"}
+    response = http.post(path, data=data, headers={"Authorization": value})
+    assert response.status_code in (400, 401)
+    assert response.get_json()["error"] == "invalid_client"
+
+
+def test_basic_credentials_with_surrounding_whitespace_still_authenticate(http, rp):
+    # RFC 9110 5.5: a field value excludes leading and trailing whitespace.
+    header = basic(rp.client_id, rp.secret)["Authorization"]
+    response = http.post(
+        "/introspect", data={"token": "unknown"}, headers={"Authorization": f" {header}  "}
+    )
+    assert response.status_code == 200
+    assert response.get_json() == {"active": False}
+
+
 def test_disabled_client_cannot_authenticate(http, rp):
     from idp.oauth.clients import disable_client
 

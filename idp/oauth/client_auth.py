@@ -10,14 +10,23 @@ Replay: each ``jti`` is remembered in the ephemeral store (``put_if_absent``) un
 assertion expires; assertions valid for longer than ``IDP_TTL_CLIENT_ASSERTION_JTI``
 are refused, so the replay cache always outlives the assertion.
 
-``client_secret_basic``, ``client_secret_post`` and ``none`` are Authlib's built-ins,
-checked against ``Client.check_client_secret`` (constant-time keyed-hash comparison).
+``client_secret_post`` and ``none`` are Authlib's built-ins; ``client_secret_basic`` is
+Authlib's too, with the ``Authorization`` header parsed here (``basic_credentials``):
+Authlib's parser raised on credentials that are not UTF-8 (``Basic /w==``) or on a value
+ending in a space, which made every client-authenticating endpoint answer 500 instead
+of ``invalid_client``. All are checked against ``Client.check_client_secret``
+(constant-time keyed-hash comparison).
 """
 
 from __future__ import annotations
 
+import binascii
+import logging
 import time
+from base64 import b64decode
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import current_app
@@ -29,6 +38,8 @@ from ..store import current_store
 from . import hashing
 from .clients import Client
 from .errors import InvalidClientError
+
+log = logging.getLogger(__name__)
 
 # Signature algorithms accepted on client assertions (never "none" or HMAC).
 ASSERTION_ALGS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
@@ -91,3 +102,37 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         ttl = max(1, int(claims["exp"] - time.time()) + LEEWAY)
         key = hashing.keyed_hash(JTI_KIND, f"{claims['sub']}\x00{jti}")
         return current_store().put_if_absent(JTI_KIND, key, {"client_id": claims["sub"]}, ttl)
+
+
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """``(client_id, secret)`` from ``Authorization: Basic`` (RFC 7617; RFC 6749 2.3.1:
+    both form-urlencoded before encoding), ``(None, None)`` for any other or malformed
+    value, so a bad header ends as ``invalid_client``, never as an exception."""
+    value = (headers.get("Authorization") or "").strip(" \t")  # RFC 9110 5.5: no OWS
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = b64decode(token.strip(" \t"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        return None, None
+    return unquote(client_id), unquote(secret)
+
+
+def authenticate_client_secret_basic(query_client: Any, request: Any) -> Client | None:
+    """Authlib's ``client_secret_basic`` with ``basic_credentials`` as its parser."""
+    client_id, secret = basic_credentials(request.headers)
+    if not client_id or not secret:
+        return None
+    client: Client | None = query_client(client_id)
+    if client is None:
+        raise InvalidClientError(
+            status_code=401, description="The client does not exist on this server."
+        )
+    if client.check_client_secret(secret):
+        return client
+    log.debug("client_secret_basic failed")
+    return None

@@ -39,6 +39,7 @@ from . import keys
 from . import tokens
 from .claims import SUPPORTED_SCOPES
 from .client_auth import PrivateKeyJwt
+from .client_auth import authenticate_client_secret_basic
 from .clients import Client
 from .clients import query_client
 from .device import DeviceAuthorizationEndpoint
@@ -176,6 +177,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     client_cache.listen()
     server.register_token_generator("default", tokens.generate_bearer)
     server.register_client_auth_method("private_key_jwt", PrivateKeyJwt())
+    server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
     server.register_grant(
         AuthorizationCodeGrant,
         [
