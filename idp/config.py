@@ -184,6 +184,9 @@ class DefaultConfig:
     # `idp backchannel deliver` (cron) delivers as well, beside it or instead of it.
     IDP_BACKCHANNEL_WORKER: bool | None = None
     IDP_BACKCHANNEL_POLL = 30  # seconds between the worker's looks at the outbox
+    # Days a delivered or abandoned notice stays in the outbox before
+    # `idp backchannel purge` (cron) deletes it; pending notices are never purged.
+    IDP_BACKCHANNEL_RETENTION_DAYS = 30
 
     # The resource-server helper (idp.resource.require_token). Unset introspection URL =
     # in-process: tokens are checked against this provider's own database and keys. A

@@ -39,6 +39,9 @@ CREATE_FIELDS: dict[str, tuple[type, ...]] = {
     "grant_types": (list,),
     "backchannel_logout_uri": _STR,
     "backchannel_logout_session_required": (bool,),
+    # CIBA Core 1.0 section 4 (the hotline): checked by registry.validate_ciba_delivery.
+    "backchannel_token_delivery_mode": _STR,
+    "backchannel_client_notification_endpoint": _STR,
 }
 EDIT_FIELDS = {k: v for k, v in CREATE_FIELDS.items() if k in registry.EDITABLE}
 
@@ -71,7 +74,10 @@ def create_client(actor: Actor, data: Any) -> tuple[dict[str, Any], str | None]:
     """Register a portal. A client manager's portals are always in their department."""
     require(actor, Permission.CLIENTS_WRITE, action="clients.create")
     fields = typed(data, CREATE_FIELDS)
-    required(fields, "name", "redirect_uris")
+    required(fields, "name")
+    # Redirect URIs are required by the registry for the clients that need them
+    # (authorization_code); a CIBA or client-credentials client has none.
+    fields.setdefault("redirect_uris", [])
     department = fields.get("department") or None
     if actor.department_only(Permission.CLIENTS_WRITE):
         if department not in (None, actor.department):

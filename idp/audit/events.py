@@ -22,6 +22,7 @@ class EventType(StrEnum):
     CODE_REPLAY = "token.code_replay"  # RFC 6749 4.1.2: a code used twice
     KEY_ROTATE = "key.rotate"
     KEY_PURGE = "key.purge"
+    BACKCHANNEL_PURGE = "backchannel.purge"  # finished logout notices deleted (counts)
     CLIENT_CREATE = "client.create"
     CLIENT_UPDATE = "client.update"  # details: before / after
     CLIENT_DISABLE = "client.disable"

@@ -1,11 +1,15 @@
-"""`idp backchannel deliver|list`: the back-channel logout outbox, from the command line.
+"""`idp backchannel deliver|list|purge`: the back-channel logout outbox, from the command line.
 
 ``deliver`` makes one pass over the due notices (OpenID Connect Back-Channel Logout 1.0
 section 2.5) and exits: cron-able beside the serving processes' own workers, which it
 never collides with (``idp.oauth.backchannel_delivery`` claims rows atomically).
 ``list`` shows pending and abandoned notices (portal, reason, attempts, next attempt,
 last error; never a token, a sub or a sid). Exit status 1 when a notice was abandoned
-during the pass, so a cron job's mail says so.
+during the pass, so a cron job's mail says so. ``purge`` deletes delivered and abandoned
+notices older than the retention (``--older-than`` days, default
+``IDP_BACKCHANNEL_RETENTION_DAYS``), never a pending one, in short batches
+(``idp.oauth.backchannel_purge``); cron it daily. ``--dry-run`` only counts. Exit
+status 2 on an invalid retention setting.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import BackchannelDelivery
 from ..oauth import backchannel_delivery
+from ..oauth import backchannel_purge
+from .audit import bind_operator
 
 backchannel = AppGroup("backchannel", help="Back-channel logout notices to portals.")
 
@@ -71,3 +78,36 @@ def list_(show_all: bool, as_json: bool) -> None:
             f"attempts={row['attempts']}  next={row['next_attempt_at'] or '-'}  "
             f"{row['last_error'] or ''}"
         )
+
+
+@backchannel.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Retention in days (default IDP_BACKCHANNEL_RETENTION_DAYS, 30).",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def purge(days: int | None, dry_run: bool, as_json: bool) -> None:
+    """Delete delivered and abandoned notices older than the retention (never pending)."""
+    if days is None:
+        setting = current_app.config.get("IDP_BACKCHANNEL_RETENTION_DAYS")
+        if isinstance(setting, bool) or not isinstance(setting, int) or setting < 0:
+            click.echo(
+                "error: IDP_BACKCHANNEL_RETENTION_DAYS must be a whole number of days (0 or more)",
+                err=True,
+            )
+            raise SystemExit(2)
+        days = setting
+    bind_operator()
+    purged = backchannel_purge.purge(older_than_days=days, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(purged.as_dict()))
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {purged.delivered} delivered and {purged.abandoned} abandoned notice(s) "
+        f"finished before {purged.cutoff.isoformat(timespec='seconds')} ({days} days)"
+    )

@@ -10,8 +10,11 @@ acr URIs; ``none`` clears). ``--grant-type`` (repeatable, on ``create`` and
 (the default) and/or ``client_credentials`` (RFC 6749 4.4, confidential clients only;
 a client with only ``client_credentials`` needs no redirect URI).
 ``--backchannel-logout-uri`` and ``--[no-]backchannel-logout-session-required``
-register the portal for OpenID Connect Back-Channel Logout. Exit status 2 on invalid
-input, 1 for an unknown client.
+register the portal for OpenID Connect Back-Channel Logout. ``--ciba-delivery-mode``
+and ``--ciba-notification-endpoint`` (on ``create`` and ``update``) set a CIBA client's
+token delivery, checked as the console and the admin API check them
+(``registry.validate_ciba_delivery``). Exit status 2 on invalid input, 1 for an
+unknown client.
 """
 
 from __future__ import annotations
@@ -270,6 +273,15 @@ def create(
     default=None,
     help=_BACKCHANNEL_SID_HELP,
 )
+@click.option(
+    "--ciba-delivery-mode",
+    type=click.Choice(registry.CIBA_MODES),
+    help="CIBA clients: backchannel_token_delivery_mode (poll drops the notification endpoint).",
+)
+@click.option(
+    "--ciba-notification-endpoint",
+    help="CIBA ping mode: backchannel_client_notification_endpoint (https); 'none' clears it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def update(
     client_id: str,
@@ -279,6 +291,8 @@ def update(
     grant_types: tuple[str, ...],
     backchannel_logout_uri: str | None,
     backchannel_session_required: bool | None,
+    ciba_delivery_mode: str | None,
+    ciba_notification_endpoint: str | None,
     as_json: bool,
 ) -> None:
     """Change a portal's assurance and scope policy (options left out keep their value)."""
@@ -292,10 +306,24 @@ def update(
         backchannel["uri"] = backchannel_logout_uri
     if backchannel_session_required is not None:
         backchannel["session_required"] = backchannel_session_required
-    if not changes and scope_policy_file is None and not grant_types and not backchannel:
+    ciba: dict[str, Any] = {}
+    if ciba_delivery_mode is not None:
+        ciba["backchannel_token_delivery_mode"] = ciba_delivery_mode
+    if ciba_notification_endpoint is not None:
+        cleared = ciba_notification_endpoint.strip().lower() in ("", "none")
+        ciba["backchannel_client_notification_endpoint"] = (
+            None if cleared else ciba_notification_endpoint
+        )
+    if (
+        not changes
+        and scope_policy_file is None
+        and not grant_types
+        and not backchannel
+        and not ciba
+    ):
         click.echo(
             "error: nothing to change (give --default-acr, --minimum-acr, --scope-policy, "
-            "--grant-type or --backchannel-logout-uri)",
+            "--grant-type, --backchannel-logout-uri or --ciba-delivery-mode)",
             err=True,
         )
         raise SystemExit(2)
@@ -317,7 +345,12 @@ def update(
             client = registry.update_acr_policy(client_id, **changes)
         if client is not None and scope_policy is not None:
             client = registry.set_scope_policy(client_id, scope_policy)
-        if client is not None and grant_types:
+        if client is not None and ciba:
+            # With the grant types in one edit: checked together, all or nothing.
+            if grant_types:
+                ciba["grant_types"] = list(grant_types)
+            client, _ = registry.update_client(client_id, ciba)
+        elif client is not None and grant_types:
             client = registry.set_grant_types(client_id, grant_types)
         if client is not None and backchannel:
             client = registry.set_backchannel_logout(client_id, **backchannel)

@@ -23,7 +23,8 @@ class BackchannelDelivery(db.Model):  # type: ignore[name-defined,misc]
 
     Pending: ``delivered_at`` and ``abandoned_at`` both NULL; due when ``next_attempt_at``
     has passed. A worker claims a row by moving ``next_attempt_at`` past the attempt's
-    timeout (a lease) in the same transaction that selects it.
+    timeout (a lease) in the same transaction that selects it. Delivered and abandoned
+    rows stay until ``idp backchannel purge`` deletes them after the retention.
     """
 
     __tablename__ = "backchannel_delivery"
@@ -39,5 +40,6 @@ class BackchannelDelivery(db.Model):  # type: ignore[name-defined,misc]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_error: Mapped[str | None] = mapped_column(String(200))
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed for ``idp backchannel purge`` (finished notices past the retention).
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -292,7 +292,7 @@ def register_client(
     if scope_policy is not None:
         scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
     logout_uri = _backchannel_uri(backchannel_logout_uri, backchannel_logout_session_required)
-    ciba_mode, ciba_endpoint = _ciba_delivery(
+    ciba_mode, ciba_endpoint = validate_ciba_delivery(
         grants, backchannel_token_delivery_mode, backchannel_client_notification_endpoint
     )
 
@@ -335,7 +335,9 @@ def register_client(
 
 def validate_grant_types(grant_types: Sequence[str], *, auth_method: str) -> tuple[str, ...]:
     grants = tuple(dict.fromkeys(grant_types or ()))
-    if not grants or not set(grants) <= set(GRANT_TYPES):
+    if not grants:
+        raise InvalidInput("Choose at least one grant type.", field="grant_types")
+    if not set(grants) <= set(GRANT_TYPES):
         raise InvalidInput(
             "The grant types must be among: " + ", ".join(GRANT_TYPES) + ".", field="grant_types"
         )
@@ -353,28 +355,34 @@ def validate_grant_types(grant_types: Sequence[str], *, auth_method: str) -> tup
     return grants
 
 
-def _ciba_delivery(
+CIBA_FIELDS = ("backchannel_token_delivery_mode", "backchannel_client_notification_endpoint")
+
+
+def validate_ciba_delivery(
     grants: Sequence[str], mode: str | None, endpoint: str | None
 ) -> tuple[str | None, str | None]:
     """CIBA Core 1.0 section 4: ``backchannel_token_delivery_mode`` (poll by default) and,
     for ping, ``backchannel_client_notification_endpoint`` ("MUST be an https URL"; http
-    on a loopback host is allowed outside production, as for back-channel logout)."""
+    on a loopback host is allowed outside production, as for back-channel logout). Push
+    is refused: it is not supported. The one check for every way a client is registered
+    or edited (``idp clients``, the console, the admin API); "" is the same as None."""
     from . import backchannel
 
+    mode_field, field = CIBA_FIELDS
     if CIBA_GRANT_TYPE not in grants:
         if mode or endpoint:
             raise InvalidInput(
-                "A token delivery mode is only for CIBA clients.",
-                field="backchannel_token_delivery_mode",
+                "A token delivery mode and a notification endpoint are only for clients"
+                " allowed the CIBA grant.",
+                field=mode_field if mode else field,
             )
         return None, None
     mode = mode or "poll"
     if mode not in CIBA_MODES:
         raise InvalidInput(
-            "The token delivery mode must be poll or ping.",
-            field="backchannel_token_delivery_mode",
+            "The token delivery mode must be poll or ping (push is not supported).",
+            field=mode_field,
         )
-    field = "backchannel_client_notification_endpoint"
     if mode == "poll":
         if endpoint:
             raise InvalidInput("A notification endpoint is only for ping mode.", field=field)
@@ -425,6 +433,10 @@ def set_grant_types(client_id: str, grant_types: Sequence[str]) -> OAuthClient |
         raise InvalidInput("authorization_code needs a redirect URI.", field="grant_types")
     _check_scopes(client.scope.split(), grants)
     client.grant_types = list(grants)
+    if CIBA_GRANT_TYPE not in grants:
+        # The delivery mode means nothing without the grant (validate_ciba_delivery).
+        client.backchannel_token_delivery_mode = None
+        client.backchannel_client_notification_endpoint = None
     db.session.commit()
     return client
 
@@ -734,6 +746,7 @@ EDITABLE = (
     "grant_types",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
+    *CIBA_FIELDS,
 )
 
 
@@ -769,8 +782,6 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
             if not isinstance(uris, list | tuple) or len(uris) > 20:
                 raise InvalidInput(f"{field} must be a list of at most 20 URIs.", field=field)
             values[field] = [validate_redirect_uri(u, field=field) for u in uris]
-    if "redirect_uris" in values and not values["redirect_uris"]:
-        raise InvalidInput("At least one redirect URI is required.", field="redirect_uris")
     scopes = client.scope.split()
     if "scope" in changes:
         scopes = list(dict.fromkeys(str(changes["scope"] or "").split()))
@@ -782,8 +793,12 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
             raise InvalidInput("grant_types must be a list of strings.", field="grant_types")
         grants = list(validate_grant_types(raw, auth_method=client.token_endpoint_auth_method))
         values["grant_types"] = grants
+    if "authorization_code" in grants and not values.get("redirect_uris", client.redirect_uris):
+        raise InvalidInput("At least one redirect URI is required.", field="redirect_uris")
     if "scope" in changes or "grant_types" in changes:
         _check_scopes(scopes, grants)
+    if "grant_types" in changes or any(f in changes for f in CIBA_FIELDS):
+        values.update(_ciba_changes(client, grants, changes))
     policy = changes["scope_policy"] if "scope_policy" in changes else client.scope_policy
     if policy is not None:
         # Re-checked when the scopes change too: a policy never names a scope the portal lost.
@@ -844,6 +859,11 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
         raise InvalidInput(
             "The client credentials grant is for confidential clients only.", field="grant_types"
         )
+    if CIBA_GRANT_TYPE in grants and method == "none":
+        # CIBA Core 1.0 section 4: CIBA clients are confidential.
+        raise InvalidInput(
+            "CIBA needs a confidential client (not auth method none).", field="grant_types"
+        )
     if "backchannel_logout_uri" in changes or "backchannel_logout_session_required" in changes:
         uri = changes.get("backchannel_logout_uri", client.backchannel_logout_uri)
         required = changes.get(
@@ -860,6 +880,27 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
         setattr(client, key, value)
     db.session.commit()
     return client, secret
+
+
+def _ciba_changes(
+    client: OAuthClient, grants: Sequence[str], changes: dict[str, Any]
+) -> dict[str, str | None]:
+    """The CIBA delivery columns after an edit: what ``changes`` gives, else what the
+    client has (kept while it keeps the grant, cleared when it loses it; a switch to
+    poll drops the ping endpoint), checked by ``validate_ciba_delivery``."""
+    mode_field, endpoint_field = CIBA_FIELDS
+    for field in CIBA_FIELDS:
+        if changes.get(field) is not None and not isinstance(changes[field], str):
+            raise InvalidInput(f"{field} must be a string.", field=field)
+    if not any(f in changes for f in CIBA_FIELDS) and CIBA_GRANT_TYPE not in grants:
+        mode, endpoint = None, None
+    else:
+        mode = changes.get(mode_field, client.backchannel_token_delivery_mode)
+        endpoint = changes.get(endpoint_field, client.backchannel_client_notification_endpoint)
+        if endpoint_field not in changes and mode != "ping":
+            endpoint = None
+    mode, endpoint = validate_ciba_delivery(grants, mode, endpoint)
+    return {mode_field: mode, endpoint_field: endpoint}
 
 
 def rotate_secret(client_id: str) -> str:

@@ -161,6 +161,12 @@ def _client_form(actor: Actor, form: MultiDict[str, str], *, creating: bool) -> 
         "access_token_ttl": _int_field(form, "access_token_ttl"),
         "refresh_token_ttl": _int_field(form, "refresh_token_ttl"),
     }
+    if "grant_types_shown" in form:
+        # Unticked boxes are not posted: the marker tells "none ticked" from "not shown".
+        data["grant_types"] = form.getlist("grant_types")
+    for name in registry.CIBA_FIELDS:
+        if name in form:
+            data[name] = (form.get(name) or "").strip() or None
     if actor.department_only(Permission.CLIENTS_WRITE):
         data["department"] = actor.department  # the field is read-only for them
     jwks = _json_field(form, "jwks")
@@ -173,8 +179,18 @@ def _client_form(actor: Actor, form: MultiDict[str, str], *, creating: bool) -> 
     return data
 
 
+def _grant_labels() -> list[tuple[str, str]]:
+    return [
+        ("authorization_code", _("Citizens sign in through the browser (authorization code)")),
+        ("client_credentials", _("A department's back office with service scopes")),
+        (registry.CIBA_GRANT_TYPE, _("The hotline signs callers in (CIBA)")),
+    ]
+
+
 def _client_context() -> dict[str, Any]:
     return {
+        "grant_types": _grant_labels(),
+        "ciba_modes": registry.CIBA_MODES,
         "auth_methods": registry.AUTH_METHODS,
         "algs": registry.ID_TOKEN_ALGS,
         "scopes": SUPPORTED_SCOPES,

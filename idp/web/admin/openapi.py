@@ -41,10 +41,23 @@ _CLIENT_FIELDS: dict[str, Any] = {
     "refresh_token_ttl": {"type": ["integer", "null"], "minimum": 3600},
     "grant_types": {
         "type": "array",
-        "items": {"enum": ["authorization_code", "client_credentials"]},
+        "items": {
+            "enum": [
+                "authorization_code",
+                "client_credentials",
+                "urn:openid:params:grant-type:ciba",
+            ]
+        },
     },
     "backchannel_logout_uri": {"type": ["string", "null"], "format": "uri"},
     "backchannel_logout_session_required": _B,
+    # CIBA Core 1.0 section 4: clients with the CIBA grant only; push is not supported.
+    "backchannel_token_delivery_mode": {"enum": ["poll", "ping", None]},
+    "backchannel_client_notification_endpoint": {
+        "type": ["string", "null"],
+        "format": "uri",
+        "description": "https; ping mode only.",
+    },
 }
 
 SCHEMAS: dict[str, Any] = {
