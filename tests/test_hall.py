@@ -151,7 +151,9 @@ def test_card_readings_only_from_this_counter_and_of_the_counter_kind(
     signed_in(counter, clerk)
     other = CounterSimulator(app.test_client(), issuer=ISSUER)
     other.register(name="Counter 4", window="Window 4")
-    response = http.post("/hall/card", data={"assertion": other.card_reading(CITIZEN_ID_NUMBER)})
+    # Even with this counter page's nonce, the other counter's reading is refused.
+    reading = other.card_reading(CITIZEN_ID_NUMBER, nonce=counter.page_nonce())
+    response = counter.post_reading(reading)
     assert response.status_code == 403 and reason_of(response) == "other_counter"
     # A kiosk's card + face assertion is not a counter reading, and the other way round.
     kiosk = KioskSimulator(http, issuer=ISSUER)
@@ -162,7 +164,7 @@ def test_card_readings_only_from_this_counter_and_of_the_counter_kind(
     response = kiosk.post_card(counter.card_reading(CITIZEN_ID_NUMBER))
     assert response.status_code == 400
     # A reading is single use.
-    reading = counter.card_reading(CITIZEN_ID_NUMBER)
+    reading = counter.card_reading(CITIZEN_ID_NUMBER, nonce=counter.page_nonce())
     assert http.post("/hall/card", data={"assertion": reading}).status_code == 303
     again = http.post("/hall/card", data={"assertion": reading})
     assert again.status_code == 400 and reason_of(again) == "replayed"
