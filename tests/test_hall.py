@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 from admin_helpers import make_member
@@ -362,9 +364,6 @@ def test_account_page_shows_the_assisted_action(app, counter, clerk, citizen, lo
     counter.case_action(case, "proofing")
     citizen_browser = app.test_client()
     citizen_browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    from datetime import UTC
-    from datetime import datetime
-
     from idp.authn import sessions
     from idp.authn.result import Acr
     from idp.authn.result import Amr
@@ -447,6 +446,25 @@ def test_help_enrol_a_passkey_on_the_citizens_own_device(app, http, counter, cle
     # The code was single use.
     other = app.test_client()
     assert _enter_code(other, code).status_code == 400
+
+    # Signed in on that device, the citizen's list of passkeys shows the mark.
+    from idp.authn import sessions
+    from idp.authn.result import Acr
+    from idp.authn.result import Amr
+    from idp.authn.result import AuthResult
+    from idp.authn.result import Channel
+
+    _, cookie = sessions.start(
+        app.extensions["idp.store"],
+        result=AuthResult(citizen.id, (Amr.PWD,), Acr.LOW, Channel.WEBSITE, datetime.now(UTC)),
+        lifetime=600,
+        idle=600,
+    )
+    phone.set_cookie(app.config["IDP_SESSION_COOKIE"], cookie, domain="localhost")
+    listed = phone.get("/account/passkeys")
+    row = re.search(rf'<tr data-passkey="{rows[0].id}">(.*?)</tr>', listed.text, re.S)
+    assert row and "Phone" in row.group(1)
+    assert "bound in person at a service hall" in row.group(1)
 
 
 def test_passkey_code_guessing_is_locked_out(app, counter, clerk, citizen):
