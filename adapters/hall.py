@@ -7,11 +7,15 @@ browser shows these pages to the staff member; its reader software opens
 ``idp.authn.hall``; this module only reads forms and renders pages.
 
 - ``GET /hall`` (``hall.home``): the staff sign-in (security key, UV required, role
-  counter_staff) or, signed in, the counter page waiting for a card.
+  counter_staff) or, signed in, the counter page waiting for a card. That page (and
+  each refusal shown on it) carries a fresh server nonce (``data-nonce`` on
+  ``#hall-state``, ``idp.authn.hall.page_nonce``) that the reader software signs into
+  its next card reading.
 - ``POST /hall/sign-in/options``, ``POST /hall/sign-in``, ``POST /hall/sign-out``.
-- ``POST /hall/card``: the signed card reading; opens a case (no CSRF token: a
-  single-use assertion only the counter's key can sign, plus the SameSite=Strict staff
-  cookie of that counter).
+- ``POST /hall/card``: the signed card reading with the page's nonce; opens a case (no
+  CSRF token: a single-use assertion only the counter's key can sign, bound to the
+  nonce of this staff session's counter page, plus the SameSite=Strict staff cookie of
+  that counter).
 - ``GET /hall/case/<uid>``; ``POST /hall/case/<uid>/confirm`` (the face matches the card:
   a deliberate tick and button, recorded), ``.../session`` (start the assisted session
   in this browser), ``.../proofing``, ``.../phone``, ``.../phone/verify``,
@@ -55,7 +59,6 @@ from idp.authn.hall import CounterStaff
 from idp.authn.hall import HallRefused
 from idp.authn.interaction import Interaction
 from idp.authn.methods.terminal import AssertionRejected
-from idp.authn.methods.terminal import verify_counter_card
 from idp.authn.result import AuthResult
 from idp.authn.result import Channel
 from idp.authn.service import current_session
@@ -90,6 +93,16 @@ _CARD_MESSAGES = {
     "card_not_verified": N_("The ID card chip could not be verified. Read the card again."),
     "unknown_id_number": N_("There is no account for this ID card. The citizen can register."),
     "invalid_id_number": N_("The ID card could not be read. Read the card again."),
+    # The reader signs the nonce of the counter page it reads from (this page has a new one).
+    "nonce_missing": N_(
+        "The card reading did not carry this counter page's code. Read the card again."
+    ),
+    "nonce_mismatch": N_(
+        "The card reading was made for another or an expired counter page. Read the card again."
+    ),
+    "nonce_reused": N_(
+        "The card reading was made for a counter page that was already used. Read the card again."
+    ),
 }
 _CARD_GENERIC = N_("The card reading was refused. Read the card again.")
 
@@ -151,14 +164,20 @@ def home() -> Any:
         return render_template("hall_sign_in.html", counter=_counter_arg())
     current = current_session(sso_cookie())
     assisted = current is not None and current.channel == NAME
-    return render_template(
-        "hall.html",
-        staff=staff,
+    return _counter_page(
+        staff,
         assisted=assisted,
         minutes_left=max(1, (current.expires_at - int(time.time()) + 59) // 60)
         if current is not None and assisted
         else 0,
     )
+
+
+def _counter_page(staff: CounterStaff, *, status: int = 200, **context: Any) -> Any:
+    """The counter page waiting for a card: every one carries a fresh nonce for the next
+    reading. It never reloads itself (a reload would keep the staff session alive)."""
+    page = render_template("hall.html", staff=staff, nonce=hall.page_nonce(staff), **context)
+    return page, status
 
 
 def sign_in_options() -> Any:
@@ -205,20 +224,17 @@ def sign_out() -> BaseResponse:
 @_staff_page
 def card(staff: CounterStaff) -> Any:
     try:
-        reading = verify_counter_card(
+        case = hall.read_card(
+            staff,
             assertion=request.form.get("assertion"),
             audience=str(current_app.config["IDP_ISSUER"]).rstrip("/") + CARD_PATH,
             now=int(time.time()),
-            max_age=int(current_app.config["IDP_HALL_ASSERTION_MAX_AGE"]),
         )
-        case = hall.open_case(staff, reading)
     except AssertionRejected as exc:
         message = _(_CARD_MESSAGES.get(exc.reason, _CARD_GENERIC))
-        page = render_template("hall.html", staff=staff, error=message, reason=exc.reason)
-        return page, 400
+        return _counter_page(staff, status=400, error=message, reason=exc.reason)
     except HallRefused as exc:
-        page = render_template("hall.html", staff=staff, error=_(exc.public), reason=exc.reason)
-        return page, 403
+        return _counter_page(staff, status=403, error=_(exc.public), reason=exc.reason)
     return redirect(url_for("hall.case", uid=case.uid), 303)
 
 
@@ -248,8 +264,7 @@ def _with_case(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             case = hall.get_case(staff, uid)
         except HallRefused as exc:
-            page = render_template("hall.html", staff=staff, error=_(exc.public), reason=exc.reason)
-            return page, 404
+            return _counter_page(staff, status=404, error=_(exc.public), reason=exc.reason)
         try:
             return view(staff, case)
         except HallRefused as exc:

@@ -154,7 +154,7 @@ def authenticate(*, interaction: Interaction, form: Mapping[str, Any]) -> AuthRe
 
 def page(state: str, *, status: int = 200, uid: str = "", **context: Any) -> Any:
     """A kiosk screen: every one carries a fresh nonce for the next assertion."""
-    nonce = kiosk_nonces.issue(pages.store(), browser=browser_id())
+    nonce = kiosk_nonces.issue(pages.store(), channel=NAME, binding=browser_id())
     html = render_template(
         "kiosk.html",
         state=state,
@@ -175,7 +175,7 @@ def _reload_after(state: str) -> int:
     if state in ("refused", "ended"):
         return 15
     if state == "idle":
-        return max(10, min(kiosk_nonces.ttl(), 120) - 10)
+        return max(10, min(kiosk_nonces.ttl(NAME), 120) - 10)
     return 0
 
 

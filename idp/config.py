@@ -341,6 +341,10 @@ class DefaultConfig:
     IDP_HALL_IDLE_SECONDS = 300
     # Longest lifetime (exp - iat) and greatest age of a counter terminal's card reading.
     IDP_HALL_ASSERTION_MAX_AGE = 60
+    # The server nonce the counter page carries (idp.authn.kiosk_nonces) is good for this
+    # long: as long as the staff session's idle timeout, because the page does not reload
+    # itself (a reload is a page view, and the idle timeout must still bite).
+    IDP_HALL_NONCE_TTL = 15 * 60
     # A passkey enrolment code from the counter (idp.authn.hall_passkeys): its lifetime,
     # and wrong codes from one client IP within that time before it is locked out.
     IDP_HALL_PASSKEY_CODE_SECONDS = 15 * 60

@@ -2,7 +2,8 @@
 real HTTP endpoints from the counter's browser (``http``, a Flask test client).
 
 It signs what a real counter terminal signs (``idp.authn.methods.terminal``: ``typ``
-``counter-card+jwt``, ``aud`` ``<issuer>/hall/card``, the chip reading and no face
+``counter-card+jwt``, ``aud`` ``<issuer>/hall/card``, the chip reading, the server nonce
+of the counter page its browser shows (``data-nonce`` on ``#hall-state``) and no face
 claims: the staff member confirms the face in person), and drives the staff sign-in
 with a software authenticator (real WebAuthn cryptography).
 """
@@ -10,6 +11,7 @@ with a software authenticator (real WebAuthn cryptography).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from typing import Any
@@ -19,6 +21,14 @@ from joserfc.jwk import ECKey
 from webforms import csrf_from
 
 ORIGIN = "http://localhost"  # conftest's issuer: RP ID "localhost"
+_NONCE = re.compile(r'id="hall-state"[^>]*data-nonce="([^"]*)"')
+
+
+def nonce_in(page: str) -> str:
+    """The server nonce a counter page carries."""
+    found = _NONCE.search(page)
+    assert found and found.group(1), "no nonce on the counter page"
+    return found.group(1)
 
 
 class CounterSimulator:
@@ -57,10 +67,12 @@ class CounterSimulator:
         self,
         id_number: str,
         *,
+        nonce: str | None = None,
         chip_verified: bool = True,
         typ: str = "counter-card+jwt",
         extra: dict[str, Any] | None = None,
     ) -> str:
+        """A signed reading; ``nonce`` is the counter page's (none: signed without one)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.client_id,
@@ -71,6 +83,8 @@ class CounterSimulator:
             "id_number": id_number,
             "card": {"chip_verified": chip_verified, "serial": "CHIP-0303"},
         }
+        if nonce is not None:
+            claims["nonce"] = nonce
         claims.update(extra or {})
         header = {"alg": "ES256", "typ": typ, "kid": self.key.kid}
         return jwt.encode(header, claims, self.key, algorithms=["ES256"])
@@ -99,11 +113,24 @@ class CounterSimulator:
             },
         )
 
-    def read_card(self, id_number: str, **kwargs: Any) -> Any:
-        """The reader software posts the signed reading from the counter's browser."""
-        return self.http.post(
-            "/hall/card", data={"assertion": self.card_reading(id_number, **kwargs)}
-        )
+    def page_nonce(self) -> str:
+        """Open the counter page in the counter's browser and read its nonce."""
+        page = self.http.get("/hall")
+        assert page.status_code == 200, page.status_code
+        return nonce_in(page.get_data(as_text=True))
+
+    def read_card(self, id_number: str, *, read_nonce: bool = True, **kwargs: Any) -> Any:
+        """The reader software reads the counter page's nonce, then posts the signed
+        reading from the counter's browser (``read_nonce=False``: sign without one; with
+        no staff session there is no page to read, so none is signed in)."""
+        if read_nonce and "nonce" not in kwargs:
+            page = self.http.get("/hall")
+            if _NONCE.search(page.get_data(as_text=True)):
+                kwargs["nonce"] = nonce_in(page.get_data(as_text=True))
+        return self.post_reading(self.card_reading(id_number, **kwargs))
+
+    def post_reading(self, reading: str) -> Any:
+        return self.http.post("/hall/card", data={"assertion": reading})
 
     def case_action(self, case_path: str, action: str, **form: str) -> Any:
         page = self.http.get(case_path)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 from admin_helpers import make_member
@@ -151,7 +153,9 @@ def test_card_readings_only_from_this_counter_and_of_the_counter_kind(
     signed_in(counter, clerk)
     other = CounterSimulator(app.test_client(), issuer=ISSUER)
     other.register(name="Counter 4", window="Window 4")
-    response = http.post("/hall/card", data={"assertion": other.card_reading(CITIZEN_ID_NUMBER)})
+    # Even with this counter page's nonce, the other counter's reading is refused.
+    reading = other.card_reading(CITIZEN_ID_NUMBER, nonce=counter.page_nonce())
+    response = counter.post_reading(reading)
     assert response.status_code == 403 and reason_of(response) == "other_counter"
     # A kiosk's card + face assertion is not a counter reading, and the other way round.
     kiosk = KioskSimulator(http, issuer=ISSUER)
@@ -162,7 +166,7 @@ def test_card_readings_only_from_this_counter_and_of_the_counter_kind(
     response = kiosk.post_card(counter.card_reading(CITIZEN_ID_NUMBER))
     assert response.status_code == 400
     # A reading is single use.
-    reading = counter.card_reading(CITIZEN_ID_NUMBER)
+    reading = counter.card_reading(CITIZEN_ID_NUMBER, nonce=counter.page_nonce())
     assert http.post("/hall/card", data={"assertion": reading}).status_code == 303
     again = http.post("/hall/card", data={"assertion": reading})
     assert again.status_code == 400 and reason_of(again) == "replayed"
@@ -360,9 +364,6 @@ def test_account_page_shows_the_assisted_action(app, counter, clerk, citizen, lo
     counter.case_action(case, "proofing")
     citizen_browser = app.test_client()
     citizen_browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    from datetime import UTC
-    from datetime import datetime
-
     from idp.authn import sessions
     from idp.authn.result import Acr
     from idp.authn.result import Amr
@@ -445,6 +446,25 @@ def test_help_enrol_a_passkey_on_the_citizens_own_device(app, http, counter, cle
     # The code was single use.
     other = app.test_client()
     assert _enter_code(other, code).status_code == 400
+
+    # Signed in on that device, the citizen's list of passkeys shows the mark.
+    from idp.authn import sessions
+    from idp.authn.result import Acr
+    from idp.authn.result import Amr
+    from idp.authn.result import AuthResult
+    from idp.authn.result import Channel
+
+    _, cookie = sessions.start(
+        app.extensions["idp.store"],
+        result=AuthResult(citizen.id, (Amr.PWD,), Acr.LOW, Channel.WEBSITE, datetime.now(UTC)),
+        lifetime=600,
+        idle=600,
+    )
+    phone.set_cookie(app.config["IDP_SESSION_COOKIE"], cookie, domain="localhost")
+    listed = phone.get("/account/passkeys")
+    row = re.search(rf'<tr data-passkey="{rows[0].id}">(.*?)</tr>', listed.text, re.S)
+    assert row and "Phone" in row.group(1)
+    assert "bound in person at a service hall" in row.group(1)
 
 
 def test_passkey_code_guessing_is_locked_out(app, counter, clerk, citizen):

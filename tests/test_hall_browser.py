@@ -1,8 +1,9 @@
 """The service-hall counter page in headless Chromium with a virtual WebAuthn
 authenticator (user verification on): a counter staff member registers their key with
 the one-time code, signs in at a registered counter terminal, the terminal posts a
-signed card reading from that browser, the staff member ticks and confirms the face
-and starts the assisted session. Debian's Chromium only (``/usr/bin/chromium``)."""
+signed card reading with the counter page's nonce from that browser, the staff member
+ticks and confirms the face and starts the assisted session. Debian's Chromium only
+(``/usr/bin/chromium``)."""
 
 from __future__ import annotations
 
@@ -69,10 +70,13 @@ def test_counter_page_card_face_and_assisted_session(
     page.wait_for_selector("#hall-state[data-state=waiting]")
     assert "Futian service hall, Window 3" in (page.text_content("#hall-counter") or "")
 
-    # The reader software posts the signed card reading from the counter's browser.
+    # The reader software reads the page's nonce and posts the signed card reading with
+    # it from the counter's browser.
+    nonce = page.get_attribute("#hall-state", "data-nonce")
+    assert nonce
     answer = page.request.post(
         f"{base}/hall/card",
-        form={"assertion": counter.card_reading(CITIZEN_ID_NUMBER)},
+        form={"assertion": counter.card_reading(CITIZEN_ID_NUMBER, nonce=nonce)},
         max_redirects=0,
     )
     assert answer.status == 303, answer.text()[:500]

@@ -215,6 +215,7 @@ def test_register_a_passkey_and_a_security_key(http: Any, login: Any, citizen: A
     assert path_of(added.headers["Location"]) == "/account/passkeys"
     page = _html(http.get("/account/passkeys"))
     assert "My laptop" in page and "was added" in page
+    assert "bound in person" not in page  # added online, not at a service-hall counter
 
     # A security key: no resident key used up, user verification only preferred.
     key = SoftAuthenticator(user_verifying=False, transports=("usb", "nfc"))

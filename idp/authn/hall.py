@@ -9,10 +9,14 @@ plain values.
   cookie (``IDP_HALL_COOKIE``) is sent only to ``/hall``. Every request re-reads the
   account: a disabled member or a removed role ends the access at once.
 - **Case.** The counter terminal reads the citizen's chip ID card and signs the reading
-  (``idp.authn.methods.terminal.verify_counter_card``); it must come from the counter
-  the staff member is signed in at. A case (``hall-case``, ephemeral) ties the citizen,
-  staff member and counter together; nothing can be done for the citizen until the staff
-  member confirms, deliberately, that the face in front of them matches the card.
+  (``idp.authn.methods.terminal.verify_counter_card``) with the server nonce of the
+  counter page it is posted from (``page_nonce``: one at a time per counter session,
+  single use, ``idp.authn.kiosk_nonces``); it must come from the counter the staff
+  member is signed in at. A refused reading is recorded like the counter's other
+  refusals (``staff.action``, outcome failure, with the reason). A case (``hall-case``,
+  ephemeral) ties the citizen, staff member and counter together; nothing can be done
+  for the citizen until the staff member confirms, deliberately, that the face in front
+  of them matches the card.
 - **Assisted session.** ``assisted_result`` turns a confirmed case into an AuthResult:
   channel ``hall``, ``amr`` ``sc face`` (chip card, face compared in person), level high,
   ``acting_staff_id`` the staff member, device the counter and place "hall, window". Its
@@ -49,6 +53,7 @@ from ..models import PasswordCredential
 from ..models import Staff
 from ..store import current_store
 from . import alerts
+from . import kiosk_nonces
 from . import kiosk_sessions
 from . import password_policy
 from . import sessions
@@ -59,7 +64,9 @@ from .citizens import normalise_phone
 from .kiosks import KioskDevice
 from .kiosks import active_kiosk
 from .methods.password import hash_password
+from .methods.terminal import AssertionRejected
 from .methods.terminal import CardSignIn
+from .methods.terminal import verify_counter_card
 from .result import Acr
 from .result import Amr
 from .result import AuthResult
@@ -208,6 +215,31 @@ def _gone(bound: dict[str, Any]) -> KioskDevice:
 
 
 # --- cases -----------------------------------------------------------------------------------
+
+
+def page_nonce(staff: CounterStaff) -> str:
+    """A fresh server nonce for the counter page about to be shown in ``staff``'s counter
+    session: the terminal signs it into its next card reading (only the newest counts)."""
+    return kiosk_nonces.issue(current_store(), channel=Channel.HALL, binding=staff.sid)
+
+
+def read_card(staff: CounterStaff, *, assertion: Any, audience: str, now: int) -> Case:
+    """A signed card reading posted in ``staff``'s counter session opens a case: verified
+    (signature, freshness, single use, this session's page nonce) and from the staff
+    member's own counter. A refusal is recorded; raises ``AssertionRejected`` or
+    ``HallRefused``."""
+    try:
+        reading = verify_counter_card(
+            assertion=assertion,
+            audience=audience,
+            now=now,
+            max_age=_cfg("IDP_HALL_ASSERTION_MAX_AGE"),
+            staff_session=staff.sid,
+        )
+    except AssertionRejected as exc:
+        _refusal(staff.staff_id, staff.counter.client_id, exc.reason)
+        raise
+    return open_case(staff, reading)
 
 
 def open_case(staff: CounterStaff, card: CardSignIn) -> Case:

@@ -29,9 +29,11 @@ never what the request says.
 
 A service-hall counter terminal (``kind`` counter, ``adapters/hall``) signs the card
 reading alone: header ``typ`` ``counter-card+jwt``, ``aud`` ``<issuer>/hall/card``, the
-same ``iss``/``iat``/``exp``/``jti``/``id_number``/``card`` claims and no face claims:
-the staff member at the counter compares the face with the card in person and confirms
-it on the counter page (a deliberate, recorded step).
+same ``iss``/``iat``/``exp``/``jti``/``id_number``/``card`` claims, the ``nonce`` of the
+counter page the reading is posted from (that staff member's counter session's, unused,
+at most ``IDP_HALL_NONCE_TTL`` old) and no face claims: the staff member at the counter
+compares the face with the card in person and confirms it on the counter page (a
+deliberate, recorded step).
 
 The provider checks: the signature against the kiosk's registered JWKS (asymmetric
 algorithms only), the kiosk is registered and active, ``aud``, freshness (``iat`` not in
@@ -69,6 +71,7 @@ from .. import citizens
 from .. import kiosk_nonces
 from ..kiosks import KioskDevice
 from ..kiosks import active_kiosk
+from ..result import Channel
 
 CARD_TYP = "kiosk-card+jwt"
 COUNTER_CARD_TYP = "counter-card+jwt"
@@ -95,7 +98,7 @@ _CARD_CLAIMS = {
     "liveness",
 }
 _QR_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "nonce"}
-_COUNTER_CARD_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "id_number", "card"}
+_COUNTER_CARD_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "nonce", "id_number", "card"}
 _EVENT_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "event", "card"}
 _MEMBERS = {
     "card": {"chip_verified", "serial"},
@@ -168,7 +171,7 @@ def verify_card_assertion(
         store=store,
     )
     try:
-        _check_nonce(store, browser=browser, claims=claims)
+        _check_nonce(store, channel=Channel.KIOSK, binding=browser, claims=claims)
         card = _member(claims, "card")
         if card.get("chip_verified") is not True:
             raise AssertionRejected("card_not_verified")
@@ -215,7 +218,7 @@ def verify_qr_request(
         store=store,
     )
     try:
-        _check_nonce(store, browser=browser, claims=claims)
+        _check_nonce(store, channel=Channel.KIOSK, binding=browser, claims=claims)
     except AssertionRejected as exc:
         exc.kiosk_id = kiosk.client_id
         raise
@@ -234,18 +237,30 @@ def claimed_kiosk(assertion: Any) -> str | None:
     return iss if isinstance(iss, str) and 0 < len(iss) <= MAX_TEXT else None
 
 
-def _check_nonce(store: EphemeralStore, *, browser: str, claims: dict[str, Any]) -> None:
-    reason = kiosk_nonces.redeem(store, browser=browser, presented=claims.get("nonce"))
+def _check_nonce(
+    store: EphemeralStore, *, channel: Channel, binding: str, claims: dict[str, Any]
+) -> None:
+    presented = claims.get("nonce")
+    reason = kiosk_nonces.redeem(store, channel=channel, binding=binding, presented=presented)
     if reason is not None:
         raise AssertionRejected(reason)
 
 
 def verify_counter_card(
-    *, assertion: Any, audience: str, now: int, max_age: int, store: EphemeralStore | None = None
+    *,
+    assertion: Any,
+    audience: str,
+    now: int,
+    max_age: int,
+    staff_session: str,
+    store: EphemeralStore | None = None,
 ) -> CardSignIn:
-    """Verify a counter terminal's card reading (module docstring): the same checks as a
-    kiosk's, from an active device of kind ``counter``, without face claims (the staff
-    member confirms the face). ``face_score`` is None. Raises ``AssertionRejected``."""
+    """Verify a counter terminal's card reading posted in the counter staff session
+    ``staff_session`` (its sid; module docstring): the same checks as a kiosk's, from an
+    active device of kind ``counter``, with the counter page's nonce and without face
+    claims (the staff member confirms the face). ``face_score`` is None. Raises
+    ``AssertionRejected``."""
+    store = store or current_store()
     kiosk, claims = _verified(
         assertion,
         typ=COUNTER_CARD_TYP,
@@ -256,6 +271,7 @@ def verify_counter_card(
         store=store,
         kind="counter",
     )
+    _check_nonce(store, channel=Channel.HALL, binding=staff_session, claims=claims)
     card = _member(claims, "card")
     if card.get("chip_verified") is not True:
         raise AssertionRejected("card_not_verified")

@@ -44,6 +44,7 @@ class Passkey:
     disabled_at: datetime | None
     disabled_reason: str | None
     blocked: bool  # too many failures (``authenticator_limits``): a service hall re-enables
+    bound_in_person: bool  # enrolled with a code from a service-hall counter (``hall_passkeys``)
 
 
 def rows(citizen_id: str) -> list[WebAuthnCredential]:
@@ -71,6 +72,7 @@ def view(row: WebAuthnCredential) -> Passkey:
         disabled_at=row.disabled_at,
         disabled_reason=row.disabled_reason,
         blocked=authenticator_limits.is_disabled(authenticator=f"webauthn:{row.id}"),
+        bound_in_person=bool(row.bound_in_person),
     )
 
 
