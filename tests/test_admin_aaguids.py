@@ -10,6 +10,8 @@ import uuid
 from typing import Any
 
 import pytest
+from admin_helpers import api_token
+from admin_helpers import bearer
 from admin_helpers import make_member
 from admin_helpers import verify
 from soft_authenticator import SoftAuthenticator
@@ -233,6 +235,37 @@ def test_a_change_needs_a_fresh_verification(app: Any, admin: Any) -> None:
     app.config["IDP_ADMIN_FRESH_VERIFICATION"] = 300
     assert verify(admin.http, admin.key, PAGE).status_code == 303
     assert _add(admin, aaguid=MODEL, label="Acme").status_code == 303
+
+
+def test_the_admin_api_lists_adds_and_removes(app: Any, http: Any, admin: Any) -> None:
+    headers = bearer(api_token(admin))
+    added = http.post(
+        "/admin/api/aaguids", json={"aaguid": MODEL, "label": "Acme Key 5"}, headers=headers
+    )
+    assert added.status_code == 201 and added.get_json()["added_by"] == "root"
+    again = http.post("/admin/api/aaguids", json={"aaguid": MODEL, "label": "x"}, headers=headers)
+    assert again.status_code == 400 and again.get_json()["field"] == "aaguid"
+    assert "already on the list" in again.get_json()["detail"]
+    wrong = http.post("/admin/api/aaguids", json={"aaguid": 7, "label": "x"}, headers=headers)
+    assert wrong.status_code == 400 and wrong.get_json()["field"] == "aaguid"
+    listing = http.get("/admin/api/aaguids", headers=headers).get_json()
+    assert [m["aaguid"] for m in listing["models"]] == [MODEL]
+    last = http.post("/admin/api/aaguids/remove", json={"aaguid": MODEL}, headers=headers)
+    assert last.status_code == 400 and last.get_json()["field"] == "open_to_any"
+    gone = http.post(
+        "/admin/api/aaguids/remove", json={"aaguid": MODEL, "open_to_any": True}, headers=headers
+    )
+    assert gone.status_code == 200 and gone.get_json()["removed_by"] == "root"
+    listing = http.get("/admin/api/aaguids", headers=headers).get_json()
+    assert listing["models"] == [] and listing["removed"][0]["aaguid"] == MODEL
+    assert [e.details["via"] for e in _events("admin.aaguids.add")] == ["api"]
+    auditor = make_member(app, username="reader", roles=["auditor"])
+    refused = http.post(
+        "/admin/api/aaguids",
+        json={"aaguid": OTHER, "label": "x"},
+        headers=bearer(api_token(auditor)),
+    )
+    assert refused.status_code == 403 and allowlist.effective() == frozenset()
 
 
 # --- the level policy ------------------------------------------------------------------------
