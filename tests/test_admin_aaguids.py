@@ -148,6 +148,13 @@ def test_bad_input_is_refused_and_what_was_typed_is_kept(
     assert _rows() == [] and _events("admin.aaguids.add") == []
 
 
+def test_a_change_needs_the_csrf_token(app: Any, admin: Any) -> None:
+    answer = admin.http.post(PAGE, data={"aaguid": MODEL, "label": "Acme"})
+    assert answer.status_code == 400
+    assert admin.http.post(PAGE + "/remove", data={"aaguid": MODEL}).status_code == 400
+    assert _rows() == []
+
+
 def test_a_duplicate_is_refused_with_a_clear_message(app: Any, admin: Any) -> None:
     assert _add(admin, aaguid=MODEL, label="Acme Key 5").status_code == 303
     again = _add(admin, aaguid=MODEL.upper(), label="Acme again")
