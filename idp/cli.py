@@ -18,6 +18,7 @@ from .commands.serve import serve
 
 
 def register_cli(app: Flask) -> None:
+    from .commands.aaguids import aaguids
     from .commands.audit import audit
     from .commands.backchannel import backchannel
     from .commands.citizens import citizens
@@ -39,6 +40,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit)
     app.cli.add_command(kiosks)
     app.cli.add_command(staff)
+    app.cli.add_command(aaguids)
 
 
 def _create_app() -> Flask:

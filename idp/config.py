@@ -139,8 +139,10 @@ class DefaultConfig:
     # py_webauthn verifies; keep "none" unless the allow-list below must be proven.
     IDP_WEBAUTHN_ATTESTATION = "none"
     # Authenticator models (AAGUIDs, "xxxxxxxx-xxxx-...") whose sign-ins with user
-    # verification reach the high level. Empty = any model. A model not listed still
-    # signs in, at substantial at most.
+    # verification reach the high level, besides those operators list in the console
+    # (/admin/authenticators, `idp aaguids`; idp.authn.passkeys.allowlist): the policy
+    # uses the union, for bootstrapping and deployments managed as code. Both empty =
+    # any model. A model not listed still signs in, at substantial at most.
     IDP_WEBAUTHN_HIGH_AAGUIDS: list[str] = []
     # Synced passkeys (backup eligible: the private key is copied to the platform's
     # cloud) reach substantial, not high: NIST SP 800-63B Supplement 1 (syncable

@@ -29,7 +29,7 @@ anything on the hotline                    ...                   ...            
 credential, ``swk`` for a synced passkey; ``mfa`` joins the methods only when the
 authenticator verified the user (UV flag, WebAuthn Level 3 section 6.1) and the
 credential is admitted to high (device-bound unless ``IDP_WEBAUTHN_HIGH_ALLOW_SYNCED``,
-model on ``IDP_WEBAUTHN_HIGH_AAGUIDS`` when that list is set).
+model on the allow-list when it is set: ``idp.authn.passkeys.allowlist``).
 [3] Never above the level of the sign-in that bound the device
 (``idp.authn.devices.approval_proof``, NIST SP 800-63B 6.1.2.1).
 [2] Stated by the WebAuthn adapter as its result's ``acr``: user verification is a

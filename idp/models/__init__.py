@@ -4,6 +4,7 @@ from .audit import AuditChainHead
 from .audit import AuditCheckpoint
 from .audit import AuditEvent
 from .audit import AuditPending
+from .authenticator_model import HighAuthenticatorModel
 from .backchannel import BackchannelDelivery
 from .citizen import Citizen
 from .citizen import RegistryEntry
@@ -38,6 +39,7 @@ __all__ = [
     "Citizen",
     "Consent",
     "DataRelease",
+    "HighAuthenticatorModel",
     "Licence",
     "Kiosk",
     "OAuthClient",

@@ -2,9 +2,9 @@
 
 Service over ``methods.webauthn`` (the py_webauthn wrapper): it reads no request, takes
 the client address and the SSO session as arguments, and raises domain errors. One module
-per job: ``policy`` (RP, levels, freshness, challenges), ``credentials`` (the list, names,
-removal), ``registration`` (7.1), ``sign_in`` (7.2), ``errors``; the public names are
-re-exported here.
+per job: ``policy`` (RP, levels, freshness, challenges), ``allowlist`` (the models
+admitted to high), ``credentials`` (the list, names, removal), ``registration`` (7.1),
+``sign_in`` (7.2), ``errors``; the public names are re-exported here.
 
 Policy, stated once:
 
@@ -26,8 +26,9 @@ Policy, stated once:
   verification the ceremony proved two factors: possession plus the device's biometric
   or PIN. It reaches **high** (methods ``hwk mfa``) only if the credential is
   device-bound (or ``IDP_WEBAUTHN_HIGH_ALLOW_SYNCED``: NIST SP 800-63B Supplement 1
-  keeps synced keys at AAL2) and its authenticator model is on
-  ``IDP_WEBAUTHN_HIGH_AAGUIDS`` (empty = any); otherwise **substantial**. Without user
+  keeps synced keys at AAL2) and its authenticator model is on the allow-list
+  (``allowlist``: the console's table plus ``IDP_WEBAUTHN_HIGH_AAGUIDS``; both empty =
+  any); otherwise **substantial**. Without user
   verification it is one possession factor: **low** alone, substantial with a password.
   A sign-in that must reach high asks for ``userVerification: "required"`` and refuses a
   response without the UV flag. With attestation "none" the AAGUID and the backup flags

@@ -17,6 +17,7 @@ from ..methods import webauthn
 from ..result import Acr
 from ..result import Amr
 from ..sessions import SsoSession
+from . import allowlist
 from .errors import FreshSignInRequired
 from .errors import PasskeyExpired
 
@@ -80,13 +81,14 @@ def assurance(
 
 
 def admitted_to_high(*, synced: bool, aaguid: str) -> bool:
-    """Policy for high, besides user verification: the authenticator model is on
-    ``IDP_WEBAUTHN_HIGH_AAGUIDS`` (empty = any) and the key is device-bound unless
-    ``IDP_WEBAUTHN_HIGH_ALLOW_SYNCED``."""
-    cfg = current_app.config
-    allowed = {str(a).lower() for a in cfg["IDP_WEBAUTHN_HIGH_AAGUIDS"]}
-    model_ok = not allowed or aaguid.lower() in allowed
-    return model_ok and (not synced or bool(cfg["IDP_WEBAUTHN_HIGH_ALLOW_SYNCED"]))
+    """Policy for high, besides user verification: the key is device-bound unless
+    ``IDP_WEBAUTHN_HIGH_ALLOW_SYNCED``, and the authenticator model is on the allow-list
+    (``allowlist.effective``: the console's table and ``IDP_WEBAUTHN_HIGH_AAGUIDS``;
+    both empty = any)."""
+    if synced and not current_app.config["IDP_WEBAUTHN_HIGH_ALLOW_SYNCED"]:
+        return False  # decided without reading the list
+    allowed = allowlist.effective()
+    return not allowed or aaguid.lower() in allowed
 
 
 # --- freshness -----------------------------------------------------------------------------

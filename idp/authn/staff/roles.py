@@ -4,8 +4,9 @@
 - **client manager**: the clients of their own department only (``Staff.department`` =
   ``OAuthClient.department``): list, register, edit, rotate the secret, disable, and the
   consents given to those clients.
-- **auditor**: read-only over clients, citizens, consents, keys and staff (and, with
-  the audit trail, its search and verification).
+- **auditor**: read-only over clients, citizens, consents, keys, staff and the
+  authenticator models admitted to high (and, with the audit trail, its search and
+  verification).
 - **counter staff**: no console at all (the service-hall counter uses the account).
 - **hotline agent**: no console at all; the hotline names the agent in its CIBA
   requests (``agent_id``) and tokens name them in ``act`` (``idp.authn.decoupled``).
@@ -43,6 +44,9 @@ class Permission(StrEnum):
     STAFF_ROLES = "staff:roles"
     STAFF_DISABLE = "staff:disable"
     AUDIT_READ = "audit:read"
+    # The authenticator models admitted to high (idp.authn.passkeys.allowlist).
+    AAGUIDS_READ = "aaguids:read"
+    AAGUIDS_WRITE = "aaguids:write"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -64,6 +68,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.KEYS_READ,
             Permission.STAFF_READ,
             Permission.AUDIT_READ,
+            Permission.AAGUIDS_READ,
         }
     ),
     Role.COUNTER_STAFF: frozenset(),
@@ -74,13 +79,15 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
 DEPARTMENT_BOUND = frozenset({Role.CLIENT_MANAGER})
 
 # Issue 6: "dangerous actions (disable a client, retire a key, change roles) need a
-# fresh verification"; disabling a staff member changes what they may do as much.
+# fresh verification"; disabling a staff member changes what they may do as much, and
+# the models admitted to high change what every citizen's passkey sign-in is worth.
 DANGEROUS = frozenset(
     {
         Permission.CLIENTS_DISABLE,
         Permission.KEYS_RETIRE,
         Permission.STAFF_ROLES,
         Permission.STAFF_DISABLE,
+        Permission.AAGUIDS_WRITE,
     }
 )
 

@@ -3,9 +3,10 @@
 Authentication: ``Authorization: Bearer <personal admin-API token>`` (RFC 6750 section
 2.1). A token is minted by its owner in the console after a fresh WebAuthn
 verification, is stored only as a keyed hash, and acts with the roles its owner holds at
-each call. Dangerous calls (disable a client, retire a key, change roles, disable staff)
-need a token created within ``IDP_ADMIN_FRESH_VERIFICATION`` seconds: its creation was
-the WebAuthn verification. No cookie authenticates here, so there is no CSRF to defend.
+each call. Dangerous calls (disable a client, retire a key, change roles, disable staff,
+add or remove an authenticator model) need a token created within
+``IDP_ADMIN_FRESH_VERIFICATION`` seconds: its creation was the WebAuthn verification.
+No cookie authenticates here, so there is no CSRF to defend.
 
 Every route is declared with ``operation(...)``: the declaration registers the view,
 checks the token, turns domain errors into RFC 9457 problems, and feeds the OpenAPI
@@ -25,6 +26,7 @@ from flask import Blueprint
 from flask import jsonify
 from flask import request
 
+from ...admin import aaguids
 from ...admin import audit_view
 from ...admin import citizens
 from ...admin import clients
@@ -37,6 +39,7 @@ from ...admin.authz import FreshVerificationRequired
 from ...admin.authz import NotFound
 from ...admin.events import REFUSED
 from ...admin.events import admin_event
+from ...admin.fields import typed
 from ...authn.staff import api_tokens
 from ...authn.staff import console_access
 from ...authn.staff.roles import DANGEROUS
@@ -467,6 +470,49 @@ def retire_key(actor: Actor, kid: str, body: Any) -> Any:
     if not isinstance(immediate, bool):
         raise InvalidInput("immediate must be true or false.", field="immediate")
     return keys.retire(actor, kid, immediate=immediate)
+
+
+# --- authenticator models admitted to high -----------------------------------------------
+
+
+@operation(
+    "GET",
+    "/aaguids",
+    permission=Permission.AAGUIDS_READ,
+    summary="Authenticator models admitted to high (table and setting), recent removals",
+    response="AaguidList",
+)
+def list_aaguids(actor: Actor) -> Any:
+    return aaguids.overview(actor)
+
+
+@operation(
+    "POST",
+    "/aaguids",
+    permission=Permission.AAGUIDS_WRITE,
+    summary="Admit an authenticator model to high (dangerous)",
+    body="AaguidAdd",
+    response="Aaguid",
+    status=201,
+)
+def add_aaguid(actor: Actor, body: Any) -> Any:
+    fields = typed(body, {"aaguid": (str,), "label": (str,)})
+    return aaguids.add(actor, aaguid=fields.get("aaguid"), label=fields.get("label"))
+
+
+@operation(
+    "POST",
+    "/aaguids/remove",
+    permission=Permission.AAGUIDS_WRITE,
+    summary="Take a model off the table (dangerous; open_to_any to remove the last one)",
+    body="AaguidRemove",
+    response="Aaguid",
+)
+def remove_aaguid(actor: Actor, body: Any) -> Any:
+    fields = typed(body, {"aaguid": (str,), "open_to_any": (bool,)})
+    return aaguids.remove(
+        actor, aaguid=fields.get("aaguid"), open_to_any=fields.get("open_to_any", False)
+    )
 
 
 # --- staff ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The console's pages (server-rendered, no JavaScript except WebAuthn): clients,
-citizens, consents, keys, staff, and the member's own API tokens.
+citizens, consents, keys, staff, the authenticator models admitted to high, and the
+member's own API tokens.
 
 Every page is declared with ``page(...)``: signed in with console access, else to the
 sign-in page; the role check itself is in the ``idp.admin`` service each view calls
@@ -23,6 +24,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from ...admin import aaguids
 from ...admin import audit_view
 from ...admin import citizens
 from ...admin import clients
@@ -390,6 +392,49 @@ def key_retire(actor: Actor, kid: str) -> Any:
         return redirect(url_for("admin.key_list"), 303)
     flash(_("The key is retired."))
     return redirect(url_for("admin.key_list"), 303)
+
+
+# --- authenticator models admitted to high ---------------------------------------------------
+
+
+def _aaguid_page(actor: Actor, status: int = 200, **context: Any) -> tuple[str, int]:
+    return _render("admin/aaguids.html", actor, status, listing=aaguids.overview(actor), **context)
+
+
+@page(
+    "/authenticators",
+    permission=Permission.AAGUIDS_READ,
+    methods=("GET", "POST"),
+    post=Permission.AAGUIDS_WRITE,
+)
+def aaguid_list(actor: Actor) -> Any:
+    if request.method == "GET":
+        return _aaguid_page(actor)
+    form = {
+        "aaguid": str(request.form.get("aaguid") or "")[:200],
+        "label": str(request.form.get("label") or "")[:300],
+    }
+    try:
+        added = aaguids.add(actor, aaguid=form["aaguid"], label=form["label"])
+    except InvalidInput as exc:
+        return _aaguid_page(actor, 400, form=form, error=_(exc.public), field=exc.field)
+    flash(_("%(label)s (%(aaguid)s) is admitted to high.", **added))
+    return redirect(url_for("admin.aaguid_list"), 303)
+
+
+@page("/authenticators/remove", permission=Permission.AAGUIDS_WRITE, methods=("POST",))
+def aaguid_remove(actor: Actor) -> Any:
+    try:
+        gone = aaguids.remove(
+            actor,
+            aaguid=str(request.form.get("aaguid") or "")[:200],
+            open_to_any=request.form.get("open_to_any") == "on",
+        )
+    except InvalidInput as exc:
+        flash(_(exc.public))
+    else:
+        flash(_("%(label)s (%(aaguid)s) is removed from the list.", **gone))
+    return redirect(url_for("admin.aaguid_list"), 303)
 
 
 # --- staff -----------------------------------------------------------------------------------

@@ -246,6 +246,47 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"kid": _S, "retired_at": _TIMEN, "expires_at": _TIMEN},
     },
+    "Aaguid": {
+        "type": "object",
+        "description": "An authenticator model admitted to high (WebAuthn 3 section 6.5.1).",
+        "properties": {
+            "aaguid": {"type": "string", "pattern": "^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"},
+            "label": _S,
+            "source": {"enum": ["console", "configuration"]},
+            "added_by": _SN,
+            "added_at": _TIMEN,
+            "removed_by": _SN,
+            "removed_at": _TIMEN,
+        },
+    },
+    "AaguidList": {
+        "type": "object",
+        "properties": {
+            "models": {"type": "array", "items": {"$ref": "#/components/schemas/Aaguid"}},
+            "removed": {"type": "array", "items": {"$ref": "#/components/schemas/Aaguid"}},
+        },
+    },
+    "AaguidAdd": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "aaguid": {"type": "string", "description": "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"},
+            "label": {"type": "string", "minLength": 1, "maxLength": 100},
+        },
+        "required": ["aaguid", "label"],
+    },
+    "AaguidRemove": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "aaguid": _S,
+            "open_to_any": {
+                "type": "boolean",
+                "description": "Needed to remove the last model: every model then reaches high.",
+            },
+        },
+        "required": ["aaguid"],
+    },
     "StaffMember": {
         "type": "object",
         "properties": {
