@@ -6,8 +6,9 @@ number was controlled by the End-User at the time the verification was performed
 
 Our affirmative step is an SMS code sent to the number and entered correctly (the code is
 bound to the number it went to, ``idp.authn.sms.codes``): an SMS sign-in on the website or
-read back to the hotline (``sms.signin.check_code``), and a phone bound at the counter
-(``hall.bind_phone``). ``record`` keeps the number and when it was first proved
+read back to the hotline (``sms.signin.check_code``), a phone bound at the counter
+(``hall.bind_phone``) and the registry's phone at self-registration
+(``registration.finish``). ``record`` keeps the number and when it was first proved
 (``Citizen.verified_phone`` / ``phone_verified_at``) with an ``account.phone_verified``
 audit record; a later proof of the same number changes nothing (one write per number, not
 one per sign-in).
@@ -34,6 +35,7 @@ class Via(StrEnum):
 
     SMS_SIGN_IN = "sms_sign_in"  # website SMS sign-in, hotline read-back
     COUNTER = "counter"  # a phone bound at a service-hall counter
+    REGISTRATION = "registration"  # self-registration, the registry's phone
 
 
 def is_verified(*, phone: str | None, verified_phone: str | None) -> bool:
