@@ -19,7 +19,8 @@ Pages, in order:
   the new proof and the core joins it to the earlier ones.
 - ``/login`` (``website.start``): a direct visit; parks an interaction that returns to
   the account page.
-- ``/register`` (``website.register``, only with ``IDP_FEATURE_SELF_REGISTRATION``).
+- ``/register``, ``/register/code``, ``/register/resend`` (``website.register...``, only
+  with ``IDP_FEATURE_SELF_REGISTRATION``; ``adapters.website_registration``).
 
 Every ending goes through ``idp.authn.service.complete_login`` and then to
 ``interaction.resume``: this module never writes a session or mints a token. A failed form
@@ -411,6 +412,18 @@ def _routes_for_features(state: BlueprintSetupState) -> None:
             endpoint="register",
             view_func=website_registration.register,
             methods=["GET", "POST"],
+        )
+        state.add_url_rule(
+            "/register/code",
+            endpoint="register_code",
+            view_func=website_registration.register_code,
+            methods=["GET", "POST"],
+        )
+        state.add_url_rule(
+            "/register/resend",
+            endpoint="register_resend",
+            view_func=website_registration.register_resend,
+            methods=["POST"],
         )
 
 

@@ -256,6 +256,7 @@ def test_registration_copies_the_registry_address(app: Any, http: Any) -> None:
     from webforms import resident
 
     from idp.authn.citizens import find_by_id_number
+    from idp.authn.sms.gateway import outbox
     from idp.citizens_import import import_registry
 
     prepare(app)
@@ -266,6 +267,12 @@ def test_registration_copies_the_registry_address(app: Any, http: Any) -> None:
     page = http.get("/register").get_data(as_text=True)
     fields = {"id_number": wang, "name": "王小明", "phone": "13800138001"}
     post_form(http, "/register", page, password=password, password_repeat=password, **fields)
+    box = outbox()
+    assert box is not None
+    code = re.search(r"\b(\d{6})\b", box.messages(phone="+8613800138001")[0].text)
+    assert code is not None
+    page = http.get("/register/code").get_data(as_text=True)
+    assert post_form(http, "/register/code", page, code=code.group(1)).status_code == 200
     citizen = find_by_id_number(wang)
     assert citizen is not None
     assert citizen.address == {"formatted": "深圳市南山区科技园 1 号"}

@@ -82,6 +82,8 @@ def test_a_forged_token_is_refused(http: Any, citizen: Any) -> None:
         "/account/recovery-codes",
         "/locale",
         "/register",
+        "/register/code",
+        "/register/resend",
     ],
 )
 def test_every_form_endpoint_refuses_a_post_without_a_token(

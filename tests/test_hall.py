@@ -325,6 +325,29 @@ def test_bind_a_phone_verified_by_a_code_sent_to_it(app, http, counter, clerk, c
     assert code not in str([e.details for e in staff_actions(citizen.id)])
 
 
+def test_a_phone_bound_at_the_counter_starts_verified(app, http, counter, clerk, citizen):
+    """The code went to the new number and was read back: proof of possession
+    (``phone_number_verified``), on the trail as the staff member's."""
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models import AuditEvent
+
+    case = confirmed_case(counter, clerk)
+    counter.case_action(case, "phone", phone=NEW_PHONE)
+    code = re.search(r"\b(\d{6})\b", texts_to(NEW_PHONE)[-1]).group(1)
+    assert counter.case_action(case, "phone/verify", code=code).status_code == 200
+    db.session.refresh(citizen)
+    assert citizen.phone == NEW_PHONE and citizen.verified_phone == NEW_PHONE
+    [event] = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "account.phone_verified")
+    )
+    assert event.citizen_id == citizen.id
+    assert event.actor_type == "staff" and event.actor_id == clerk.id
+    assert event.channel == "hall" and event.client_id == counter.client_id
+    assert event.details == {"via": "counter", "phone": "+86139****9000"}
+
+
 def test_bad_phone_number_is_a_clear_error(app, http, counter, clerk, citizen):
     case = confirmed_case(counter, clerk)
     response = counter.case_action(case, "phone", phone="12345")

@@ -252,6 +252,11 @@ def test_sms_read_back_reaches_low_only(app, http, citizen, hotline, agent):
     assert claims["acr"] == "urn:idp:acr:low"
     assert claims["amr"] == ["sms"]
     assert claims["act"]["sub"] == f"staff:{agent.id}"
+    # The code went to the phone on record and came back: the number is proved.
+    db.session.refresh(citizen)
+    assert citizen.verified_phone == citizen.phone
+    verified = select(AuditEvent).where(AuditEvent.event == "account.phone_verified")
+    assert [e.details["via"] for e in db.session.scalars(verified)] == ["sms_sign_in"]
 
 
 def test_no_sms_when_more_than_low_is_needed(app, http, citizen, hotline, agent):

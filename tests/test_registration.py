@@ -1,7 +1,9 @@
-"""Self-registration against the population registry: what is told, what is never told."""
+"""Self-registration against the population registry, the registry's phone proved by an
+SMS code: what is told, what is never told, what is kept between the two steps."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,6 +17,7 @@ from webforms import resident
 
 from idp.authn import password_policy
 from idp.authn.citizens import find_by_id_number
+from idp.authn.sms.gateway import outbox
 from idp.citizens_import import import_registry
 from idp.errors import InvalidInput
 
@@ -22,6 +25,8 @@ WANG = resident("44030619900101123")
 LI = resident("31010419850505246")
 NOPHONE = resident("11010219700101357")
 PASSWORD = "a sunny day in Shenzhen"
+WANG_PHONE = "+8613800138001"  # the registry's
+CODE = re.compile(r"\b(\d{6})\b")
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +60,34 @@ def _register(http: Any, **fields: str) -> Any:
     return post_form(http, "/register", page, **data)
 
 
+def _texts(phone: str = WANG_PHONE) -> list[str]:
+    box = outbox()
+    assert box is not None
+    return [m.text for m in box.messages(phone=phone)]
+
+
+def _latest_code(phone: str = WANG_PHONE) -> str:
+    texts = _texts(phone)
+    assert texts, "no text message sent"
+    found = CODE.search(texts[0])
+    assert found
+    return found.group(1)
+
+
+def _enter(http: Any, code: str) -> Any:
+    page = http.get("/register/code")
+    assert page.status_code == 200
+    return post_form(http, "/register/code", page.get_data(as_text=True), code=code)
+
+
+def _registered(http: Any, texted_to: str = WANG_PHONE, **fields: str) -> Any:
+    """The form, then the code texted to ``texted_to``: the answer to the code."""
+    response = _register(http, **fields)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    assert path_of(response.headers["Location"]) == "/register/code"
+    return _enter(http, _latest_code(texted_to))
+
+
 def _normalised(html: str) -> str:
     html = re.sub(r'name="csrf_token" value="[^"]+"', "", html)
     return re.sub(r'(name="(id_number|name|phone)"[^>]*value=)"[^"]*"', r'\1""', html)
@@ -62,6 +95,10 @@ def _normalised(html: str) -> str:
 
 def test_registration_creates_a_registry_proofed_account(http: Any, registry: None) -> None:
     response = _register(http)
+    assert response.status_code == 303
+    assert path_of(response.headers["Location"]) == "/register/code"
+    assert find_by_id_number(WANG) is None  # not before the code came back
+    response = _enter(http, _latest_code())
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     # Straight on to sign in, the number already filled in (in the page, not a URL).
@@ -70,7 +107,7 @@ def test_registration_creates_a_registry_proofed_account(http: Any, registry: No
     citizen = find_by_id_number(WANG)
     assert citizen is not None
     assert citizen.proofing == "registry"
-    assert citizen.phone == "+8613800138001"
+    assert citizen.phone == WANG_PHONE
     action = re.search(r'<form method="post" action="(/login/[^"]+)"', page).group(1)  # type: ignore[union-attr]
     signed_in = post_form(http, action, page, id_number=WANG, password=PASSWORD)
     assert signed_in.status_code == 303
@@ -78,15 +115,36 @@ def test_registration_creates_a_registry_proofed_account(http: Any, registry: No
     assert path_of(resumed.headers["Location"]) == "/account"
 
 
+def test_the_account_starts_with_its_phone_verified(http: Any, registry: None) -> None:
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models import AuditEvent
+
+    assert _registered(http).status_code == 200
+    citizen = find_by_id_number(WANG)
+    assert citizen is not None
+    assert citizen.verified_phone == WANG_PHONE and citizen.phone_verified_at is not None
+    [record] = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "account.phone_verified")
+    )
+    assert record.citizen_id == citizen.id
+    assert record.details == {"via": "registration", "phone": "+86138****8001"}
+
+
 def test_the_name_is_compared_leniently(http: Any, registry: None) -> None:
-    response = _register(http, id_number=LI, name="李 华", phone="139-0013-9002")
+    response = _registered(
+        http, "+8613900139002", id_number=LI, name="李 华", phone="139-0013-9002"
+    )
     assert response.status_code == 200
     assert find_by_id_number(LI) is not None
 
 
-def test_refusals_are_indistinguishable(http: Any, registry: None, citizen: Any) -> None:
+def test_refusals_are_indistinguishable(app: Any, http: Any, registry: None, citizen: Any) -> None:
     """Wrong name, wrong phone, not in the registry, no phone on record and an existing
-    account all give the same status and page: nothing says which fact failed."""
+    account all lead to the same code page: nothing says which fact failed, and no text
+    goes anywhere."""
+    app.config["IDP_SMS_RESEND_SECONDS"] = 0  # one number tried twice in a row
     cases = {
         "wrong name": _register(http, name="王大明"),
         "wrong phone": _register(http, phone="13800138999"),
@@ -97,9 +155,137 @@ def test_refusals_are_indistinguishable(http: Any, registry: None, citizen: Any)
         ),
     }
     statuses = {name: r.status_code for name, r in cases.items()}
-    assert set(statuses.values()) == {400}, statuses
-    pages = {_normalised(r.get_data(as_text=True)) for r in cases.values()}
-    assert len(pages) == 1
+    assert set(statuses.values()) == {303}, statuses
+    assert {path_of(r.headers["Location"]) for r in cases.values()} == {"/register/code"}
+    box = outbox()
+    assert box is not None and box.messages() == []
+    # Any code is refused as a wrong one would be.
+    refused = _enter(http, "123456")
+    assert refused.status_code == 401
+    assert "The code is not valid" in refused.get_data(as_text=True) or "验证码" in (
+        refused.get_data(as_text=True)
+    )
+    assert find_by_id_number(WANG) is None
+
+
+def test_a_match_and_a_mismatch_show_the_same_code_page(
+    app: Any, http: Any, registry: None
+) -> None:
+    app.config["IDP_SMS_RESEND_SECONDS"] = 0  # one number tried twice in a row
+    _register(http, name="王大明")
+    mismatch = http.get("/register/code").get_data(as_text=True)
+    other = app.test_client()
+    _register(other)
+    match = other.get("/register/code").get_data(as_text=True)
+    strip = re.compile(r'name="csrf_token" value="[^"]+"')
+    assert strip.sub("", mismatch) == strip.sub("", match)
+    assert len(_texts()) == 1
+
+
+# --- the code step keeps what was typed ---------------------------------------------------------
+
+
+def test_a_wrong_code_asks_only_for_the_code_again(http: Any, registry: None) -> None:
+    _register(http)
+    code = _latest_code()
+    wrong = _enter(http, "000000" if code != "000000" else "111111")
+    assert wrong.status_code == 401
+    page = wrong.get_data(as_text=True)
+    assert 'name="code"' in page and 'name="password"' not in page
+    assert find_by_id_number(WANG) is None
+    assert _enter(http, code).status_code == 200
+    assert find_by_id_number(WANG) is not None
+
+
+def test_change_my_details_brings_the_form_back_filled_in(http: Any, registry: None) -> None:
+    _register(http, name="王大明")
+    code_page = http.get("/register/code").get_data(as_text=True)
+    assert 'href="/register"' in code_page
+    form = http.get("/register").get_data(as_text=True)
+    assert f'value="{WANG}"' in form and 'value="王大明"' in form
+    assert f'value="{WANG_PHONE}"' in form
+    assert PASSWORD not in form
+
+
+def test_a_new_code_replaces_the_first(app: Any, http: Any, registry: None) -> None:
+    app.config["IDP_SMS_RESEND_SECONDS"] = 0
+    _register(http)
+    first = _latest_code()
+    page = http.get("/register/code").get_data(as_text=True)
+    resent = post_form(http, "/register/resend", page)
+    assert resent.status_code == 200
+    second = _latest_code()
+    assert len(_texts()) == 2
+    if first != second:
+        assert _enter(http, first).status_code == 401
+    assert _enter(http, second).status_code == 200
+    assert find_by_id_number(WANG) is not None
+
+
+def test_an_expired_code_is_told_with_a_way_to_get_a_new_one(http: Any, registry: None) -> None:
+    from idp.authn.sms import codes
+
+    _register(http)
+    with http.session_transaction() as ui:
+        pending = ui["registration"]
+    codes.forget(transaction=f"register:{pending}")  # as when its 5 minutes are over
+    expired = _enter(http, _latest_code())
+    assert expired.status_code == 400
+    assert 'action="/register/resend"' in expired.get_data(as_text=True)
+    assert find_by_id_number(WANG) is None
+
+
+def test_another_browser_cannot_finish_the_registration(
+    app: Any, http: Any, registry: None
+) -> None:
+    _register(http)
+    code = _latest_code()
+    other = app.test_client()
+    assert path_of(other.get("/register/code").headers["Location"]) == "/register"
+    page = other.get("/register").get_data(as_text=True)
+    assert WANG not in page
+    assert post_form(other, "/register/code", page, code=code).status_code == 400
+    assert find_by_id_number(WANG) is None
+    assert _enter(http, code).status_code == 200
+
+
+def test_the_store_holds_no_number_name_phone_or_password(
+    app: Any, http: Any, registry: None
+) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, str]] = []
+
+        def send(self, *, phone: str, text: str) -> None:
+            self.sent.append((phone, text))
+
+    recorder = Recorder()
+    app.extensions["idp.sms_gateway"] = recorder
+    _register(http)
+    ((phone, _text),) = recorder.sent
+    assert phone == WANG_PHONE
+    store = app.extensions["idp.store"]
+    if hasattr(store, "_data"):
+        dumped = repr(store._data)
+    else:
+        dumped = repr(
+            [(k, store._redis.dump(k)) for k in store._redis.scan_iter(f"{store._prefix}*")]
+        )
+    escaped = json.dumps("王小明")[1:-1]  # as JSON writes it
+    for secret in (WANG, "王小明", escaped, WANG_PHONE, WANG_PHONE[3:], PASSWORD):
+        assert secret not in dumped
+
+
+def test_the_registry_changing_meanwhile_refuses_with_the_form_filled(
+    http: Any, registry: None
+) -> None:
+    _register(http)
+    code = _latest_code()
+    assert import_registry(data=f"id_number,name,phone\n{WANG},王小明,13800138555\n".encode())
+    refused = _enter(http, code)
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert f'value="{WANG}"' in page and 'value="王小明"' in page
     assert find_by_id_number(WANG) is None
 
 
@@ -155,12 +341,27 @@ def test_policy_accepts_a_plain_long_passphrase() -> None:
 
 
 def test_registration_attempts_are_limited(app: Any, http: Any, registry: None) -> None:
-    app.config.update(IDP_LOGIN_FREE_ATTEMPTS=1, IDP_LOGIN_LOCK_AFTER=2)
-    assert _register(http, name="错").status_code == 400
-    assert _register(http, name="错").status_code == 400
+    app.config.update(IDP_LOGIN_FREE_ATTEMPTS=1, IDP_LOGIN_LOCK_AFTER=2, IDP_SMS_RESEND_SECONDS=0)
+    # A mismatch looks like a match (the code page) but counts as a failed guess.
+    assert _register(http, name="错").status_code == 303
+    assert _register(http, name="错").status_code == 303
     refused = _register(http)  # now right, but locked
     assert refused.status_code == 429
     assert 'value="王小明"' in refused.get_data(as_text=True)
+    assert _texts() == []
+
+
+def test_wrong_codes_count_against_the_number(http: Any, registry: None) -> None:
+    """Wrong codes are failed guesses for the number (``ratelimit``), on top of the
+    code's own cap: delays, then a lock."""
+    _register(http)
+    code = _latest_code()
+    wrong = "000000" if code != "000000" else "111111"
+    answers = [_enter(http, wrong) for _ in range(5)]
+    statuses = [a.status_code for a in answers]
+    assert statuses[:3] == [401, 401, 401] and 429 in statuses, statuses
+    assert answers[statuses.index(429)].headers["Retry-After"]
+    assert find_by_id_number(WANG) is None
 
 
 def test_never_a_500_for_odd_input(http: Any, registry: None) -> None:
@@ -190,6 +391,7 @@ class TestFeatureOff:
 
     def test_no_route_and_no_link(self, http: Any) -> None:
         assert http.get("/register").status_code == 404
+        assert http.get("/register/code").status_code == 404
         response = http.get("/login")
         page = http.get(path_of(response.headers["Location"])).get_data(as_text=True)
         assert "/register" not in page

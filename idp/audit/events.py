@@ -28,6 +28,7 @@ class EventType(StrEnum):
     CLIENT_DISABLE = "client.disable"
     ADMIN_ACTION = "admin.action"  # the console (issue 6, admin branch): before / after
     STAFF_ACTION = "staff.action"  # staff-assisted action at a counter or the hotline
+    PHONE_VERIFIED = "account.phone_verified"  # an SMS code proved the phone on record (via)
     CHECKPOINT = "audit.checkpoint"  # a signed checkpoint of the chain head was stored
 
 

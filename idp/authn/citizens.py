@@ -112,6 +112,13 @@ def normalise_phone(*, phone: str) -> str:
     raise InvalidInput("The phone number is not a valid mobile number.", field="phone")
 
 
+def mask_phone(phone: str) -> str:
+    """The number as "+86138****8000": enough to recognise it, no more."""
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:-8] + "****" + phone[-4:]
+
+
 def create_citizen(
     *,
     id_number: str,
@@ -121,11 +128,14 @@ def create_citizen(
     proofing: str = Proofing.REGISTRY,
     address: Mapping[str, Any] | None = None,
     commit: bool = True,
+    password_hash: str | None = None,
 ) -> Citizen:
     """Create the one account for ``id_number``; its birth date and sex come from the number.
 
     ``address`` is the registry's address of household registration (OIDC Core 5.1.1
-    members, checked by ``idp.models.address``).
+    members, checked by ``idp.models.address``). ``password_hash``: a password hashed
+    earlier by ``methods.password.hash_password`` (self-registration hashes it before
+    the SMS code step, so the password itself is never kept), instead of ``password``.
 
     Raises ``InvalidIdNumber`` for a malformed number and ``InvalidInput`` for a taken
     number or a bad name, phone, address, password or proofing value. With ``commit=False`` the
@@ -139,7 +149,7 @@ def create_citizen(
     clean_name = normalise_name(name=name)
     clean_phone = normalise_phone(phone=phone) if phone else None
     clean_address = normalise_address(address)
-    pw_hash = _hash_or_reject(password) if password is not None else None
+    pw_hash = _hash_or_reject(password) if password is not None else password_hash
 
     kr = keyring()
     index = blind_index(kr, parsed.normalised)

@@ -23,10 +23,11 @@ plain values.
   lifetime is short (``IDP_HALL_SESSION_SECONDS``); a portal signed in with it gets at
   most the counter's registered scopes (``scope_cap``).
 - **Proofing actions** (raise proofing to in-person, bind a phone verified by an SMS
-  code sent to it, reset a forgotten password that the citizen types at the counter
-  screen): each is recorded on the audit trail as ``staff.action`` with the staff
-  member's id, the counter and the action, and the citizen is notified (an alert on the
-  account page and a text to the phone on record).
+  code sent to it, which so starts verified (``phone_verification``), reset a forgotten
+  password that the citizen types at the counter screen): each is recorded on the audit
+  trail as ``staff.action`` with the staff member's id, the counter and the action, and
+  the citizen is notified (an alert on the account page and a text to the phone on
+  record).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from . import alerts
 from . import kiosk_nonces
 from . import kiosk_sessions
 from . import password_policy
+from . import phone_verification
 from . import sessions
 from .assurance import level_for
 from .citizens import Proofing
@@ -398,7 +400,18 @@ def bind_phone(staff: CounterStaff, case: Case, *, code: str) -> Case:
         raise HallRefused("The code is not right. Ask the citizen to read it again.", reason="code")
     citizen = citizen_of(case)
     old = citizen.phone
-    citizen.phone = case.phone_pending
+    citizen.phone = case.phone_pending  # drops a proof of the old number (the model)
+    # The code went to the new number and was read back: it starts verified.
+    phone_verification.record(
+        citizen,
+        phone=case.phone_pending,
+        via=phone_verification.Via.COUNTER,
+        actor_type=ActorType.STAFF,
+        actor_id=staff.staff_id,
+        client_id=staff.counter.client_id,
+        channel=str(Channel.HALL),
+        commit=False,
+    )
     db.session.commit()
     done = replace(case, phone_pending=None)
     _save(done)

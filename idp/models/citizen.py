@@ -68,9 +68,23 @@ class Citizen(db.Model):  # type: ignore[name-defined,misc]
     # Identity proofing, recorded apart from login assurance: "registry" (name and number
     # matched the population registry), "in_person" (verified at a counter).
     proofing: Mapped[str] = mapped_column(String(32), default="registry")
+    # Proof of possession of the phone (idp.authn.phone_verification): the number an SMS
+    # code was sent to and entered correctly, and when it was first proved. It counts only
+    # while it equals ``phone`` (OIDC ``phone_number_verified``); a new number drops it.
+    verified_phone: Mapped[str | None] = mapped_column(String(32))
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @validates("address")
     def _valid_address(self, key: str, value: Any) -> dict[str, str] | None:
         return normalise_address(value)
+
+    @validates("phone")
+    def _phone_changed(self, key: str, value: str | None) -> str | None:
+        # A proof is of one number: every writer of a new number drops it, so it never
+        # transfers, not even back to the old number later (it may have changed hands).
+        if value != self.verified_phone:
+            self.verified_phone = None
+            self.phone_verified_at = None
+        return value

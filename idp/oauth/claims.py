@@ -27,6 +27,7 @@ from typing import Any
 from flask import current_app
 
 from ..authn.citizens import id_number_of
+from ..authn.phone_verification import is_verified
 from ..consent.categories import CATALOGUE
 from ..models import Citizen
 
@@ -85,6 +86,7 @@ class CitizenClaims:
     id_number_enc: bytes
     name: str
     phone: str | None
+    verified_phone: str | None
     birthdate: date | None
     gender: str | None
     address: dict[str, str] | None
@@ -99,8 +101,10 @@ def userinfo(
 ) -> dict[str, Any]:
     """OIDC Core 5.3.2: the claims the granted scopes allow, and only those.
 
-    ``phone_number_verified`` is false: no channel in this issue proves the citizen
-    controls the number (it comes from the registry extract or self-registration).
+    ``phone_number_verified`` is true only while the number on record is the one the
+    citizen proved to hold with an SMS code (``idp.authn.phone_verification``), false for
+    a number never proved (as the registry or self-registration gave it), absent with no
+    number.
     """
     granted = set(scopes)
     values: dict[str, Any] = {
@@ -109,7 +113,11 @@ def userinfo(
         "birthdate": citizen.birthdate.isoformat() if citizen.birthdate else None,
         "gender": _GENDER.get(citizen.gender or ""),
         "phone_number": citizen.phone,
-        "phone_number_verified": False if citizen.phone else None,
+        "phone_number_verified": (
+            is_verified(phone=citizen.phone, verified_phone=citizen.verified_phone)
+            if citizen.phone
+            else None
+        ),
         # OIDC Core 5.1.1: a JSON object of the members we hold (idp.models.address);
         # absent (None) when the registry gave no address.
         "address": dict(citizen.address) if citizen.address else None,

@@ -17,6 +17,9 @@ code for the first two. Limits:
 - entering: the code's own attempt cap, the ``ratelimit`` throttle per citizen and per
   address, and the per-authenticator cap ``sms:<citizen id>``
   (``authenticator_limits``), unknown numbers counted as ``sms:unknown:<blind index>``.
+
+A right code also proves the citizen holds the phone on record: ``check_code`` marks the
+number verified (``idp.authn.phone_verification``; OIDC ``phone_number_verified``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ...ids.protect import blind_index
 from ...models import Citizen
 from ...store import current_store
 from .. import authenticator_limits as limits
+from .. import phone_verification
 from .. import ratelimit
 from ..citizens import keyring
 from ..events import record_failure
@@ -146,4 +150,6 @@ def check_code(*, transaction: str, code: str, ip: str) -> str:
         raise CodeRejected(detail="SMS code rejected")
     limiter.succeeded(attempt)
     limits.record_success(authenticator=authenticator)
+    # The code went to ``phone`` and came back: proof the citizen holds that number.
+    phone_verification.record(citizen, phone=phone or "", via=phone_verification.Via.SMS_SIGN_IN)
     return citizen.id
