@@ -55,6 +55,7 @@ from adapters import website_pages as pages
 from idp.authn import hall
 from idp.authn import hall_passkeys
 from idp.authn.citizens import id_number_of
+from idp.authn.citizens import mask_phone
 from idp.authn.hall import CounterStaff
 from idp.authn.hall import HallRefused
 from idp.authn.interaction import Interaction
@@ -246,15 +247,11 @@ def _case_page(staff: CounterStaff, case: hall.Case, *, status: int = 200, **ext
         case=case,
         citizen=citizen,
         masked_number=redact(id_number_of(citizen)),
-        masked_phone=_mask_phone(citizen.phone),
-        pending_phone=_mask_phone(case.phone_pending),
+        masked_phone=mask_phone(citizen.phone),
+        pending_phone=mask_phone(case.phone_pending),
         **extra,
     )
     return page, status
-
-
-def _mask_phone(phone: str | None) -> str | None:
-    return f"{phone[:-8]}****{phone[-4:]}" if phone and len(phone) > 8 else phone
 
 
 def _with_case(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -201,3 +201,16 @@ def test_the_registry_import_leaves_the_accounts_number_and_its_proof(app, http,
     assert report.inserted == 1 and report.rejected == 0
     body = _userinfo(http, token)
     assert body["phone_number"] == PHONE and body["phone_number_verified"] is True
+
+
+def test_the_account_page_says_whether_the_number_is_verified(app, http, citizen, portal):
+    _sms_sign_in(http, portal)  # also leaves the website session of an SMS sign-in
+    page = http.get("/account", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "+86138****8000" in html and PHONE not in html
+    assert '<span id="phone-status">(verified)</span>' in html
+    citizen.phone = NEW_PHONE
+    db.session.commit()
+    html = http.get("/account", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<span id="phone-status">(not verified)</span>' in html

@@ -112,8 +112,10 @@ def normalise_phone(*, phone: str) -> str:
     raise InvalidInput("The phone number is not a valid mobile number.", field="phone")
 
 
-def mask_phone(phone: str) -> str:
-    """The number as "+86138****8000": enough to recognise it, no more."""
+def mask_phone(phone: str | None) -> str:
+    """The number as "+86138****8000": enough to recognise it, no more ("" for none)."""
+    if not phone:
+        return ""
     if len(phone) <= 7:
         return "*" * len(phone)
     return phone[:-8] + "****" + phone[-4:]

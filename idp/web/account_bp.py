@@ -30,8 +30,10 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from ..authn import login as logins
+from ..authn import phone_verification
 from ..authn import sessions
 from ..authn.citizens import id_number_of
+from ..authn.citizens import mask_phone
 from ..authn.events import record_logout
 from ..authn.methods import totp
 from ..authn.service import logout as end_current_session
@@ -79,14 +81,6 @@ def _qr_data_uri(uri: str) -> str:
     )
     svg = image.to_string(encoding="unicode")
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-
-
-def _mask_phone(phone: str | None) -> str:
-    if not phone:
-        return ""
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return phone[:-8] + "****" + phone[-4:]
 
 
 def _device(user_agent: str) -> str:
@@ -146,7 +140,10 @@ def _overview(
         "account.html",
         citizen=citizen,
         id_number=redact(id_number_of(citizen)),
-        phone=_mask_phone(citizen.phone),
+        phone=mask_phone(citizen.phone),
+        phone_verified=phone_verification.is_verified(
+            phone=citizen.phone, verified_phone=citizen.verified_phone
+        ),
         address=display_lines(citizen.address),
         totp=totp.status(citizen_id=citizen.id),
         current=sso,
