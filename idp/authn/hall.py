@@ -275,9 +275,9 @@ def _count_refusal(staff: CounterStaff, *, signed_by: str | None, ip: str) -> No
     (fresh, first seen, refused on its contents) is that counter's doing and the staff
     member's, who had it read: both budgets, so neither a counter's new shift nor a staff
     member moving from counter to counter starts afresh. One nobody vouched for (bad
-    signature, expired, replayed, malformed) proves no counter's key and learns nothing
-    (it is refused before the card's contents are read): only the sender's address, so a
-    forger spends neither a counter's budget nor a colleague's."""
+    signature, expired, replayed, malformed) proves no counter's key and is refused
+    before the card's contents are read: only the sender's address, so a forger spends
+    neither a counter's budget nor a staff member's."""
     if signed_by is None:
         keys = [kiosk_throttle.ip_key(ip)]
     else:
