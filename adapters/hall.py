@@ -15,7 +15,8 @@ browser shows these pages to the staff member; its reader software opens
 - ``POST /hall/card``: the signed card reading with the page's nonce; opens a case (no
   CSRF token: a single-use assertion only the counter's key can sign, bound to the
   nonce of this staff session's counter page, plus the SameSite=Strict staff cookie of
-  that counter).
+  that counter). Refused readings are throttled per counter, staff member and address
+  (``idp.authn.hall``): 429 with ``Retry-After``.
 - ``GET /hall/case/<uid>``; ``POST /hall/case/<uid>/confirm`` (the face matches the card:
   a deliberate tick and button, recorded), ``.../session`` (start the assisted session
   in this browser), ``.../proofing``, ``.../phone``, ``.../phone/verify``,
@@ -106,6 +107,22 @@ _CARD_MESSAGES = {
     ),
 }
 _CARD_GENERIC = N_("The card reading was refused. Read the card again.")
+
+
+def _throttled(exc: TooManyAttempts) -> str:
+    """What the staff member is told when card readings are paused (429)."""
+    seconds = max(1, int(exc.resets_in))
+    if seconds >= 120:
+        return _(
+            "Too many card readings were refused. Card reading is paused for %(minutes)d "
+            "minutes. If this happens again, have the counter terminal checked.",
+            minutes=(seconds + 59) // 60,
+        )
+    return _(
+        "Too many card readings were refused. Card reading is paused for %(seconds)d "
+        "seconds. If this happens again, have the counter terminal checked.",
+        seconds=seconds,
+    )
 
 
 # --- the staff cookie ------------------------------------------------------------------------
@@ -230,7 +247,11 @@ def card(staff: CounterStaff) -> Any:
             assertion=request.form.get("assertion"),
             audience=str(current_app.config["IDP_ISSUER"]).rstrip("/") + CARD_PATH,
             now=int(time.time()),
+            ip=client_ip(),
         )
+    except TooManyAttempts as exc:
+        page = _counter_page(staff, status=429, error=_throttled(exc), reason=hall.THROTTLED)
+        return pages.retry_after(page, exc)
     except AssertionRejected as exc:
         message = _(_CARD_MESSAGES.get(exc.reason, _CARD_GENERIC))
         return _counter_page(staff, status=400, error=message, reason=exc.reason)

@@ -235,7 +235,8 @@ def check_throttle(assertion: Any) -> None:
     keys = [kiosk_throttle.ip_key(client_ip())]
     if kiosk:
         keys.insert(0, kiosk_throttle.kiosk_key(kiosk))
-    kiosk_throttle.check(pages.store(), keys=keys, kiosk_id=kiosk)
+    record = kiosk_throttle.kiosk_record(kiosk)
+    kiosk_throttle.check(pages.store(), channel=NAME, keys=keys, record=record)
 
 
 def count_refusal(exc: AssertionRejected) -> None:
@@ -246,7 +247,7 @@ def count_refusal(exc: AssertionRejected) -> None:
         if exc.kiosk_id
         else kiosk_throttle.ip_key(client_ip())
     )
-    kiosk_throttle.refused(pages.store(), key=key)
+    kiosk_throttle.refused(pages.store(), channel=NAME, key=key)
 
 
 def interaction_for(uid: Any) -> Interaction:

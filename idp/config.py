@@ -347,6 +347,12 @@ class DefaultConfig:
     # long: as long as the staff session's idle timeout, because the page does not reload
     # itself (a reload is a page view, and the idle timeout must still bite).
     IDP_HALL_NONCE_TTL = 15 * 60
+    # Refused card readings (idp.authn.kiosk_throttle, channel hall): this many per
+    # counter and per staff member (or, for ones anybody could send, per client IP) within
+    # WINDOW seconds of the first, then 429 until the window ends. A success does not
+    # reset the count. Apart from the kiosks' pair: a counter's budget is its own.
+    IDP_HALL_REFUSAL_LIMIT = 10
+    IDP_HALL_REFUSAL_WINDOW = 600
     # A passkey enrolment code from the counter (idp.authn.hall_passkeys): its lifetime,
     # and wrong codes from one client IP within that time before it is locked out.
     IDP_HALL_PASSKEY_CODE_SECONDS = 15 * 60

@@ -17,6 +17,14 @@ plain values.
   ephemeral) ties the citizen, staff member and counter together; nothing can be done
   for the citizen until the staff member confirms, deliberately, that the face in front
   of them matches the card.
+- **Throttle on refused readings** (``idp.authn.kiosk_throttle``, channel hall,
+  ``IDP_HALL_REFUSAL_LIMIT`` per ``IDP_HALL_REFUSAL_WINDOW``): a reading the counter
+  signed and the provider refused counts against that counter and the staff member
+  (``_count_refusal`` says why both); one anybody could have sent, against the sender's
+  address. Past the limit, every reading in a session at that counter, by that staff
+  member or from that address is refused (``TooManyAttempts``) before any check until
+  the window ends; the first such answer of a window is recorded (``staff.action``,
+  reason ``throttled``, ``by`` counter, staff or ip).
 - **Assisted session.** ``assisted_result`` turns a confirmed case into an AuthResult:
   channel ``hall``, ``amr`` ``sc face`` (chip card, face compared in person), level high,
   ``acting_staff_id`` the staff member, device the counter and place "hall, window". Its
@@ -56,6 +64,7 @@ from ..store import current_store
 from . import alerts
 from . import kiosk_nonces
 from . import kiosk_sessions
+from . import kiosk_throttle
 from . import password_policy
 from . import phone_verification
 from . import sessions
@@ -91,6 +100,7 @@ PROOFING_IN_PERSON = "proofing_in_person"
 PHONE_CODE_SENT = "phone_code_sent"
 PHONE_BOUND = "phone_bound"
 PASSWORD_RESET = "password_reset"
+THROTTLED = "throttled"  # the reason of a reading refused by the throttle
 NOTIFIED = (ASSISTED_SIGN_IN, PROOFING_IN_PERSON, PHONE_BOUND, PASSWORD_RESET)
 
 
@@ -225,11 +235,23 @@ def page_nonce(staff: CounterStaff) -> str:
     return kiosk_nonces.issue(current_store(), channel=Channel.HALL, binding=staff.sid)
 
 
-def read_card(staff: CounterStaff, *, assertion: Any, audience: str, now: int) -> Case:
-    """A signed card reading posted in ``staff``'s counter session opens a case: verified
-    (signature, freshness, single use, this session's page nonce) and from the staff
-    member's own counter. A refusal is recorded; raises ``AssertionRejected`` or
-    ``HallRefused``."""
+def read_card(staff: CounterStaff, *, assertion: Any, audience: str, now: int, ip: str) -> Case:
+    """A signed card reading posted in ``staff``'s counter session from ``ip`` opens a
+    case: verified (signature, freshness, single use, this session's page nonce) and from
+    the staff member's own counter. A refusal is recorded and counted; once this counter,
+    staff member or address has used up its refusals, ``TooManyAttempts`` before any
+    check (module docstring). Raises ``AssertionRejected`` or ``HallRefused``."""
+    store = current_store()
+    keys = [
+        kiosk_throttle.counter_key(staff.counter.client_id),
+        kiosk_throttle.staff_key(staff.staff_id),
+        kiosk_throttle.ip_key(ip),
+    ]
+
+    def record(by: str) -> None:
+        _refusal(staff.staff_id, staff.counter.client_id, THROTTLED, by=by)
+
+    kiosk_throttle.check(store, channel=Channel.HALL, keys=keys, record=record)
     try:
         reading = verify_counter_card(
             assertion=assertion,
@@ -240,8 +262,30 @@ def read_card(staff: CounterStaff, *, assertion: Any, audience: str, now: int) -
         )
     except AssertionRejected as exc:
         _refusal(staff.staff_id, staff.counter.client_id, exc.reason)
+        if exc.reason != "missing":  # nothing was sent
+            _count_refusal(staff, signed_by=exc.kiosk_id, ip=ip)
         raise
-    return open_case(staff, reading)
+    try:
+        return open_case(staff, reading)
+    except HallRefused:
+        _count_refusal(staff, signed_by=reading.kiosk.client_id, ip=ip)
+        raise
+
+
+def _count_refusal(staff: CounterStaff, *, signed_by: str | None, ip: str) -> None:
+    """Count a refused reading against who is answerable for it. One a counter signed
+    (fresh, first seen, refused on its contents) is that counter's doing and the staff
+    member's, who had it read: both budgets, so neither a counter's new shift nor a staff
+    member moving from counter to counter starts afresh. One nobody vouched for (bad
+    signature, expired, replayed, malformed) proves no counter's key and is refused
+    before the card's contents are read: only the sender's address, so a forger spends
+    neither a counter's budget nor a staff member's."""
+    if signed_by is None:
+        keys = [kiosk_throttle.ip_key(ip)]
+    else:
+        keys = [kiosk_throttle.counter_key(signed_by), kiosk_throttle.staff_key(staff.staff_id)]
+    for key in keys:
+        kiosk_throttle.refused(current_store(), channel=Channel.HALL, key=key)
 
 
 def open_case(staff: CounterStaff, card: CardSignIn) -> Case:
@@ -471,7 +515,7 @@ def _record(
     )
 
 
-def _refusal(staff_id: str, counter_id: Any, reason: str) -> None:
+def _refusal(staff_id: str, counter_id: Any, reason: str, **more: str) -> None:
     counter_text = str(counter_id)[:64] if isinstance(counter_id, str) else "-"
     audit.record(
         EventType.STAFF_ACTION,
@@ -479,7 +523,7 @@ def _refusal(staff_id: str, counter_id: Any, reason: str) -> None:
         actor_type=ActorType.STAFF,
         actor_id=staff_id,
         channel=str(Channel.HALL),
-        details={"action": "refused", "reason": reason, "counter": counter_text},
+        details={"action": "refused", "reason": reason, "counter": counter_text, **more},
         commit=True,
     )
 

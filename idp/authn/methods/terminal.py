@@ -46,8 +46,9 @@ not define): the face image never reaches the provider. Every refusal is an
 ``kiosk_id`` names the kiosk when the refusal is the kiosk's own doing (a correctly
 signed, fresh, first-seen assertion refused on its contents: face, liveness, chip, ID
 number, nonce), and is None when anyone could have sent it (bad signature, expired,
-replayed, malformed): the per-kiosk throttle (``idp.authn.kiosk_throttle``) counts the
-first kind against the kiosk, the second against the sender's address.
+replayed, malformed); a counter's reading likewise names the counter. The throttle on
+refusals (``idp.authn.kiosk_throttle``) counts the first kind against the terminal (at a
+counter, the staff member too), the second against the sender's address.
 """
 
 from __future__ import annotations
@@ -271,13 +272,18 @@ def verify_counter_card(
         store=store,
         kind="counter",
     )
-    _check_nonce(store, channel=Channel.HALL, binding=staff_session, claims=claims)
-    card = _member(claims, "card")
-    if card.get("chip_verified") is not True:
-        raise AssertionRejected("card_not_verified")
+    try:
+        _check_nonce(store, channel=Channel.HALL, binding=staff_session, claims=claims)
+        card = _member(claims, "card")
+        if card.get("chip_verified") is not True:
+            raise AssertionRejected("card_not_verified")
+        citizen_id = _citizen_id(claims)
+    except AssertionRejected as exc:
+        exc.kiosk_id = kiosk.client_id  # signed, fresh and first seen: the counter's doing
+        raise
     return CardSignIn(
         kiosk=kiosk,
-        citizen_id=_citizen_id(claims),
+        citizen_id=citizen_id,
         card_serial=_serial(card),
         face_score=None,
         issued_at=int(claims["iat"]),
