@@ -2,13 +2,13 @@
 
 https://openid.net/specs/openid-client-initiated-backchannel-authentication-core-1_0.html#rfc.section.10.2
 
-"If the Client is registered to use the Ping mode ... the OP will send a
-Ping Callback" (10.2): a POST of ``{"auth_req_id": ...}`` to the client's
+In ping mode the OP POSTs ``{"auth_req_id": ...}`` to the client's
 ``backchannel_client_notification_endpoint`` with ``Authorization: Bearer
-<client_notification_token>``; the client then calls ``/token``. The spec sends it once
-the end-user is authenticated or refused *and* when the request expires ("the OP
-SHOULD send a ping ... when the auth_req_id expires": the client then hears
-``expired_token``).
+<client_notification_token>`` "after a successful or failed end-user authentication"
+(the spec's words for ping mode); the client then calls ``/token``. A request that
+simply expires is not named there; the OpenID certification tests allow (not require)
+a ping then, and we send one, so a ping-mode client never has to poll to learn it: it
+hears ``expired_token`` (section 11).
 
 A ping-mode request owes its client exactly one ping, so ``queue`` writes one outbox row
 (``BackchannelDelivery``, kind ``ciba_ping``) when the request is made, due at its
