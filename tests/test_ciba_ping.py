@@ -9,6 +9,7 @@ server on a loopback port whose first answers can be scripted to fail.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from webforms import resident
 
+from idp.authn.sms.gateway import outbox
 from idp.extensions import db
 from idp.models import BackchannelDelivery
 from idp.oauth import backchannel_delivery as delivery
@@ -32,6 +34,7 @@ from idp.oauth.clients import register_client
 
 TOKEN = "tok-8d2e.Z+ping/secret=="
 UNKNOWN_NUMBER = resident("44030519900307123")
+CODE = re.compile(r"#(\d{6})\b")  # the WebOTP line ending every code text
 
 
 @pytest.fixture
@@ -274,3 +277,16 @@ def test_a_disabled_client_is_not_pinged(app, http, citizen, hotline, agent, rec
     assert receiver.received == []
     (row,) = _rows()
     assert row.last_error == "the client no longer takes CIBA pings" and row.secret_enc is None
+
+
+def test_an_sms_read_back_is_pinged_at_once(app, http, citizen, hotline, agent, receiver):
+    auth_req_id = _start(hotline, agent)  # no bound app: an SMS code to read back
+    box = outbox()
+    assert box is not None
+    (message,) = box.messages(phone=citizen.phone)
+    code = CODE.search(message.text)
+    assert code
+    assert hotline.read_back(auth_req_id, code.group(1)).status_code == 200
+    assert delivery.deliver_due().delivered == 1
+    assert receiver.received[0].body == {"auth_req_id": auth_req_id}
+    assert hotline.token(auth_req_id).status_code == 200
