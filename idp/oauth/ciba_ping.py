@@ -34,6 +34,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import update
+from sqlalchemy.sql import ColumnElement
 
 from ..extensions import db
 from ..ids.protect import UnsealError
@@ -83,7 +84,7 @@ def queue(*, client_id: str, auth_req_id: str, token: str, expires_at: int) -> s
     return row_id
 
 
-def _untried(row_id: str) -> list[object]:
+def _untried(row_id: str) -> list[ColumnElement[bool]]:
     # Never attempted (so not in flight either: claiming counts the attempt first).
     return [
         BackchannelDelivery.id == row_id,
