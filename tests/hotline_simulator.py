@@ -66,9 +66,12 @@ class Ping:
 
 @dataclass
 class PingReceiver:
-    """The hotline's client notification endpoint on a real loopback port (CIBA 10.2)."""
+    """The hotline's client notification endpoint on a real loopback port (CIBA 10.2).
+    ``answers`` scripts the statuses it gives first (e.g. ``[503]``: fail once, then
+    204); every request is kept in ``received``, failed ones too."""
 
     received: list[Ping] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -103,5 +106,6 @@ class PingReceiver:
                     content_type=request.content_type or "",
                 )
             )
+            status = self.answers.pop(0) if self.answers else 204
         # CIBA 10.2: "the Client ... should respond with HTTP 204 No Content".
-        return Response(status=204)(environ, start_response)
+        return Response(status=status)(environ, start_response)

@@ -27,6 +27,7 @@ from idp.authn.sms.gateway import outbox
 from idp.errors import InvalidInput
 from idp.extensions import db
 from idp.models import AuditEvent
+from idp.oauth import backchannel_delivery
 from idp.oauth.clients import CIBA_GRANT_TYPE
 from idp.oauth.clients import register_client
 
@@ -286,7 +287,9 @@ def test_per_agent_quota(app, http, citizen, hotline, agent):
     assert refused.status_code == 429
 
 
-@pytest.mark.parametrize("app_config", [{"IDP_ALLOW_PRIVATE_FETCH": True}])
+@pytest.mark.parametrize(
+    "app_config", [{"IDP_ALLOW_PRIVATE_FETCH": True, "IDP_BACKCHANNEL_WORKER": True}]
+)
 def test_ping_mode_notifies_the_hotline(app, http, citizen, agent):
     receiver = PingReceiver()
     try:
@@ -309,6 +312,7 @@ def test_ping_mode_notifies_the_hotline(app, http, citizen, agent):
         response = hotline.token(auth_req_id)
         assert response.status_code == 200, response.get_json()
     finally:
+        backchannel_delivery.stop_worker(app)
         receiver.close()
 
 

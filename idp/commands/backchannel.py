@@ -1,10 +1,13 @@
-"""`idp backchannel deliver|list|purge`: the back-channel logout outbox, from the command line.
+"""`idp backchannel deliver|list|purge`: the back-channel outbox, from the command line.
 
-``deliver`` makes one pass over the due notices (OpenID Connect Back-Channel Logout 1.0
-section 2.5) and exits: cron-able beside the serving processes' own workers, which it
-never collides with (``idp.oauth.backchannel_delivery`` claims rows atomically).
-``list`` shows pending and abandoned notices (portal, reason, attempts, next attempt,
-last error; never a token, a sub or a sid). Exit status 1 when a notice was abandoned
+The outbox holds logout notices (OpenID Connect Back-Channel Logout 1.0 section 2.5)
+and CIBA pings (CIBA Core 1.0 section 10.2, ``idp.oauth.ciba_ping``). ``deliver`` makes
+one pass over the due ones and exits: cron-able beside the serving processes' own
+workers, which it never collides with (``idp.oauth.backchannel_delivery`` claims rows
+atomically). ``list`` shows pending and abandoned notices (kind, client, reason,
+attempts, next attempt, last error; never a token, an auth_req_id, a sub or a sid); a
+CIBA ping is pending until it is sent, its next attempt at the request's expiry until
+the citizen decides. Exit status 1 when a notice was abandoned
 during the pass, so a cron job's mail says so. ``purge`` deletes delivered and abandoned
 notices older than the retention (``--older-than`` days, default
 ``IDP_BACKCHANNEL_RETENTION_DAYS``), never a pending one, in short batches
@@ -27,13 +30,15 @@ from ..oauth import backchannel_delivery
 from ..oauth import backchannel_purge
 from .audit import bind_operator
 
-backchannel = AppGroup("backchannel", help="Back-channel logout notices to portals.")
+backchannel = AppGroup(
+    "backchannel", help="Back-channel notices to clients: logout tokens and CIBA pings."
+)
 
 
 @backchannel.command("deliver")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def deliver(as_json: bool) -> None:
-    """Send every due logout notice once (retries keep their backoff)."""
+    """Send every due notice (logout token, CIBA ping) once; retries keep their backoff."""
     summary = backchannel_delivery.deliver_due()
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
@@ -57,6 +62,7 @@ def list_(show_all: bool, as_json: bool) -> None:
     rows = [
         {
             "id": row.id,
+            "kind": row.kind,
             "client_id": row.client_id,
             "reason": row.reason,
             "state": (
@@ -74,7 +80,7 @@ def list_(show_all: bool, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(
-            f"{row['id']}  {row['client_id']}  {row['reason']:16} {row['state']:9} "
+            f"{row['id']}  {row['kind']:9} {row['client_id']}  {row['reason']:16} {row['state']:9} "
             f"attempts={row['attempts']}  next={row['next_attempt_at'] or '-'}  "
             f"{row['last_error'] or ''}"
         )

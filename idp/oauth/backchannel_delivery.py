@@ -1,4 +1,5 @@
-"""Delivering logout tokens: OpenID Connect Back-Channel Logout 1.0 section 2.5 and 2.8.
+"""The back-channel outbox: delivering logout tokens (OpenID Connect Back-Channel Logout
+1.0 section 2.5 and 2.8) and CIBA pings (``idp.oauth.ciba_ping``, CIBA Core 1.0 10.2).
 
 https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest
 
@@ -28,8 +29,14 @@ the row to be retried after it). SQLite has no row locks; the compare-and-set al
 keeps one process and the ``idp backchannel deliver`` command apart.
 
 The worker (``Worker``) runs in each serving process: a daemon thread woken by new
-notices and otherwise polling every ``IDP_BACKCHANNEL_POLL`` seconds. The request that
-ended a session only writes the outbox row; it never waits on a portal.
+notices and otherwise polling every ``IDP_BACKCHANNEL_POLL`` seconds (or sooner, when
+the next row falls due: a CIBA ping owed at a request's expiry). The request that ended
+a session only writes the outbox row; it never waits on a portal.
+
+Each row has a ``kind`` (``logout``, ``ciba_ping``); ``attempt`` asks the kind's
+``prepare`` for the HTTP call to make, and everything else (claiming, leases, backoff,
+abandoning, listing, purging) is shared. A kind's ``prepare`` raises ``Undeliverable``
+when the notice can never be sent (abandoned at once) or ``DeliveryRefused`` to retry.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import logging
 import random
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -71,6 +79,11 @@ class DeliveryRefused(Exception):
     """The notice cannot be sent (an address not allowed, a name that does not resolve,
     a connection failure, a status other than 200/204). ``str()`` is for the outbox
     row and logs: it never holds the token."""
+
+
+class Undeliverable(Exception):
+    """The notice can never be sent (the client is gone, disabled or no longer listens):
+    abandoned without retrying. ``str()`` is for the outbox row."""
 
 
 # -- one HTTP attempt ------------------------------------------------------------------------
@@ -202,6 +215,9 @@ def _post(
 # -- the outbox ------------------------------------------------------------------------------
 
 
+KIND_LOGOUT = "logout"
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: str
@@ -209,6 +225,10 @@ class Claimed:
     subject: str | None
     sid: str | None
     attempts: int
+    kind: str = KIND_LOGOUT
+
+
+Send = Callable[[], object]  # one HTTP attempt; raises DeliveryRefused
 
 
 @dataclass
@@ -271,7 +291,7 @@ def claim(limit: int, *, exclude: frozenset[str] = frozenset()) -> list[Claimed]
             .execution_options(synchronize_session=False)
         )
         if int(getattr(result, "rowcount", 0) or 0) == 1:
-            claimed.append(Claimed(row.id, row.client_id, row.subject, row.sid, seen + 1))
+            claimed.append(Claimed(row.id, row.client_id, row.subject, row.sid, seen + 1, row.kind))
     db.session.commit()
     return claimed
 
@@ -283,12 +303,15 @@ def _finish(item: Claimed, *, error: str | None, give_up: bool = False) -> str:
     now = _now()
     if error is None:
         row.delivered_at, row.last_error, row.next_attempt_at = now, None, None
+        row.secret_enc = None  # a kept secret (a CIBA ping's token) has done its job
         outcome = "delivered"
     elif give_up or item.attempts >= int(_cfg("MAX_ATTEMPTS")):
         row.abandoned_at, row.last_error, row.next_attempt_at = now, error[:200], None
+        row.secret_enc = None
         outcome = "abandoned"
         log.warning(
-            "back-channel logout to client %s abandoned after %d attempts: %s",
+            "back-channel %s to client %s abandoned after %d attempts: %s",
+            item.kind,
             item.client_id,
             item.attempts,
             error,
@@ -298,7 +321,8 @@ def _finish(item: Claimed, *, error: str | None, give_up: bool = False) -> str:
         row.next_attempt_at = now + timedelta(seconds=backoff(item.attempts))
         outcome = "retrying"
         log.info(
-            "back-channel logout to client %s failed (attempt %d), retrying: %s",
+            "back-channel %s to client %s failed (attempt %d), retrying: %s",
+            item.kind,
             item.client_id,
             item.attempts,
             error,
@@ -307,25 +331,42 @@ def _finish(item: Claimed, *, error: str | None, give_up: bool = False) -> str:
     return outcome
 
 
-def attempt(item: Claimed) -> str:
-    """Sign and send one claimed notice; "delivered", "retrying" or "abandoned"."""
+def _prepare_logout(item: Claimed) -> Send:
+    """Sign a fresh logout token for the portal (section 2.4)."""
     client = db.session.get(OAuthClient, item.client_id)
     if client is None or client.disabled_at is not None or not client.backchannel_logout_uri:
-        return _finish(item, error="the portal no longer takes back-channel logout", give_up=True)
+        raise Undeliverable("the portal no longer takes back-channel logout")
     url = client.backchannel_logout_uri
     try:
         token = backchannel.logout_token(client=client, subject=item.subject, sid=item.sid)
     except (LookupError, ValueError) as exc:  # no signing key for the portal's algorithm
         log.error("cannot sign a logout token for client %s: %s", item.client_id, exc)
-        return _finish(item, error="the logout token could not be signed")
-    db.session.commit()  # no transaction stays open while the portal answers
+        raise DeliveryRefused("the logout token could not be signed") from None
+    timeout, local_ok = float(_cfg("TIMEOUT")), backchannel.allow_local()
+    return lambda: post_logout_token(url, token, timeout=timeout, local_ok=local_ok)
+
+
+def _preparer(kind: str) -> Callable[[Claimed], Send]:
+    if kind == KIND_LOGOUT:
+        return _prepare_logout
+    from . import ciba_ping  # it builds on this module
+
+    if kind == ciba_ping.KIND:
+        return ciba_ping.prepare
+    raise Undeliverable(f"unknown kind of notice {kind!r}")
+
+
+def attempt(item: Claimed) -> str:
+    """Prepare and send one claimed notice; "delivered", "retrying" or "abandoned"."""
     try:
-        post_logout_token(
-            url,
-            token,
-            timeout=float(_cfg("TIMEOUT")),
-            local_ok=backchannel.allow_local(),
-        )
+        send = _preparer(item.kind)(item)
+    except Undeliverable as exc:
+        return _finish(item, error=str(exc), give_up=True)
+    except DeliveryRefused as exc:
+        return _finish(item, error=str(exc))
+    db.session.commit()  # no transaction stays open while the client answers
+    try:
+        send()
     except DeliveryRefused as exc:
         return _finish(item, error=str(exc))
     return _finish(item, error=None)
@@ -402,7 +443,7 @@ class Worker:
                     finally:
                         db.session.remove()
             except Exception:  # the worker must outlive a database hiccup
-                log.exception("back-channel logout worker pass failed")
+                log.exception("back-channel worker pass failed")
             self._event.wait(wait)
             self._event.clear()
 
@@ -414,10 +455,15 @@ def worker_enabled(app: Flask) -> bool:
     return bool(setting)
 
 
+def _needed(app: Flask) -> bool:
+    """Something may be queued: logout notices, or CIBA pings."""
+    return backchannel.enabled(app.config) or bool(app.config.get("IDP_FEATURE_CIBA"))
+
+
 def ensure_worker(app: Flask) -> Worker | None:
     """Start this process's worker once (first request served, or tests)."""
     worker: Worker | None = app.extensions.get(WORKER_KEY)
-    if worker is not None or not worker_enabled(app) or not backchannel.enabled(app.config):
+    if worker is not None or not worker_enabled(app) or not _needed(app):
         return worker
     with _start_lock:
         worker = app.extensions.get(WORKER_KEY)
@@ -447,7 +493,7 @@ def init_app(app: Flask) -> None:
     """Start the worker with the first request this process serves: every serving
     process (werkzeug or each gunicorn worker, after the fork) gets one; operator
     commands, which serve no requests, do not."""
-    if not worker_enabled(app) or not backchannel.enabled(app.config):
+    if not worker_enabled(app) or not _needed(app):
         return
 
     def _start_worker() -> None:

@@ -24,11 +24,13 @@ https://openid.net/specs/openid-client-initiated-backchannel-authentication-core
   already used); once approved: an access token and an ID token (pairwise ``sub``,
   ``acr``, ``amr``, ``auth_time``, ``sid``, ``channel`` ``hotline`` and ``act`` naming
   the agent, RFC 8693 4.1), once. No refresh token: a call ends, its access ends.
-- Ping mode (section 10.2): when the citizen decides, the provider POSTs
-  ``{"auth_req_id": ...}`` with ``Authorization: Bearer <client_notification_token>``
-  to the client's registered ``backchannel_client_notification_endpoint``, through the
-  SSRF-checked sender of ``backchannel_delivery`` (https only, except loopback outside
-  production), on a background thread; the client then calls ``/token``.
+- Ping mode (section 10.2): the provider POSTs ``{"auth_req_id": ...}`` with
+  ``Authorization: Bearer <client_notification_token>`` to the client's registered
+  ``backchannel_client_notification_endpoint`` when the citizen decides or, at the
+  latest, when the request expires; the client then calls ``/token``. The ping is a row
+  of the back-channel outbox (``idp.oauth.ciba_ping``), written with the request and
+  sent, retried and abandoned like a logout notice (SSRF-checked, https only except
+  loopback outside production).
 - SMS read-back (``POST /bc-authorize/read-back``, this provider's extension): for a
   citizen without a bound app a code went to the phone on record; the agent submits
   what the citizen reads out (``auth_req_id``, ``code``). It reaches only low (``amr``
@@ -42,12 +44,12 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import fields
 from dataclasses import replace
 from typing import Any
 
@@ -80,14 +82,12 @@ from ..extensions import db
 from ..ids import InvalidIdNumber
 from ..ids import parse_id_number
 from ..store import current_store
-from . import backchannel
-from . import backchannel_delivery
+from . import ciba_ping
 from . import hashing
 from . import tokens
 from .clients import AUTH_METHODS
 from .clients import CIBA_GRANT_TYPE
 from .clients import Client
-from .clients import query_client
 from .errors import InvalidGrantError
 from .errors import InvalidRequestError
 from .errors import InvalidScopeError
@@ -158,7 +158,6 @@ class CibaRequest:
     expires_at: int
     mode: str
     required_acr: str | None = None
-    notification_token: str | None = None
     approval: str | None = None  # the push request ("<id>.<secret>")
     sms: bool = False
     status: str = Status.PENDING
@@ -167,9 +166,9 @@ class CibaRequest:
     methods: list[str] = field(default_factory=list)
     acr: str | None = None
     decided_at: float | None = None
-    # Ping mode only: the ping names the request as the client knows it (CIBA 10.2). It
-    # is useless without the client's own credentials at /token.
-    auth_req_id: str | None = None
+    # Ping mode only: the outbox row of the ping owed (idp.oauth.ciba_ping), which
+    # alone keeps the client's notification token (sealed) and the auth_req_id.
+    ping_id: str | None = None
 
     def is_expired(self) -> bool:
         return self.expires_at <= time.time()
@@ -221,9 +220,13 @@ def _save(request: CibaRequest) -> None:
     current_store().put(KIND, request.key, asdict(request), ttl)
 
 
+_FIELDS = frozenset(f.name for f in fields(CibaRequest))
+
+
 def _load(key: str) -> CibaRequest | None:
     data = current_store().get(KIND, key)
-    return CibaRequest(**data) if data else None
+    # Fields a previous version stored (in flight across an upgrade) are left out.
+    return CibaRequest(**{k: v for k, v in data.items() if k in _FIELDS}) if data else None
 
 
 def _find(auth_req_id: Any, client: Client) -> CibaRequest:
@@ -334,6 +337,7 @@ class BackchannelAuthenticationEndpoint(TokenEndpoint):  # type: ignore[misc]
             ttl = min(ttl, int(text))
         auth_req_id = secrets.token_urlsafe(32)  # CIBA 7.3: sufficient entropy
         key = _hash(auth_req_id)
+        expires_at = int(time.time()) + ttl
         try:
             started = decoupled.start(
                 number=number,
@@ -351,18 +355,26 @@ class BackchannelAuthenticationEndpoint(TokenEndpoint):  # type: ignore[misc]
             raise TooManyRequestsError(
                 "Too many authentication requests; try again later.", retry_after=exc.resets_in
             ) from None
+        ping_id = None
+        if mode == "ping":
+            # CIBA 10.2: one ping is owed, at the decision or at expiry at the latest.
+            ping_id = ciba_ping.queue(
+                client_id=client.client_id,
+                auth_req_id=auth_req_id,
+                token=token,
+                expires_at=expires_at,
+            )
         record = CibaRequest(
             key=key,
             client_id=client.client_id,
             scope=scope,
             agent_id=agent.id,
-            expires_at=int(time.time()) + ttl,
+            expires_at=expires_at,
             mode=mode,
             required_acr=required_acr,
-            notification_token=token if mode == "ping" else None,
             approval=started.approval,
             sms=started.sms,
-            auth_req_id=auth_req_id if mode == "ping" else None,
+            ping_id=ping_id,
         )
         _save(record)
         if started.approval:
@@ -436,7 +448,14 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
             raise UnauthorizedClientError("This client may not use CIBA.")
         found = _find(auth_req_id, client)
         self.request.client = client
-        context, citizen_id = self._decided(found)
+        try:
+            context, citizen_id = self._decided(found)
+        except (AuthorizationPendingError, SlowDownError):
+            raise
+        except OAuth2Error:
+            _answered(found)
+            raise
+        _answered(found)
         self.granted_scope = found.scope
         self.request.credential = context
         self.request.user = authorized_user(client, citizen_id, context)
@@ -569,32 +588,15 @@ def on_approval_decided(request: approvals.ApprovalRequest) -> None:
 
 
 def _ping(found: CibaRequest) -> None:
-    if found.mode != "ping" or not found.notification_token:
-        return
-    client = query_client(found.client_id)
-    url = client.model.backchannel_client_notification_endpoint if client else None
-    if not url:
-        return
-    if not found.auth_req_id:
-        return
-    send = backchannel_delivery.post_json
-    args = {
-        "url": url,
-        "payload": {"auth_req_id": found.auth_req_id},
-        "bearer": found.notification_token,
-        "timeout": float(current_app.config["IDP_BACKCHANNEL_TIMEOUT"]),
-        "local_ok": backchannel.allow_local(),
-    }
+    """The citizen decided: the ping owed is due now (sent by the outbox worker)."""
+    if found.ping_id:
+        ciba_ping.due_now(found.ping_id)
 
-    def run() -> None:
-        try:
-            send(**args)
-        except backchannel_delivery.DeliveryRefused as exc:
-            log.warning("CIBA ping to client %s failed: %s", found.client_id, exc)
-        except Exception:  # a background thread: logged, never raised into the void
-            log.exception("CIBA ping to client %s failed", found.client_id)
 
-    threading.Thread(target=run, name="ciba-ping", daemon=True).start()
+def _answered(found: CibaRequest) -> None:
+    """``/token`` gave the client its final answer: no ping is owed any more."""
+    if found.ping_id:
+        ciba_ping.cancel(found.ping_id)
 
 
 def init_app(app: Flask) -> None:
