@@ -1,7 +1,7 @@
 """CIBA pings through the back-channel outbox (``kind``, sealed ``secret_enc``)
 
 Revision ID: 9h_ciba_ping_outbox
-Revises: 9e_backchannel_purge
+Revises: 9d_phone_verified
 
 A ping-mode CIBA request (CIBA Core 1.0 section 10.2) owes its client one ping; it is a
 row of the same outbox as logout notices, so it is claimed, retried, abandoned, listed
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9h_ciba_ping_outbox"
-down_revision = "9e_backchannel_purge"
+down_revision = "9d_phone_verified"
 branch_labels = None
 depends_on = None
 
