@@ -53,6 +53,7 @@ from ..models import OAuthToken
 from ..store import current_store
 from . import keys
 from .claims import pairwise_sub
+from .fetch_guard import refuse_private_literal
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TYP = "logout+jwt"
@@ -108,6 +109,10 @@ def validate_logout_uri(uri: str | None, *, local_ok: bool) -> str | None:
             "The back-channel logout URI must not contain user information.", field=field
         )
     if parts.scheme == "https":
+        if not local_ok:
+            # An address the send-time guard would refuse, refused now with a clear
+            # message (literal hosts only: see refuse_private_literal).
+            refuse_private_literal(uri, field=field, what="back-channel logout URI")
         return uri
     if local_ok and host in LOOPBACK_HOSTS:
         return uri
