@@ -13,8 +13,9 @@ a client with only ``client_credentials`` needs no redirect URI).
 register the portal for OpenID Connect Back-Channel Logout. ``--ciba-delivery-mode``
 and ``--ciba-notification-endpoint`` (on ``create`` and ``update``) set a CIBA client's
 token delivery, checked as the console and the admin API check them
-(``registry.validate_ciba_delivery``). Exit status 2 on invalid input, 1 for an
-unknown client.
+(``registry.validate_ciba_delivery``). ``update`` is all or nothing: every option is
+checked before anything is written, and the change commits with its one audit record.
+Exit status 2 on invalid input (nothing written), 1 for an unknown client.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ https://openid.net/specs/openid-connect-backchannel-1_0.html
   is confidential ... and provided the OP allows the use of http RP URIs"; "The URI MUST
   NOT include a fragment component") and ``backchannel_logout_session_required``. We
   allow http only on a loopback host, and only outside production (or with
-  ``IDP_BACKCHANNEL_ALLOW_LOCAL``, for tests).
+  ``IDP_BACKCHANNEL_ALLOW_LOCAL``, for tests); without that, an https URI whose host is
+  literally private, loopback or link-local is refused too (``fetch_guard``).
 - Section 2.3: the SSO session remembers the portals signed in through it
   (``idp.authn.sessions.record_use``); when it ends, each portal with a logout URI is
   told (``on_session_ended``, subscribed in ``idp.oauth.server.build_server``).

@@ -8,6 +8,11 @@ answers change). Refused: loopback, private (RFC 1918, RFC 4193), link-local (cl
 metadata at 169.254.169.254), carrier-grade NAT (RFC 6598), multicast, reserved and
 unspecified addresses, and IPv4-mapped forms of them. ``IDP_ALLOW_PRIVATE_FETCH``
 lifts this for tests and local development only (refused in production).
+
+URLs the provider posts to (back-channel logout, CIBA ping) are checked at registration
+by ``refuse_private_literal`` (literal hosts only, no DNS; exempt where
+``IDP_BACKCHANNEL_ALLOW_LOCAL`` allows local delivery) and at send time by
+``backchannel_delivery.resolve``, with ``is_public_address`` as the one rule.
 """
 
 from __future__ import annotations
