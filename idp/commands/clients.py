@@ -13,8 +13,9 @@ a client with only ``client_credentials`` needs no redirect URI).
 register the portal for OpenID Connect Back-Channel Logout. ``--ciba-delivery-mode``
 and ``--ciba-notification-endpoint`` (on ``create`` and ``update``) set a CIBA client's
 token delivery, checked as the console and the admin API check them
-(``registry.validate_ciba_delivery``). Exit status 2 on invalid input, 1 for an
-unknown client.
+(``registry.validate_ciba_delivery``). ``update`` is all or nothing: every option is
+checked before anything is written, and the change commits with its one audit record.
+Exit status 2 on invalid input (nothing written), 1 for an unknown client.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from typing import NoReturn
 
 import click
 from flask.cli import AppGroup
@@ -295,74 +297,79 @@ def update(
     ciba_notification_endpoint: str | None,
     as_json: bool,
 ) -> None:
-    """Change a portal's assurance and scope policy (options left out keep their value)."""
+    """Change a portal's registration (options left out keep their value).
+
+    All or nothing: every option is checked before anything is written, then the change
+    and its one ``client.update`` audit record are committed together."""
     changes: dict[str, Any] = {}
     if default_acr is not None:
         changes["default_acr"] = default_acr
     if minimum_acr is not None:
         changes["minimum_acr"] = minimum_acr
-    backchannel: dict[str, Any] = {}
+    if scope_policy_file is not None:
+        changes["scope_policy"] = _read_policy(scope_policy_file)
+        if not isinstance(changes["scope_policy"], dict):
+            _refuse("scope_policy", "The scope policy must be a JSON object.")
+    if grant_types:
+        changes["grant_types"] = list(grant_types)
     if backchannel_logout_uri is not None:
-        backchannel["uri"] = backchannel_logout_uri
+        cleared = backchannel_logout_uri.strip().lower() in ("", "none")
+        changes["backchannel_logout_uri"] = None if cleared else backchannel_logout_uri
+        if cleared and backchannel_session_required is None:
+            changes["backchannel_logout_session_required"] = False  # goes with the URI
     if backchannel_session_required is not None:
-        backchannel["session_required"] = backchannel_session_required
-    ciba: dict[str, Any] = {}
+        changes["backchannel_logout_session_required"] = backchannel_session_required
     if ciba_delivery_mode is not None:
-        ciba["backchannel_token_delivery_mode"] = ciba_delivery_mode
+        changes["backchannel_token_delivery_mode"] = ciba_delivery_mode
     if ciba_notification_endpoint is not None:
         cleared = ciba_notification_endpoint.strip().lower() in ("", "none")
-        ciba["backchannel_client_notification_endpoint"] = (
+        changes["backchannel_client_notification_endpoint"] = (
             None if cleared else ciba_notification_endpoint
         )
-    if (
-        not changes
-        and scope_policy_file is None
-        and not grant_types
-        and not backchannel
-        and not ciba
-    ):
+    if not changes:
         click.echo(
             "error: nothing to change (give --default-acr, --minimum-acr, --scope-policy, "
-            "--grant-type, --backchannel-logout-uri or --ciba-delivery-mode)",
+            "--grant-type, --backchannel-logout-uri, --[no-]backchannel-logout-session-required, "
+            "--ciba-delivery-mode or --ciba-notification-endpoint)",
             err=True,
         )
         raise SystemExit(2)
-    scope_policy = _read_policy(scope_policy_file) if scope_policy_file is not None else None
-    try:
-        client = registry.get_client(client_id) if _known(client_id) else None
-        before = registry.describe(client) if client is not None else None
-        if client is not None and scope_policy is not None:
-            # Validated before anything is written: a bad policy changes nothing.
-            from ..consent.policy import validate
-
-            validate(scope_policy, allowed=client.scope.split())
-        if client is not None and backchannel.get("uri") not in (None, "", "none"):
-            from ..oauth.backchannel import allow_local
-            from ..oauth.backchannel import validate_logout_uri
-
-            validate_logout_uri(backchannel["uri"], local_ok=allow_local())
-        if client is not None and changes:
-            client = registry.update_acr_policy(client_id, **changes)
-        if client is not None and scope_policy is not None:
-            client = registry.set_scope_policy(client_id, scope_policy)
-        if client is not None and ciba:
-            # With the grant types in one edit: checked together, all or nothing.
-            if grant_types:
-                ciba["grant_types"] = list(grant_types)
-            client, _ = registry.update_client(client_id, ciba)
-        elif client is not None and grant_types:
-            client = registry.set_grant_types(client_id, grant_types)
-        if client is not None and backchannel:
-            client = registry.set_backchannel_logout(client_id, **backchannel)
-    except InvalidInput as exc:
-        click.echo(f"error: {exc.field}: {exc.public}", err=True)
-        raise SystemExit(2) from None
+    client = registry.get_client(client_id) if _known(client_id) else None
     if client is None:
         click.echo(f"error: no client {client_id}", err=True)
         raise SystemExit(1)
+    before = registry.describe(client)
+    try:
+        # One call checks every option (registry.update_client sets nothing until all
+        # pass); commit=False so the audit record below commits with the change.
+        client, _ = registry.update_client(client_id, changes, commit=False)
+    except InvalidInput as exc:
+        db.session.rollback()
+        _refuse(exc.field, exc.public)
     after = registry.describe(client)
     _audit(EventType.CLIENT_UPDATE, client_id, before=before, after=after)
     _print(after, as_json)
+
+
+# The ``update`` option that sets each registration field, for error messages.
+_UPDATE_OPTIONS = {
+    "default_acr": "--default-acr",
+    "minimum_acr": "--minimum-acr",
+    "scope_policy": "--scope-policy",
+    "grant_types": "--grant-type",
+    "backchannel_logout_uri": "--backchannel-logout-uri",
+    "backchannel_logout_session_required": "--backchannel-logout-session-required",
+    "backchannel_token_delivery_mode": "--ciba-delivery-mode",
+    "backchannel_client_notification_endpoint": "--ciba-notification-endpoint",
+}
+
+
+def _refuse(field: str | None, message: str) -> NoReturn:
+    """Exit 2 naming the field and the option that set it; nothing was written."""
+    option = _UPDATE_OPTIONS.get(field or "")
+    named = f"{field} ({option})" if option else str(field)
+    click.echo(f"error: {named}: {message} Nothing was changed.", err=True)
+    raise SystemExit(2)
 
 
 @clients.command("list")

@@ -7,7 +7,8 @@ https://openid.net/specs/openid-connect-backchannel-1_0.html
   is confidential ... and provided the OP allows the use of http RP URIs"; "The URI MUST
   NOT include a fragment component") and ``backchannel_logout_session_required``. We
   allow http only on a loopback host, and only outside production (or with
-  ``IDP_BACKCHANNEL_ALLOW_LOCAL``, for tests).
+  ``IDP_BACKCHANNEL_ALLOW_LOCAL``, for tests); without that, an https URI whose host is
+  literally private, loopback or link-local is refused too (``fetch_guard``).
 - Section 2.3: the SSO session remembers the portals signed in through it
   (``idp.authn.sessions.record_use``); when it ends, each portal with a logout URI is
   told (``on_session_ended``, subscribed in ``idp.oauth.server.build_server``).
@@ -53,6 +54,7 @@ from ..models import OAuthToken
 from ..store import current_store
 from . import keys
 from .claims import pairwise_sub
+from .fetch_guard import refuse_private_literal
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TYP = "logout+jwt"
@@ -108,6 +110,10 @@ def validate_logout_uri(uri: str | None, *, local_ok: bool) -> str | None:
             "The back-channel logout URI must not contain user information.", field=field
         )
     if parts.scheme == "https":
+        if not local_ok:
+            # An address the send-time guard would refuse, refused now with a clear
+            # message (literal hosts only: see refuse_private_literal).
+            refuse_private_literal(uri, field=field, what="back-channel logout URI")
         return uri
     if local_ok and host in LOOPBACK_HOSTS:
         return uri

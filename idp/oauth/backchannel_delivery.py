@@ -41,7 +41,6 @@ when the notice can never be sent (abandoned at once) or ``DeliveryRefused`` to 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import random
@@ -67,6 +66,7 @@ from ..extensions import db
 from ..models import BackchannelDelivery
 from ..models import OAuthClient
 from . import backchannel
+from .fetch_guard import is_public_address
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,8 @@ class Undeliverable(Exception):
 
 
 def _address_allowed(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return bool(ip.is_global and not ip.is_multicast)
+    # The same rule registration applies to literal hosts (fetch_guard).
+    return is_public_address(address)
 
 
 def resolve(host: str, port: int, *, local_ok: bool) -> str:

@@ -43,6 +43,7 @@ from . import hashing
 from .claims import SUPPORTED_SCOPES
 from .client_cache import ClientRecord
 from .fetch_guard import check_url
+from .fetch_guard import refuse_private_literal
 from .service_scopes import SERVICE_SCOPES
 from .service_scopes import is_service_scope
 
@@ -387,8 +388,12 @@ def validate_ciba_delivery(
         if endpoint:
             raise InvalidInput("A notification endpoint is only for ping mode.", field=field)
         return mode, None
+    local_ok = backchannel.allow_local()
+    if endpoint and not local_ok:
+        # As for a logout URI: a literal private host is refused here, names at send time.
+        refuse_private_literal(endpoint, field=field, what="client notification endpoint")
     try:
-        clean = backchannel.validate_logout_uri(endpoint, local_ok=backchannel.allow_local())
+        clean = backchannel.validate_logout_uri(endpoint, local_ok=local_ok)
     except InvalidInput:
         clean = None
     if clean is None:
@@ -750,11 +755,15 @@ EDITABLE = (
 )
 
 
-def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient, str | None]:
+def update_client(
+    client_id: str, changes: dict[str, Any], *, commit: bool = True
+) -> tuple[OAuthClient, str | None]:
     """Apply ``changes`` (keys from ``EDITABLE``) with the same rules as registration,
-    all or nothing. Returns the client and, when it switched to a secret-based method,
-    its new secret (shown once). Raises ``InvalidInput`` naming the field, ``LookupError``
-    for an unknown client."""
+    all or nothing: every value is checked before any is set. Returns the client and,
+    when it switched to a secret-based method, its new secret (shown once). Raises
+    ``InvalidInput`` naming the field, ``LookupError`` for an unknown client.
+    ``commit=False`` leaves the change pending (flushed), for a caller that commits it
+    with its audit record in one transaction."""
     client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
     if client is None:
         raise LookupError(client_id)
@@ -878,7 +887,10 @@ def update_client(client_id: str, changes: dict[str, Any]) -> tuple[OAuthClient,
         values["backchannel_logout_session_required"] = required
     for key, value in values.items():
         setattr(client, key, value)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return client, secret
 
 

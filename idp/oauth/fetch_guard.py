@@ -8,11 +8,17 @@ answers change). Refused: loopback, private (RFC 1918, RFC 4193), link-local (cl
 metadata at 169.254.169.254), carrier-grade NAT (RFC 6598), multicast, reserved and
 unspecified addresses, and IPv4-mapped forms of them. ``IDP_ALLOW_PRIVATE_FETCH``
 lifts this for tests and local development only (refused in production).
+
+URLs the provider posts to (back-channel logout, CIBA ping) are checked at registration
+by ``refuse_private_literal`` (literal hosts only, no DNS; exempt where
+``IDP_BACKCHANNEL_ALLOW_LOCAL`` allows local delivery) and at send time by
+``backchannel_delivery.resolve``, with ``is_public_address`` as the one rule.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -23,6 +29,9 @@ from ..errors import InvalidInput
 
 Resolver = Callable[[str, int], Iterable[str]]
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# What the C resolver reads as an IPv4 address without asking DNS: "127.1",
+# "2130706433", "0x7f.0.0.1" (inet_aton's legacy forms).
+_LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}$")
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -86,3 +95,50 @@ def check_url(
                 f"{url} resolves to a private, loopback or link-local address.", field=field
             )
     return addresses
+
+
+def literal_address(host: str) -> str | None:
+    """The address ``host`` names without a DNS query (an IP literal, or a legacy IPv4
+    form the resolver parses itself), else None."""
+    host = host.split("%", 1)[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.match(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def refuse_private_literal(url: str, *, field: str, what: str) -> None:
+    """Registration-time check of a URL the provider will post to (a back-channel
+    logout URI, a CIBA ping notification endpoint): refuse a host that is, as typed,
+    ``localhost`` (RFC 6761 6.3) or a literal address that is not public.
+
+    Host names are deliberately not resolved here: a DNS answer can change between
+    registration and delivery (and the operator's network may not see the portal's),
+    so it would prove nothing. The send-time guard (``backchannel_delivery.resolve``)
+    stays: it resolves, refuses any non-public answer and connects to the address it
+    checked. This only gives the administrator a clear error for the obvious case.
+    Callers skip it where local delivery is allowed (``backchannel.allow_local``), the
+    same exemption the send-time guard honours."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return  # malformed: the caller's own validation says why
+    address = literal_address(host) if host else None
+    if host == "localhost" or host.endswith(".localhost"):
+        public = False
+    elif address is None:
+        return
+    else:
+        public = is_public_address(address)
+    if not public:
+        raise InvalidInput(
+            f"The {what} points at a private, loopback or link-local address; the"
+            " provider sends only to public hosts.",
+            field=field,
+        )

@@ -169,6 +169,12 @@ def _client_form(actor: Actor, form: MultiDict[str, str], *, creating: bool) -> 
     for name in registry.CIBA_FIELDS:
         if name in form:
             data[name] = (form.get(name) or "").strip() or None
+    if "backchannel_logout_uri" in form:
+        # The URI's text box is always posted: it marks the unticked box as "no".
+        data["backchannel_logout_uri"] = (form.get("backchannel_logout_uri") or "").strip() or None
+        data["backchannel_logout_session_required"] = (
+            form.get("backchannel_logout_session_required") == "on"
+        )
     if actor.department_only(Permission.CLIENTS_WRITE):
         data["department"] = actor.department  # the field is read-only for them
     jwks = _json_field(form, "jwks")
