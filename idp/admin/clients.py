@@ -113,11 +113,21 @@ def update_client(actor: Actor, client_id: str, data: Any) -> tuple[dict[str, An
             )
     before = registry.describe(client)
     try:
-        client, secret = registry.update_client(client.client_id, changes)
+        # Not committed here: the change commits with its audit record below, or not at
+        # all (events.AuditUnavailable), as ``idp clients update`` does.
+        client, secret = registry.update_client(client.client_id, changes, commit=False)
     except LookupError:
         raise NotFound(detail=f"client {client_id}") from None
     after = registry.describe(client)
-    admin_event(actor, "clients.update", client.client_id, SUCCESS, before=before, after=after)
+    admin_event(
+        actor,
+        "clients.update",
+        client.client_id,
+        SUCCESS,
+        before=before,
+        after=after,
+        pending=True,
+    )
     return after, secret
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import audit
 from ..audit import ActorType
+from ..errors import IdpError
 from ..extensions import db
 
 if TYPE_CHECKING:
@@ -30,6 +31,14 @@ log = logging.getLogger("idp.admin.events")
 SUCCESS = "success"
 REFUSED = "refused"
 FAILED = "failed"
+
+
+class AuditUnavailable(IdpError):
+    """The record of a change could not be written, so the change was rolled back with
+    it: nothing changed (an action without its record would be unaudited)."""
+
+    public = "Nothing was saved: the audit trail could not be written. Try again."
+
 
 # Never logged, whatever a caller passes in before/after.
 _SECRET_KEYS = {"secret", "client_secret", "client_secret_hash", "token", "token_hash", "code"}
@@ -52,8 +61,13 @@ def admin_event(
     before: Any = None,
     after: Any = None,
     detail: str = "",
+    pending: bool = False,
 ) -> dict[str, Any]:
-    """Record one admin action or refusal; returns the record (tests read it)."""
+    """Record one admin action or refusal; returns the record (tests read it).
+
+    ``pending``: the action's change is flushed, not committed, and commits with this
+    record or not at all; if the record cannot be written both are rolled back and
+    ``AuditUnavailable`` is raised."""
     record = {
         "event": "admin." + action,
         "at": datetime.now(UTC).isoformat(),
@@ -70,16 +84,18 @@ def admin_event(
     if after is not None:
         record["after"] = _clean(after)
     line = json.dumps(record, ensure_ascii=False, default=str, sort_keys=True)
-    log.info(line)
-    _append(json.loads(line))
+    if pending:
+        _pending(json.loads(line))
+        log.info(line)  # only once it is saved: a rolled-back change was not made
+    else:
+        log.info(line)
+        _append(json.loads(line))
     return record
 
 
-def _append(record: dict[str, Any]) -> None:
-    """The record on the trail, committed with whatever the action left pending (a
-    refusal has nothing pending). A transaction the action broke is rolled back first,
-    so the refusal is still recorded."""
-    fields: dict[str, Any] = {
+def _fields(record: dict[str, Any]) -> dict[str, Any]:
+    """``audit.record``'s arguments for one admin record, committing the transaction."""
+    return {
         "outcome": "failure" if record["outcome"] == FAILED else record["outcome"],
         "actor_type": ActorType.STAFF if record["actor"] else ActorType.ANONYMOUS,
         "actor_id": record["actor"],
@@ -89,8 +105,28 @@ def _append(record: dict[str, Any]) -> None:
         },
         "commit": True,
     }
+
+
+def _append(record: dict[str, Any]) -> None:
+    """The record on the trail, committed with whatever the action left pending (a
+    refusal has nothing pending). A transaction the action broke is rolled back first,
+    so the refusal is still recorded."""
+    fields = _fields(record)
     try:
         audit.record(record["event"], **fields)
     except SQLAlchemyError:
         db.session.rollback()
         audit.record(record["event"], **fields)
+
+
+def _pending(record: dict[str, Any]) -> None:
+    """The record committed in the transaction that holds the action's change; if it
+    cannot be written, neither is the change (``AuditUnavailable``)."""
+    try:
+        audit.record(record["event"], **_fields(record))
+    except Exception as exc:
+        # No retry after the rollback (as ``_append`` does): the rollback took the
+        # change with it, and a record of a change that was never made would be false.
+        db.session.rollback()
+        log.error("%s not saved: its audit record failed (%s)", record["event"], type(exc).__name__)
+        raise AuditUnavailable(detail=type(exc).__name__) from exc

@@ -811,7 +811,10 @@ def update_client(
     policy = changes["scope_policy"] if "scope_policy" in changes else client.scope_policy
     if policy is not None:
         # Re-checked when the scopes change too: a policy never names a scope the portal lost.
-        values["scope_policy"] = consent_policy.validate(policy, allowed=scopes)
+        # {} is no policy, stored as None (consent_policy.items reads both alike).
+        values["scope_policy"] = consent_policy.validate(policy, allowed=scopes) or None
+    elif "scope_policy" in changes:
+        values["scope_policy"] = None  # cleared: every scope required, no stated purpose
     if "default_acr" in changes or "minimum_acr" in changes:
         values["default_acr"], values["minimum_acr"] = _acr_policy(
             changes.get("default_acr", client.default_acr),

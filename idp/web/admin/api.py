@@ -38,6 +38,7 @@ from ...admin.authz import Forbidden
 from ...admin.authz import FreshVerificationRequired
 from ...admin.authz import NotFound
 from ...admin.events import REFUSED
+from ...admin.events import AuditUnavailable
 from ...admin.events import admin_event
 from ...admin.fields import typed
 from ...authn.staff import api_tokens
@@ -169,6 +170,8 @@ def operation(
                 return problem("forbidden", exc.public)
             except NotFound as exc:
                 return problem("not-found", exc.public)
+            except AuditUnavailable as exc:
+                return problem("audit-unavailable", exc.public)
             except IdpError as exc:
                 return problem("invalid-input", exc.public)
             return jsonify(result), status

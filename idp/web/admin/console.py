@@ -36,6 +36,7 @@ from ...admin.authz import Forbidden
 from ...admin.authz import FreshVerificationRequired
 from ...admin.authz import NotFound
 from ...admin.authz import require
+from ...admin.events import AuditUnavailable
 from ...authn.staff.roles import Permission
 from ...authn.staff.roles import Role
 from ...errors import IdpError
@@ -93,6 +94,8 @@ def _mapped(view: Callable[..., Any]) -> Callable[..., Any]:
             return _error(actor, _("Your role does not allow this."), 403)
         except NotFound:
             return _error(actor, _("Not found."), 404)
+        except AuditUnavailable as exc:
+            return _error(actor, _(exc.public), 503)
         except IdpError as exc:
             return _error(actor, _(exc.public), 400)
 

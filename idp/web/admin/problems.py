@@ -22,6 +22,8 @@ TITLES = {
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "too-large": "The request body is too large",
+    # The change was rolled back with its audit record (idp.admin.events.AuditUnavailable).
+    "audit-unavailable": "Nothing was saved: the audit trail could not be written",
 }
 STATUS = {
     "invalid-input": 400,
@@ -31,6 +33,7 @@ STATUS = {
     "not-found": 404,
     "method-not-allowed": 405,
     "too-large": 413,
+    "audit-unavailable": 503,
 }
 
 
