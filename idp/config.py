@@ -295,9 +295,10 @@ class DefaultConfig:
     IDP_ADMIN_ENROLMENT_TTL = 24 * 3600  # one-time enrolment code of a new staff member
     IDP_ADMIN_API_TOKEN_DAYS = 30  # default lifetime of a personal admin-API token
     IDP_ADMIN_API_TOKEN_MAX_DAYS = 90  # the longest one may be asked for
-    # URLs registered for a client that the provider itself fetches or posts to must not
-    # resolve into private, loopback or link-local ranges (SSRF). True only for tests
-    # and local development; refused in production.
+    # A client's logo URI, which every citizen's browser loads from the consent page,
+    # may name a private, loopback or link-local host (idp.oauth.fetch_guard). True only
+    # for tests and local development; refused in production. URLs the provider itself
+    # posts to have their own exemption, IDP_BACKCHANNEL_ALLOW_LOCAL.
     IDP_ALLOW_PRIVATE_FETCH = False
 
     # Performance (issue 7). Seconds a process keeps its copy of a client registration;

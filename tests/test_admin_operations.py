@@ -101,49 +101,6 @@ def test_private_logo_allowed_only_with_the_development_allowance(app, http, adm
     assert http.post("/admin/api/clients", json=body, headers=admin.headers).status_code == 201
 
 
-def test_fetch_guard_checks_every_resolved_address():
-    from idp.errors import InvalidInput
-    from idp.oauth.fetch_guard import check_url
-
-    public = check_url(
-        "https://portal.example.gov/x",
-        field="f",
-        allow_private=False,
-        resolver=lambda h, p: ["93.184.216.34"],
-    )
-    assert public == ["93.184.216.34"]
-    for answer in (
-        ["93.184.216.34", "10.1.2.3"],
-        ["100.64.0.1"],
-        ["fd00::1"],
-        ["::1"],
-        ["0.0.0.0"],
-    ):
-        with pytest.raises(InvalidInput):
-            check_url(
-                "https://a.example/x",
-                field="f",
-                allow_private=False,
-                resolver=lambda h, p, a=answer: a,
-            )
-
-    def unresolvable(host: str, port: int) -> list[str]:
-        raise OSError("no such host")
-
-    assert (
-        check_url("https://nx.example/x", field="f", allow_private=False, resolver=unresolvable)
-        == []
-    )
-    with pytest.raises(InvalidInput):
-        check_url(
-            "https://nx.example/x",
-            field="f",
-            allow_private=False,
-            strict=True,
-            resolver=unresolvable,
-        )
-
-
 def test_create_returns_the_secret_once_and_it_works_at_the_token_endpoint(
     app, http, admin, citizen, login
 ):

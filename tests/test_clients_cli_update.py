@@ -152,3 +152,20 @@ def test_an_unknown_client_exits_1(app):
     assert result.exit_code == 1
     assert "no client NoSuchClient" in result.output
     assert _records() == []
+
+
+def test_an_empty_scope_policy_file_clears_the_policy(app, tmp_path):
+    portal = register(
+        name="Tax portal",
+        redirect_uris=["https://tax.example.gov/cb"],
+        scope="openid profile",
+        scope_policy={"profile": {"required": False, "purpose": "Greeting"}},
+    )
+    empty = tmp_path / "policy.json"
+    empty.write_text("{}", encoding="utf-8")
+    result = invoke(app, portal.client_id, "--scope-policy", str(empty))
+    assert result.exit_code == 0, result.output
+    assert _registration(portal.client_id)["scope_policy"] is None
+    (record,) = _records()
+    assert record.details["before"]["scope_policy"]["profile"]["required"] is False
+    assert record.details["after"]["scope_policy"] is None

@@ -290,3 +290,93 @@ def test_console_refuses_a_private_ping_endpoint_keeping_what_was_typed(admin):
     assert client.backchannel_token_delivery_mode == "poll"
     assert client.backchannel_client_notification_endpoint is None
     assert records("admin.clients.update") == []
+
+
+# -- the logo: the same registration rule, its own exemption ---------------------------------
+
+
+@pytest.fixture
+def looked_up(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names resolved while a test runs (the database and Redis connections resolve
+    theirs, so resolution is watched, not refused)."""
+    hosts: list[str] = []
+    real = socket.getaddrinfo
+
+    def watch(host: Any, *args: Any, **kwargs: Any) -> Any:
+        hosts.append(str(host))
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", watch)
+    return hosts
+
+
+def _logo(uri: str) -> str | None:
+    return register(name="Logo portal", logo_uri=uri).client.logo_uri
+
+
+@pytest.mark.parametrize(
+    "host", ["127.1", "10.0.0.7", "169.254.169.254", "100.64.0.1", "[fd00::1]", "portal.localhost"]
+)
+def test_a_logo_on_a_literal_private_host_is_refused_without_dns(app, no_dns, host):
+    with pytest.raises(InvalidInput) as refused:
+        _logo(f"https://{host}/logo.png")
+    assert refused.value.field == "logo_uri"
+    assert "The logo URI " + REFUSED in refused.value.public
+    assert "public host" in refused.value.public
+
+
+def test_a_logo_on_a_name_is_not_resolved_at_registration(app, looked_up):
+    # The provider never fetches the logo (citizens' browsers do), so there is no
+    # fetch-time check either: only the literal rule applies.
+    assert _logo("https://intranet.example.gov/logo.png") == "https://intranet.example.gov/logo.png"
+    assert "intranet.example.gov" not in looked_up
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://[::1/logo.png", "https://tax.example.gov:99999/l.png", "https:///l.png"]
+)
+def test_a_malformed_logo_is_refused_naming_the_field(app, no_dns, uri):
+    with pytest.raises(InvalidInput) as refused:
+        _logo(uri)
+    assert refused.value.field == "logo_uri"
+    assert refused.value.public == "The logo URI must be an https URL."
+
+
+def test_the_logo_has_its_own_exemption(app, monkeypatch):
+    # Local delivery (on by default outside production) is about where the provider
+    # connects: it does not let every citizen's browser be sent to a private host.
+    monkeypatch.setitem(app.config, "IDP_BACKCHANNEL_ALLOW_LOCAL", True)
+    with pytest.raises(InvalidInput):
+        _logo("https://192.168.1.1/logo.png")
+    monkeypatch.setitem(app.config, "IDP_ALLOW_PRIVATE_FETCH", True)
+    assert _logo("https://192.168.1.1/logo.png") == "https://192.168.1.1/logo.png"
+    # ... and it lifts only the logo's rule.
+    monkeypatch.setitem(app.config, "IDP_BACKCHANNEL_ALLOW_LOCAL", False)
+    with pytest.raises(InvalidInput) as refused:
+        register(name="P", backchannel_logout_uri=PRIVATE)
+    assert refused.value.field == LOGOUT_FIELD
+
+
+def test_admin_api_and_console_refuse_a_private_logo_on_edit(app, http, admin):
+    portal = register(name="Tax portal", redirect_uris=["https://tax.example.gov/cb"])
+    path = f"/admin/api/clients/{portal.client_id}"
+    edited = http.patch(
+        path, json={"logo_uri": "https://127.0.0.1/l.png"}, headers=bearer(api_token(admin))
+    )
+    assert edited.status_code == 400
+    assert edited.get_json()["field"] == "logo_uri"
+    assert "The logo URI " + REFUSED in edited.get_json()["detail"]
+
+    page = admin.http.get(f"/admin/clients/{portal.client_id}").get_data(as_text=True)
+    form = portal_form(
+        page,
+        department="",
+        backchannel_logout_uri="",
+        backchannel_logout_session_required=None,
+        logo_uri="https://[::ffff:10.1.2.3]/l.png",
+    )
+    answer = admin.http.post(f"/admin/clients/{portal.client_id}", data=form)
+    assert answer.status_code == 400
+    assert "The logo URI " + REFUSED in form_error(answer.get_data(as_text=True))
+    assert get_client(portal.client_id).logo_uri is None
+    assert records("admin.clients.update") == []

@@ -42,7 +42,6 @@ from . import client_cache
 from . import hashing
 from .claims import SUPPORTED_SCOPES
 from .client_cache import ClientRecord
-from .fetch_guard import check_url
 from .fetch_guard import refuse_private_literal
 from .service_scopes import SERVICE_SCOPES
 from .service_scopes import is_service_scope
@@ -427,25 +426,6 @@ def _check_scopes(scopes: Sequence[str], grants: Sequence[str]) -> None:
         )
 
 
-def set_grant_types(client_id: str, grant_types: Sequence[str]) -> OAuthClient | None:
-    """Change the grant types an administrator allows; None for an unknown client,
-    ``InvalidInput`` when they do not fit the client's auth method or scope."""
-    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
-    if client is None:
-        return None
-    grants = validate_grant_types(grant_types, auth_method=client.token_endpoint_auth_method)
-    if "authorization_code" in grants and not client.redirect_uris:
-        raise InvalidInput("authorization_code needs a redirect URI.", field="grant_types")
-    _check_scopes(client.scope.split(), grants)
-    client.grant_types = list(grants)
-    if CIBA_GRANT_TYPE not in grants:
-        # The delivery mode means nothing without the grant (validate_ciba_delivery).
-        client.backchannel_token_delivery_mode = None
-        client.backchannel_client_notification_endpoint = None
-    db.session.commit()
-    return client
-
-
 def _acr_value(value: str | None, *, field: str) -> str | None:
     """An acr URI or short name (low, substantial, high); "" or "none" clears it."""
     if value is None or value.strip().lower() in ("", "none"):
@@ -511,31 +491,6 @@ def _backchannel_uri(uri: str | None, session_required: bool | None) -> str | No
             field="backchannel_logout_session_required",
         )
     return clean
-
-
-def set_backchannel_logout(
-    client_id: str,
-    *,
-    uri: str | None = _UNCHANGED,
-    session_required: bool | None = None,
-) -> OAuthClient | None:
-    """Set (or, with "" / "none", clear) a portal's back-channel logout URI and whether
-    it requires ``sid``; an argument left out keeps its value. None for an unknown
-    client, ``InvalidInput`` on a bad URI."""
-    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
-    if client is None:
-        return None
-    if uri is not _UNCHANGED and uri is not None and uri.strip().lower() == "none":
-        uri = ""
-    new_uri = client.backchannel_logout_uri if uri is _UNCHANGED else uri
-    if session_required is None:
-        # Clearing the URI clears the flag with it.
-        session_required = bool(client.backchannel_logout_session_required) and bool(new_uri)
-    clean = _backchannel_uri(new_uri, session_required)
-    client.backchannel_logout_uri = clean
-    client.backchannel_logout_session_required = bool(session_required)
-    db.session.commit()
-    return client
 
 
 def _loopback_rule(redirect_uris: Iterable[str], auth_method: str) -> None:
@@ -695,18 +650,31 @@ def describe(client: OAuthClient) -> dict[str, Any]:
 
 
 def _logo(logo_uri: str | None) -> str | None:
-    """An https logo, never on a private address: every citizen's browser loads it from
-    the consent page (``fetch_guard``)."""
+    """An https logo. The provider never fetches it: each citizen's browser loads it
+    from the consent page, so the rule is the one for URLs the provider posts to, at
+    registration only: a host that is, as typed, ``localhost`` or a private, loopback or
+    link-local address (an intranet device, the cloud metadata service) is refused,
+    names are not resolved (a DNS answer can change, and the browser asks its own).
+    ``IDP_ALLOW_PRIVATE_FETCH`` lifts it (tests, local development; refused in
+    production): not ``IDP_BACKCHANNEL_ALLOW_LOCAL``, which is about where the provider
+    itself connects and is on by default outside production."""
     if logo_uri is None or logo_uri == "":
         return None
-    parts = urlsplit(logo_uri)
-    if parts.scheme != "https" or not parts.hostname or len(logo_uri) > 2000:
+    try:
+        parts = urlsplit(logo_uri)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        https = parts.scheme == "https" and bool(parts.hostname)
+    except ValueError:
+        https = False
+    if not https or len(logo_uri) > 2000 or any(ord(c) < 0x21 for c in logo_uri):
         raise InvalidInput("The logo URI must be an https URL.", field="logo_uri")
-    check_url(
-        logo_uri,
-        field="logo_uri",
-        allow_private=bool(current_app.config["IDP_ALLOW_PRIVATE_FETCH"]),
-    )
+    if not current_app.config["IDP_ALLOW_PRIVATE_FETCH"]:
+        refuse_private_literal(
+            logo_uri,
+            field="logo_uri",
+            what="logo URI",
+            why="a logo must be on a public host (every citizen's browser loads it)",
+        )
     return logo_uri
 
 
