@@ -202,3 +202,18 @@ def test_api_null_scope_policy_clears_it_and_leaving_it_out_keeps_it(app, http, 
     http.patch(path, json={"scope_policy": POLICY}, headers=headers)
     emptied = http.patch(path, json={"scope_policy": {}}, headers=headers)
     assert emptied.get_json()["client"]["scope_policy"] is None
+
+
+def test_an_empty_policy_at_registration_is_no_policy(app, http, admin):
+    made = http.post(
+        "/admin/api/clients",
+        json={
+            "name": "Tax",
+            "redirect_uris": ["https://tax.example.gov/cb"],
+            "scope": "openid profile",
+            "scope_policy": {},
+        },
+        headers=bearer(api_token(admin)),
+    )
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["client"]["scope_policy"] is None

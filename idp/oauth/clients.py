@@ -290,7 +290,7 @@ def register_client(
         _check_native(redirects, auth_method)
     default, minimum = _acr_policy(default_acr, minimum_acr)
     if scope_policy is not None:
-        scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
+        scope_policy = consent_policy.validate(scope_policy, allowed=scopes) or None
     logout_uri = _backchannel_uri(backchannel_logout_uri, backchannel_logout_session_required)
     ciba_mode, ciba_endpoint = validate_ciba_delivery(
         grants, backchannel_token_delivery_mode, backchannel_client_notification_endpoint

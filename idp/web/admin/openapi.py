@@ -35,7 +35,10 @@ _CLIENT_FIELDS: dict[str, Any] = {
     "id_token_alg": {"enum": ["ES256", "RS256", None]},
     "default_acr": _SN,
     "minimum_acr": _SN,
-    "scope_policy": {"type": ["object", "null"]},
+    "scope_policy": {
+        "type": ["object", "null"],
+        "description": "Per scope: required and purpose; ttl_days. null or {}: no policy.",
+    },
     "access_token_format": {"enum": ["opaque", "jwt"]},
     "access_token_ttl": {"type": ["integer", "null"], "minimum": 60, "maximum": 3600},
     "refresh_token_ttl": {"type": ["integer", "null"], "minimum": 3600},
