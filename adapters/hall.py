@@ -253,8 +253,10 @@ def card(staff: CounterStaff) -> Any:
         page = _counter_page(staff, status=429, error=_throttled(exc), reason=hall.THROTTLED)
         return pages.retry_after(page, exc)
     except AssertionRejected as exc:
-        message = _(_CARD_MESSAGES.get(exc.reason, _CARD_GENERIC))
-        return _counter_page(staff, status=400, error=message, reason=exc.reason)
+        # The precise reason is on the audit trail (hall.read_card); the page says what
+        # the sender may learn.
+        message = _(_CARD_MESSAGES.get(exc.shown, _CARD_GENERIC))
+        return _counter_page(staff, status=400, error=message, reason=exc.shown)
     except HallRefused as exc:
         return _counter_page(staff, status=403, error=_(exc.public), reason=exc.reason)
     return redirect(url_for("hall.case", uid=case.uid), 303)

@@ -36,6 +36,7 @@ or mints a token.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC
@@ -81,6 +82,8 @@ from idp.web.browser import clear_sso_cookie
 from idp.web.browser import client_ip
 from idp.web.browser import set_sso_cookie
 from idp.web.browser import sso_cookie
+
+log = logging.getLogger(__name__)
 
 NAME = Channel.KIOSK
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
@@ -239,6 +242,15 @@ def check_throttle(assertion: Any) -> None:
     kiosk_throttle.check(pages.store(), channel=NAME, keys=keys, record=record)
 
 
+def refusal(exc: AssertionRejected) -> Any:
+    """The 400 screen for a refused assertion, counted against who is answerable for it.
+    The sender sees ``exc.shown``; the precise reason goes to the log for operators."""
+    log.info("kiosk assertion refused: %s (shown as %s)", exc.reason, exc.shown)
+    count_refusal(exc)
+    message = _(_MESSAGES.get(exc.shown, _GENERIC))
+    return page("refused", status=400, error=message, reason=exc.shown)
+
+
 def count_refusal(exc: AssertionRejected) -> None:
     if exc.reason == "missing":
         return  # nothing was sent (the button touched before the software filled it)
@@ -276,9 +288,7 @@ def card() -> Any:
             interaction=interaction, form={"assertion": assertion, "browser": browser_id()}
         )
     except AssertionRejected as exc:
-        count_refusal(exc)
-        message = _(_MESSAGES.get(exc.reason, _GENERIC))
-        return page("refused", status=400, error=message, reason=exc.reason)
+        return refusal(exc)
     try:
         outcome = pages.complete(interaction, result)
     except CitizenLocked as exc:
@@ -328,7 +338,8 @@ def event() -> Any:
             max_age=_max_age(),
         )
     except AssertionRejected as exc:
-        body = {"error": "invalid_assertion", "error_description": exc.public, "reason": exc.reason}
+        log.info("kiosk event refused: %s (shown as %s)", exc.reason, exc.shown)
+        body = {"error": "invalid_assertion", "error_description": exc.public, "reason": exc.shown}
         return jsonify(body), 400
     ended_one = kiosk_sessions.end_for_kiosk(verified.kiosk.client_id)
     return jsonify(event=verified.event, session_ended=ended_one)

@@ -89,9 +89,7 @@ def app_qr() -> Any:
             browser=browser_id(),
         )
     except AssertionRejected as exc:
-        kiosk.count_refusal(exc)
-        message = _(kiosk._MESSAGES.get(exc.reason, kiosk._GENERIC))
-        return kiosk.page("refused", status=400, error=message, reason=exc.reason)
+        return kiosk.refusal(exc)
     interaction = kiosk.interaction_for(request.form.get("uid"))
     approvals.cancel(request.cookies.get(COOKIE))
     started = approvals.start_qr(

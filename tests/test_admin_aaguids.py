@@ -179,6 +179,50 @@ def test_removing_the_last_model_needs_a_confirmation(app: Any, admin: Any) -> N
     assert 'id="aaguid-open"' in _html(admin.http.get(PAGE))
 
 
+def test_two_removals_at_once_cannot_empty_the_list(app: Any, monkeypatch: Any) -> None:
+    """Two admins remove the last two models at the same moment, neither confirming
+    "open to any": one removal goes through, the other is refused, one model stays. Each
+    removal runs on its own connection (a thread); a barrier holds the first right after
+    its check until the second has made its own (or a second has passed)."""
+    import threading
+
+    for aaguid, label in ((MODEL, "Acme Key 5"), (OTHER, "Other Key")):
+        allowlist.add(aaguid=aaguid, label=label, by="root")
+    db.session.remove()
+    barrier = threading.Barrier(2, timeout=1.5)
+    checked_at = allowlist.utcnow
+
+    def after_the_check() -> Any:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other removal waits on this one's lock (the fix)
+        return checked_at()
+
+    monkeypatch.setattr(allowlist, "utcnow", after_the_check)
+    outcomes: dict[str, str] = {}
+
+    def remove(aaguid: str) -> None:
+        with app.app_context():
+            try:
+                allowlist.remove(aaguid=aaguid, by="admin-" + aaguid[:4])
+                outcomes[aaguid] = "removed"
+            except allowlist.LastModelRequired:
+                outcomes[aaguid] = "refused: last model"
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=remove, args=(a,)) for a in (MODEL, OTHER)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(outcomes.values()) == ["refused: last model", "removed"]
+    live = [row.aaguid for row in _rows() if row.removed_at is None]
+    assert live == [a for a, outcome in outcomes.items() if outcome != "removed"]
+    assert allowlist.effective() == set(live)
+
+
 def test_models_from_the_setting_are_listed_not_removable(app: Any, admin: Any) -> None:
     app.config["IDP_WEBAUTHN_HIGH_AAGUIDS"] = [OTHER.upper()]
     page = _html(admin.http.get(PAGE))

@@ -220,6 +220,46 @@ def test_an_unanswered_request_is_pinged_when_it_expires(
     assert response.get_json()["error"] == "expired_token"
 
 
+def test_a_ping_retried_after_the_grace_still_leads_to_expired_token(
+    app, http, citizen, hotline, agent, receiver, monkeypatch
+):
+    """The request is kept past its expiry as long as its ping may still be delivered:
+    a client polling meanwhile, and again on the late ping, hears ``expired_token``
+    both times (it used to be ``invalid_grant`` once the grace had passed)."""
+    monkeypatch.setattr(ciba, "EXPIRED_GRACE", 1)  # a late poll's grace, shortened
+    app.config["IDP_BACKCHANNEL_RETRY_BASE"] = 2  # the retry falls due after it
+    bound_phone(app, citizen)
+    auth_req_id = _start(hotline, agent, requested_expiry="1")
+    receiver.answers = [503]
+    time.sleep(1.2)
+    assert delivery.deliver_due().retrying == 1  # the ping at expiry fails
+    failed_at = time.monotonic()
+    polled = hotline.token(auth_req_id)  # ping mode clients may poll too
+    assert polled.status_code == 400 and polled.get_json()["error"] == "expired_token"
+    time.sleep(max(0.0, failed_at + 2.4 - time.monotonic()))  # backoff 2 s + jitter
+    assert delivery.deliver_due().delivered == 1
+    (_, ping) = receiver.received
+    assert ping.body == {"auth_req_id": auth_req_id}
+    late = hotline.token(auth_req_id)
+    assert late.status_code == 400 and late.get_json()["error"] == "expired_token"
+
+
+def test_the_retry_horizon_follows_the_backoff_settings(app):
+    """Every wait at its longest (cap, 10 % jitter) plus, per attempt, a lease (twice
+    the timeout + 5 s) and a worker's poll."""
+    app.config.update(
+        IDP_BACKCHANNEL_MAX_ATTEMPTS=3,
+        IDP_BACKCHANNEL_RETRY_BASE=10,
+        IDP_BACKCHANNEL_RETRY_MAX=15,
+        IDP_BACKCHANNEL_TIMEOUT=2,
+        IDP_BACKCHANNEL_POLL=30,
+    )
+    # waits 10 and min(15, 20), each + 10 %: 27.5; three attempts of 9 + 30 s: 117.
+    assert delivery.retry_horizon() == 145
+    app.config["IDP_BACKCHANNEL_MAX_ATTEMPTS"] = 1
+    assert delivery.retry_horizon() == 39
+
+
 @pytest.mark.parametrize(
     "app_config",
     [{"IDP_BACKCHANNEL_WORKER": True, "IDP_ALLOW_PRIVATE_FETCH": True}],

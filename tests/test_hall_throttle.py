@@ -254,3 +254,37 @@ def test_signing_out_and_in_again_buys_no_fresh_budget(
     page = at_counter.http.get("/hall").get_data(as_text=True)
     at_counter.http.post("/hall/sign-out", data={"csrf_token": csrf_from(page)})
     throttled(signed_in(at_counter, clerk).read_card(CITIZEN_ID_NUMBER))
+
+
+def test_a_reading_naming_no_counter_is_told_what_a_forgery_is(
+    app: Any, at_counter: Any, colleague: Any, citizen: Any
+) -> None:
+    """A made-up counter id in a reading gets the answer a bad signature gets, and counts
+    against the address like one; the precise reason stays on the audit trail."""
+    from joserfc.jwk import ECKey
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models import AuditEvent
+
+    forger = counter_at(app, ip="203.0.113.9", register=False)
+    forger.client_id = at_counter.client_id
+    signed_in(forger, colleague)
+    forger.key = ECKey.generate_key("P-256", parameters={"kid": at_counter.key.kid})
+    forged = forger.read_card(CITIZEN_ID_NUMBER)
+    forger.client_id = "counter-that-does-not-exist"
+    unknown = forger.read_card(CITIZEN_ID_NUMBER)
+    assert forged.status_code == unknown.status_code == 400
+    assert reason_of(forged) == reason_of(unknown) == "bad_signature"
+    message = re.compile(r'data-reason="bad_signature"[^>]*>([^<]*)<')
+    assert message.findall(forged.get_data(as_text=True)) == message.findall(
+        unknown.get_data(as_text=True)
+    )
+    rows = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "staff.action"))
+    reasons = [r.details.get("reason") for r in rows]
+    assert "unknown_or_disabled_kiosk" in reasons and "bad_signature" in reasons
+    for _ in range(LIMIT - 2):
+        assert reason_of(forger.read_card(CITIZEN_ID_NUMBER)) == "bad_signature"
+    throttled(forger.read_card(CITIZEN_ID_NUMBER))
+    [record] = throttle_records()
+    assert record.details["by"] == "ip"

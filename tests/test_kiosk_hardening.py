@@ -193,3 +193,89 @@ def test_another_kiosk_is_not_affected(app: Any, kiosk: Any, citizen: Any, limit
     other = KioskSimulator(app.test_client(), issuer=ISSUER)
     other.register(name="Kiosk 8", place="Nanshan service hall")
     assert other.insert_card(CITIZEN_ID_NUMBER).status_code == 303
+
+
+# --- no oracle of which kiosk ids exist --------------------------------------------------------
+
+
+def _told(response: Any) -> tuple[int, str | None, str]:
+    """What the sender of a refused assertion learns: status, reason, message."""
+    import re
+
+    page = response.get_data(as_text=True)
+    found = re.search(r'data-reason="([^"]*)">([^<]*)<', page)
+    assert found is not None, page[:300]
+    return response.status_code, found.group(1), found.group(2)
+
+
+def test_an_unknown_or_disabled_kiosk_id_is_told_what_a_forgery_is(
+    app: Any, http: Any, kiosk: Any, citizen: Any, caplog: Any
+) -> None:
+    """A made-up or disabled ``iss`` gets the answer a bad signature gets (the precise
+    reason is only in the log): posting assertions does not tell which kiosk ids exist."""
+    from joserfc.jwk import ECKey
+
+    from idp.oauth.kiosks import set_disabled
+
+    forger = KioskSimulator(http, issuer=ISSUER)
+    forger.client_id = kiosk.client_id
+    forger.key = ECKey.generate_key("P-256", parameters={"kid": kiosk.key.kid})
+    stranger = KioskSimulator(http, issuer=ISSUER)
+    stranger.client_id = "kiosk-that-does-not-exist"
+    disabled = KioskSimulator(app.test_client(), issuer=ISSUER)
+    disabled.register(name="Kiosk 9", place="Luohu service hall")
+    set_disabled(disabled.client_id, True)
+    caplog.set_level("INFO", logger="adapters.kiosk")
+    forged = _told(forger.insert_card(CITIZEN_ID_NUMBER))
+    assert forged[:2] == (400, "bad_signature")
+    assert _told(stranger.insert_card(CITIZEN_ID_NUMBER)) == forged
+    assert _told(disabled.insert_card(CITIZEN_ID_NUMBER)) == forged
+    assert _told(stranger.show_qr()) == forged
+    assert "kiosk assertion refused: unknown_or_disabled_kiosk" in caplog.text
+    # The card-removed event (an API call) answers alike.
+    events = [
+        http.post("/kiosk/event", json={"assertion": k.card_removed()}) for k in (forger, stranger)
+    ]
+    assert [e.status_code for e in events] == [400, 400]
+    assert events[0].get_json() == events[1].get_json()
+    assert events[1].get_json()["reason"] == "bad_signature"
+
+
+def test_made_up_kiosk_ids_count_against_the_address(
+    app: Any, http: Any, kiosk: Any, citizen: Any, limit: int
+) -> None:
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for n in range(limit):
+        stranger = KioskSimulator(attacker, issuer=ISSUER)
+        stranger.client_id = f"kiosk-guess-{n}"
+        refused(stranger.insert_card(CITIZEN_ID_NUMBER), "bad_signature")
+    stranger.client_id = "kiosk-guess-next"
+    refused(stranger.insert_card(CITIZEN_ID_NUMBER), "throttled", 429)
+    [record] = throttle_records()
+    assert record.details["by"] == "ip" and record.actor_id is None
+    assert kiosk.insert_card(CITIZEN_ID_NUMBER).status_code == 303
+
+
+# --- the pause and Retry-After, to the second --------------------------------------------------
+
+
+def test_retry_after_never_sends_a_kiosk_back_before_the_pause_lifts(
+    app: Any, http: Any, kiosk: Any, citizen: Any
+) -> None:
+    """Whole seconds rounded up: the pause lasts the whole window, and coming back after
+    ``Retry-After`` seconds finds it lifted (a floor sent it back up to a second early)."""
+    app.config["IDP_KIOSK_REFUSAL_LIMIT"] = 1
+    app.config["IDP_KIOSK_REFUSAL_WINDOW"] = 2
+    nonce = kiosk.page_nonce()
+    started = time.monotonic()  # the window starts with the refusal
+    refused(kiosk.insert_card(CITIZEN_ID_NUMBER, nonce=nonce, matched=False), "face_mismatch")
+    nonce = kiosk.page_nonce()
+    time.sleep(max(0.0, started + 0.6 - time.monotonic()))
+    response = refused(kiosk.insert_card(CITIZEN_ID_NUMBER, nonce=nonce), "throttled", 429)
+    asked = time.monotonic()
+    wait = int(response.headers["Retry-After"])
+    assert asked + wait >= started + 2  # not before the window ends
+    nonce = kiosk.page_nonce()
+    time.sleep(max(0.0, asked + wait - time.monotonic()))
+    assert kiosk.insert_card(CITIZEN_ID_NUMBER, nonce=nonce).status_code == 303

@@ -16,7 +16,9 @@ Against Automated Attacks":
   ``IDP_HALL_REFUSAL_LIMIT``) within its window (``..._REFUSAL_WINDOW`` seconds) of the
   first, every assertion from that terminal (by its claimed ``iss``), person or address
   is answered ``TooManyAttempts`` (429 with ``Retry-After``) until the window ends,
-  before any check, so nothing more is learnt;
+  before any check, so nothing more is learnt. The pause and ``Retry-After`` are the
+  store's ``ttl``, whole seconds rounded up: the pause never lifts before the window
+  ends, and a client that comes back when told finds it lifted;
 - a success never resets a count: one good card must not buy a fresh budget for
   guessing (as ``idp.authn.ratelimit``'s per-IP rule);
 - the first refusal over the limit in a window is on the audit trail (the channel's

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import socket
 import threading
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 SUCCESS = (200, 204)
 USER_AGENT = "idp-backchannel-logout/1"
 WORKER_KEY = "idp.backchannel.worker"
+JITTER = 0.1  # a retry waits up to 10 % longer than its backoff
 
 
 class DeliveryRefused(Exception):
@@ -247,19 +249,37 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _delay(attempts: int) -> float:
+    base = float(_cfg("RETRY_BASE"))
+    return min(float(_cfg("RETRY_MAX")), base * (2 ** max(0, attempts - 1)))
+
+
+def _lease() -> float:
+    # An attempt's claim: past its connect and read timeouts, with room to record it.
+    return 2 * float(_cfg("TIMEOUT")) + 5
+
+
 def backoff(attempts: int) -> float:
     """Seconds before attempt ``attempts + 1``: the base doubled per failure, capped,
     with up to 10 % jitter so notices failed together do not retry together."""
-    base = float(_cfg("RETRY_BASE"))
-    delay = min(float(_cfg("RETRY_MAX")), base * (2 ** max(0, attempts - 1)))
-    return delay * (1 + random.random() / 10)
+    return _delay(attempts) * (1 + random.random() * JITTER)
+
+
+def retry_horizon() -> int:
+    """The longest a notice may still be delivered after it first falls due, in whole
+    seconds (rounded up): every wait between its attempts at the longest (the backoff's
+    cap and jitter) and, per attempt, a lease that ran out and a worker's poll."""
+    attempts = max(1, int(_cfg("MAX_ATTEMPTS")))
+    waits = sum(_delay(n) * (1 + JITTER) for n in range(1, attempts))
+    per_attempt = _lease() + float(_cfg("POLL"))
+    return math.ceil(waits + attempts * per_attempt)
 
 
 def claim(limit: int, *, exclude: frozenset[str] = frozenset()) -> list[Claimed]:
     """Claim up to ``limit`` due notices for this worker (see the module docstring),
     leaving out ``exclude`` (the ones this pass already attempted)."""
     now = _now()
-    lease = now + timedelta(seconds=2 * float(_cfg("TIMEOUT")) + 5)
+    lease = now + timedelta(seconds=_lease())
     query = (
         select(BackchannelDelivery)
         .where(

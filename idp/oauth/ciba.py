@@ -215,8 +215,18 @@ def _hash(auth_req_id: str) -> str:
     return hashing.keyed_hash(PURPOSE, auth_req_id)
 
 
+def _grace(request: CibaRequest) -> int:
+    """How long past its expiry a request is kept, to answer ``expired_token``: a late
+    poll's ``EXPIRED_GRACE`` and, in ping mode, as long as its ping may still be
+    delivered (its retries: ``ciba_ping.retry_horizon``), so a client that calls
+    ``/token`` on a late ping hears ``expired_token``, never ``invalid_grant``."""
+    if request.ping_id is None:
+        return EXPIRED_GRACE
+    return max(EXPIRED_GRACE, ciba_ping.retry_horizon())
+
+
 def _save(request: CibaRequest) -> None:
-    ttl = max(1, request.expires_at - int(time.time()) + EXPIRED_GRACE)
+    ttl = max(1, request.expires_at - int(time.time()) + _grace(request))
     current_store().put(KIND, request.key, asdict(request), ttl)
 
 
@@ -465,7 +475,8 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
     def _decided(self, found: CibaRequest) -> tuple[GrantContext, str]:
         store = current_store()
         if found.is_expired():
-            store.delete(KIND, found.key)
+            # Kept (it ages out on its own): a ping still being retried leads the client
+            # here again, and it must hear expired_token again.
             raise ExpiredTokenError("The auth_req_id has expired.")
         if found.status == Status.DENIED:
             store.delete(KIND, found.key)
@@ -513,8 +524,7 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
             store.delete(KIND, found.key)
             raise AccessDeniedError("The citizen refused.")
         if state is None or state == approvals.Status.EXPIRED:
-            store.delete(KIND, found.key)
-            raise ExpiredTokenError("The auth_req_id has expired.")
+            raise ExpiredTokenError("The auth_req_id has expired.")  # kept, as above
         if state != approvals.Status.APPROVED:
             return None
         if store.consume(KIND, found.key) is None:
@@ -543,7 +553,7 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         too_fast = last is not None and now - float(last) < interval
         if too_fast:
             interval += SLOW_DOWN_STEP
-        ttl = max(1, found.expires_at - int(now) + EXPIRED_GRACE)
+        ttl = max(1, found.expires_at - int(now) + _grace(found))
         store.put(POLL_KIND, found.key, {"last": now, "interval": interval}, ttl)
         return too_fast
 

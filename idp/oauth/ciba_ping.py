@@ -17,7 +17,10 @@ wait shortens to the next due row) or ``idp backchannel deliver`` sends it. When
 citizen decides first, ``due_now`` moves the same row to now (reason ``decision``);
 when the client already had a final answer from ``/token`` (it may poll in ping mode
 too), ``cancel`` drops a row not yet tried. Retries, backoff, abandonment, listing and
-purging are the logout notices' (``idp.oauth.backchannel_delivery``).
+purging are the logout notices' (``idp.oauth.backchannel_delivery``). A ping may so
+arrive long after the request expired (``retry_horizon``: about 76 minutes with the
+default backoff); the request is kept that long past its expiry, so the client's
+``/token`` call on it hears ``expired_token``, not ``invalid_grant``.
 
 The notification token is a bearer credential the client gave us, and the
 ``auth_req_id`` one half of what redeems the grant: both are kept only sealed
@@ -82,6 +85,12 @@ def queue(*, client_id: str, auth_req_id: str, token: str, expires_at: int) -> s
     db.session.commit()
     delivery.wake()
     return row_id
+
+
+def retry_horizon() -> int:
+    """How long after it falls due a ping may still be delivered (the outbox's retries):
+    the request it names keeps its ``expired_token`` answer at least that long."""
+    return delivery.retry_horizon()
 
 
 def _untried(row_id: str) -> list[ColumnElement[bool]]:

@@ -50,7 +50,8 @@ class EphemeralStore(Protocol):
         change."""
 
     def ttl(self, kind: str, id: str) -> int:
-        """Seconds until the key expires, 0 if it does not exist."""
+        """Seconds until the key expires, rounded up (a ``Retry-After`` or a mark copied
+        from it never ends before the key does), 0 if it does not exist."""
 
     def index_add(self, kind: str, id: str, member: str, ttl: int) -> None:
         """Add ``member`` to a set (e.g. a citizen's session ids); the set's TTL is extended."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import fcntl
 import json
+import math
 import os
 import threading
 import time
@@ -149,7 +150,7 @@ class MemoryStore:
             key = self._key(kind, id)
             if self._live(key) is None:
                 return 0
-            return max(1, int(self._data[key][0] - time.monotonic()))
+            return max(1, math.ceil(self._data[key][0] - time.monotonic()))
 
     def index_add(self, kind: str, id: str, member: str, ttl: int) -> None:
         self._check_process()

@@ -81,8 +81,9 @@ class RedisStore:
         return int(count)
 
     def ttl(self, kind: str, id: str) -> int:
-        remaining = int(self._redis.ttl(self._key(kind, id)))
-        return max(0, remaining)
+        # PTTL, not TTL: TTL rounds to the nearest second, which can end a pause early.
+        remaining = int(self._redis.pttl(self._key(kind, id)))
+        return max(0, -(-remaining // 1000))
 
     def index_add(self, kind: str, id: str, member: str, ttl: int) -> None:
         key = self._key(kind, id)

@@ -49,11 +49,18 @@ number, nonce), and is None when anyone could have sent it (bad signature, expir
 replayed, malformed); a counter's reading likewise names the counter. The throttle on
 refusals (``idp.authn.kiosk_throttle``) counts the first kind against the terminal (at a
 counter, the staff member too), the second against the sender's address.
+
+An ``iss`` that names no active terminal of the kind (unknown, disabled, another kind)
+is refused with the precise reason ``unknown_or_disabled_kiosk`` for the audit trail and
+the log, but ``shown`` to the sender as ``bad_signature``, after a signature check of
+the same cost: otherwise anybody could post made-up assertions to learn which kiosk and
+counter ids exist.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -61,6 +68,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 
 from ...errors import IdpError
@@ -86,6 +94,9 @@ LEEWAY = 5  # seconds of clock skew tolerated on iat
 MAX_ASSERTION_LENGTH = 4096
 MAX_TEXT = 256  # no claim value is longer; a base64 image or template would be
 JTI_KIND = "kiosk-jti"
+# The precise reason for an iss that is no active terminal of the kind: on the audit
+# trail and in the log; the sender is told ``bad_signature``.
+UNKNOWN_TERMINAL = "unknown_or_disabled_kiosk"
 _CARD_CLAIMS = {
     "iss",
     "aud",
@@ -122,13 +133,16 @@ _IMAGE_NAMES = (
 
 
 class AssertionRejected(IdpError):
-    """The kiosk's assertion was refused; ``reason`` says why (ASCII, no personal data)."""
+    """The kiosk's assertion was refused; ``reason`` says why (ASCII, no personal data),
+    for the audit trail and the log; ``shown`` is what the sender is told (the same,
+    except where the precise reason would tell an unauthenticated sender something)."""
 
     public = "The kiosk's card reading was refused."
 
-    def __init__(self, reason: str, *, kiosk_id: str | None = None) -> None:
+    def __init__(self, reason: str, *, kiosk_id: str | None = None, shown: str = "") -> None:
         super().__init__(detail=f"kiosk assertion rejected: {reason}")
         self.reason = reason
+        self.shown = shown or reason
         self.kiosk_id = kiosk_id  # set when the kiosk itself sent it (module docstring)
 
 
@@ -346,7 +360,10 @@ def _verified(
     unverified = _peek_claims(assertion)
     kiosk = active_kiosk(unverified.get("iss"), kind=kind)
     if kiosk is None:
-        raise AssertionRejected("unknown_or_disabled_kiosk")
+        # Told as a bad signature (and after as much work as one), so that nobody without
+        # a terminal's key learns which kiosk or counter ids exist or are enabled.
+        _verify_with_decoy(assertion)
+        raise AssertionRejected(UNKNOWN_TERMINAL, shown="bad_signature")
     try:
         token = jwt.decode(
             assertion,
@@ -377,6 +394,20 @@ def _verified(
     if not store.put_if_absent(JTI_KIND, key, {}, max(1, exp - now + LEEWAY)):
         raise AssertionRejected("replayed")
     return kiosk, claims
+
+
+@functools.cache
+def _decoy() -> ECKey:
+    return ECKey.generate_key("P-256")
+
+
+def _verify_with_decoy(assertion: str) -> None:
+    """A signature check against a throwaway key, which always fails: a made-up ``iss``
+    costs about the time a registered one does."""
+    try:
+        jwt.decode(assertion, _decoy(), algorithms=ALGORITHMS)  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError):
+        pass
 
 
 def _peek_claims(assertion: str) -> dict[str, Any]:

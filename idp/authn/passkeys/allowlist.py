@@ -9,7 +9,9 @@ The *effective* list is the union of two sources:
 
 Both empty means any model (``policy.admitted_to_high``). So the first model listed
 narrows high to the listed models, and removing the last one opens it to every model
-again: ``remove`` refuses that unless the caller says ``open_to_any``.
+again: ``remove`` refuses that unless the caller says ``open_to_any``. The check and
+the removal hold the live rows (``_lock_live_rows``), so two admins removing the last
+two models at the same moment cannot both pass it: the second sees the first's removal.
 
 The list is read at passkey sign-in and when a session's reachable level is assessed,
 never on the token path. Each process keeps a copy, checked on every use against a
@@ -33,6 +35,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import InvalidInput
@@ -162,6 +165,33 @@ def _live_row(aaguid: str) -> HighAuthenticatorModel | None:
     ).first()
 
 
+def _lock_live_rows() -> list[HighAuthenticatorModel]:
+    """Every live row, held until the transaction ends: two removals at the same moment
+    must not both see the other's model still listed and leave the list empty (open to
+    any model). PostgreSQL locks the rows (``FOR UPDATE``, in id order so two callers
+    never deadlock; under READ COMMITTED a row another removal changed meanwhile is read
+    again, and left out). SQLite has no row locks: a no-op UPDATE first takes the
+    database write lock (as ``idp.audit.chain.lock_head``), so the read that follows is
+    a single writer's."""
+    live = HighAuthenticatorModel.removed_at.is_(None)
+    query = (
+        select(HighAuthenticatorModel)
+        .where(live)
+        .order_by(HighAuthenticatorModel.id)
+        .execution_options(populate_existing=True)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    else:
+        db.session.execute(
+            update(HighAuthenticatorModel)
+            .where(live)
+            .values(label=HighAuthenticatorModel.label)
+            .execution_options(synchronize_session=False)
+        )
+    return list(db.session.scalars(query))
+
+
 def listed() -> list[AllowedModel]:
     """Every live table row (oldest first), then the setting's entries not in the table."""
     rows = db.session.scalars(
@@ -210,15 +240,13 @@ def remove(*, aaguid: object, by: str, open_to_any: bool = False) -> AllowedMode
     """Take one model off the table (the row stays, marked removed). Raises InvalidInput
     (bad AAGUID), LookupError (not on the table) or LastModelRequired."""
     clean = clean_aaguid(aaguid)
-    row = _live_row(clean)
+    live = _lock_live_rows()
+    row = next((r for r in live if r.aaguid == clean), None)
     if row is None:
+        db.session.rollback()  # and the lock with it
         raise LookupError(clean)
-    others = db.session.scalars(
-        select(HighAuthenticatorModel.aaguid).where(
-            HighAuthenticatorModel.removed_at.is_(None), HighAuthenticatorModel.id != row.id
-        )
-    ).first()
-    if others is None and not configured() and not open_to_any:
+    if len(live) == 1 and not configured() and not open_to_any:
+        db.session.rollback()
         raise LastModelRequired()
     row.removed_at = utcnow()
     row.removed_by = by[:80]
