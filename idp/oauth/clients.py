@@ -152,6 +152,11 @@ class Client(ClientMixin):  # type: ignore[misc]
             "backchannel_logout_session_required": bool(
                 self.model.backchannel_logout_session_required
             ),
+            # OpenID Connect Front-Channel Logout 1.0 section 2.
+            "frontchannel_logout_uri": self.model.frontchannel_logout_uri,
+            "frontchannel_logout_session_required": bool(
+                self.model.frontchannel_logout_session_required
+            ),
             # CIBA Core 1.0 section 4.
             "backchannel_token_delivery_mode": self.model.backchannel_token_delivery_mode,
             "backchannel_client_notification_endpoint": (
@@ -246,6 +251,8 @@ def register_client(
     grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
     backchannel_logout_uri: str | None = None,
     backchannel_logout_session_required: bool = False,
+    frontchannel_logout_uri: str | None = None,
+    frontchannel_logout_session_required: bool = False,
     native: bool = False,
     backchannel_token_delivery_mode: str | None = None,
     backchannel_client_notification_endpoint: str | None = None,
@@ -293,6 +300,7 @@ def register_client(
     if scope_policy is not None:
         scope_policy = consent_policy.validate(scope_policy, allowed=scopes)
     logout_uri = _backchannel_uri(backchannel_logout_uri, backchannel_logout_session_required)
+    frame_uri = _frontchannel_uri(frontchannel_logout_uri, frontchannel_logout_session_required)
     ciba_mode, ciba_endpoint = validate_ciba_delivery(
         grants, backchannel_token_delivery_mode, backchannel_client_notification_endpoint
     )
@@ -318,6 +326,8 @@ def register_client(
         grant_types=list(grants),
         backchannel_logout_uri=logout_uri,
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
+        frontchannel_logout_uri=frame_uri,
+        frontchannel_logout_session_required=bool(frontchannel_logout_session_required),
         application_type="native" if native else "web",
         backchannel_token_delivery_mode=ciba_mode,
         backchannel_client_notification_endpoint=ciba_endpoint,
@@ -513,6 +523,20 @@ def _backchannel_uri(uri: str | None, session_required: bool | None) -> str | No
     return clean
 
 
+def _frontchannel_uri(uri: str | None, session_required: bool | None) -> str | None:
+    """OpenID Connect Front-Channel Logout 1.0 section 2 (idp.oauth.frontchannel)."""
+    from . import frontchannel
+
+    clean = frontchannel.validate_logout_uri(uri)
+    # As for back-channel logout: the flag says how the URI is used, so not without one.
+    if session_required and clean is None:
+        raise InvalidInput(
+            "Requiring iss and sid needs a front-channel logout URI.",
+            field=frontchannel.SESSION_FIELD,
+        )
+    return clean
+
+
 def set_backchannel_logout(
     client_id: str,
     *,
@@ -685,6 +709,8 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "scope_policy": client.scope_policy,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": bool(client.backchannel_logout_session_required),
+        "frontchannel_logout_uri": client.frontchannel_logout_uri,
+        "frontchannel_logout_session_required": bool(client.frontchannel_logout_session_required),
         "backchannel_token_delivery_mode": client.backchannel_token_delivery_mode,
         "backchannel_client_notification_endpoint": (
             client.backchannel_client_notification_endpoint
@@ -751,6 +777,8 @@ EDITABLE = (
     "grant_types",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
+    "frontchannel_logout_uri",
+    "frontchannel_logout_session_required",
     *CIBA_FIELDS,
 )
 
@@ -873,18 +901,15 @@ def update_client(
         raise InvalidInput(
             "CIBA needs a confidential client (not auth method none).", field="grant_types"
         )
-    if "backchannel_logout_uri" in changes or "backchannel_logout_session_required" in changes:
-        uri = changes.get("backchannel_logout_uri", client.backchannel_logout_uri)
-        required = changes.get(
-            "backchannel_logout_session_required", client.backchannel_logout_session_required
-        )
-        if not isinstance(required, bool):
-            raise InvalidInput(
-                "backchannel_logout_session_required must be true or false.",
-                field="backchannel_logout_session_required",
-            )
-        values["backchannel_logout_uri"] = _backchannel_uri(uri or None, required)
-        values["backchannel_logout_session_required"] = required
+    for channel, check in (("backchannel", _backchannel_uri), ("frontchannel", _frontchannel_uri)):
+        uri_field, required_field = f"{channel}_logout_uri", f"{channel}_logout_session_required"
+        if uri_field in changes or required_field in changes:
+            uri = changes.get(uri_field, getattr(client, uri_field))
+            required = changes.get(required_field, getattr(client, required_field))
+            if not isinstance(required, bool):
+                raise InvalidInput(f"{required_field} must be true or false.", field=required_field)
+            values[uri_field] = check(uri or None, required)
+            values[required_field] = required
     for key, value in values.items():
         setattr(client, key, value)
     if commit:
