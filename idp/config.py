@@ -173,6 +173,10 @@ class DefaultConfig:
     # with a backchannel_logout_uri are told when a session they used ends or when the
     # citizen's consent is withdrawn. Off = nothing sent, absent from discovery.
     IDP_FEATURE_BACKCHANNEL_LOGOUT = True
+    # OpenID Connect Front-Channel Logout 1.0 (idp.oauth.frontchannel): the signed-out
+    # page frames the frontchannel_logout_uri of each portal the ending session signed
+    # in to. Off = no frames, absent from discovery.
+    IDP_FEATURE_FRONTCHANNEL_LOGOUT = True
     # http on loopback and delivery to private addresses. None = allowed unless
     # IDP_ENV is production (where true is refused); tests and development set it.
     IDP_BACKCHANNEL_ALLOW_LOCAL: bool | None = None

@@ -39,6 +39,9 @@ CREATE_FIELDS: dict[str, tuple[type, ...]] = {
     "grant_types": (list,),
     "backchannel_logout_uri": _STR,
     "backchannel_logout_session_required": (bool,),
+    # OpenID Connect Front-Channel Logout 1.0 section 2 (idp.oauth.frontchannel).
+    "frontchannel_logout_uri": _STR,
+    "frontchannel_logout_session_required": (bool,),
     # CIBA Core 1.0 section 4 (the hotline): checked by registry.validate_ciba_delivery.
     "backchannel_token_delivery_mode": _STR,
     "backchannel_client_notification_endpoint": _STR,

@@ -10,9 +10,10 @@ acr URIs; ``none`` clears). ``--grant-type`` (repeatable, on ``create`` and
 (the default) and/or ``client_credentials`` (RFC 6749 4.4, confidential clients only;
 a client with only ``client_credentials`` needs no redirect URI).
 ``--backchannel-logout-uri`` and ``--[no-]backchannel-logout-session-required``
-register the portal for OpenID Connect Back-Channel Logout. ``--ciba-delivery-mode``
-and ``--ciba-notification-endpoint`` (on ``create`` and ``update``) set a CIBA client's
-token delivery, checked as the console and the admin API check them
+register the portal for OpenID Connect Back-Channel Logout, ``--frontchannel-logout-uri``
+and ``--[no-]frontchannel-logout-session-required`` for Front-Channel Logout.
+``--ciba-delivery-mode`` and ``--ciba-notification-endpoint`` (on ``create`` and
+``update``) set a CIBA client's token delivery, checked as the console and the admin API check them
 (``registry.validate_ciba_delivery``). ``update`` is all or nothing: every option is
 checked before anything is written, and the change commits with its one audit record.
 Exit status 2 on invalid input (nothing written), 1 for an unknown client.
@@ -67,6 +68,13 @@ _BACKCHANNEL_URI_HELP = (
     "localhost outside production."
 )
 _BACKCHANNEL_SID_HELP = "Every logout token must carry a sid (backchannel_logout_session_required)."
+_FRONTCHANNEL_URI_HELP = (
+    "Front-channel logout URI (OpenID Connect Front-Channel Logout 1.0), framed by the "
+    "signed-out page: https, or http on localhost outside production."
+)
+_FRONTCHANNEL_SID_HELP = (
+    "The frame's URI carries iss and sid (frontchannel_logout_session_required)."
+)
 
 clients = AppGroup("clients", help="Register and manage relying-party portals (OIDC clients).")
 
@@ -164,6 +172,13 @@ def _print(data: Any, as_json: bool) -> None:
     default=None,
     help=_BACKCHANNEL_SID_HELP,
 )
+@click.option("--frontchannel-logout-uri", help=_FRONTCHANNEL_URI_HELP)
+@click.option(
+    "--frontchannel-logout-session-required/--no-frontchannel-logout-session-required",
+    "frontchannel_session_required",
+    default=None,
+    help=_FRONTCHANNEL_SID_HELP,
+)
 @click.option(
     "--native",
     is_flag=True,
@@ -198,6 +213,8 @@ def create(
     grant_types: tuple[str, ...],
     backchannel_logout_uri: str | None,
     backchannel_session_required: bool | None,
+    frontchannel_logout_uri: str | None,
+    frontchannel_session_required: bool | None,
     native: bool,
     ciba_delivery_mode: str | None,
     ciba_notification_endpoint: str | None,
@@ -233,6 +250,8 @@ def create(
             grant_types=grant_types or registry.DEFAULT_GRANT_TYPES,
             backchannel_logout_uri=backchannel_logout_uri,
             backchannel_logout_session_required=bool(backchannel_session_required),
+            frontchannel_logout_uri=frontchannel_logout_uri,
+            frontchannel_logout_session_required=bool(frontchannel_session_required),
             native=native,
             backchannel_token_delivery_mode=ciba_delivery_mode,
             backchannel_client_notification_endpoint=ciba_notification_endpoint,
@@ -275,6 +294,13 @@ def create(
     default=None,
     help=_BACKCHANNEL_SID_HELP,
 )
+@click.option("--frontchannel-logout-uri", help=_FRONTCHANNEL_URI_HELP + " 'none' clears it.")
+@click.option(
+    "--frontchannel-logout-session-required/--no-frontchannel-logout-session-required",
+    "frontchannel_session_required",
+    default=None,
+    help=_FRONTCHANNEL_SID_HELP,
+)
 @click.option(
     "--ciba-delivery-mode",
     type=click.Choice(registry.CIBA_MODES),
@@ -293,6 +319,8 @@ def update(
     grant_types: tuple[str, ...],
     backchannel_logout_uri: str | None,
     backchannel_session_required: bool | None,
+    frontchannel_logout_uri: str | None,
+    frontchannel_session_required: bool | None,
     ciba_delivery_mode: str | None,
     ciba_notification_endpoint: str | None,
     as_json: bool,
@@ -312,13 +340,17 @@ def update(
             _refuse("scope_policy", "The scope policy must be a JSON object.")
     if grant_types:
         changes["grant_types"] = list(grant_types)
-    if backchannel_logout_uri is not None:
-        cleared = backchannel_logout_uri.strip().lower() in ("", "none")
-        changes["backchannel_logout_uri"] = None if cleared else backchannel_logout_uri
-        if cleared and backchannel_session_required is None:
-            changes["backchannel_logout_session_required"] = False  # goes with the URI
-    if backchannel_session_required is not None:
-        changes["backchannel_logout_session_required"] = backchannel_session_required
+    for channel, uri, required in (
+        ("backchannel", backchannel_logout_uri, backchannel_session_required),
+        ("frontchannel", frontchannel_logout_uri, frontchannel_session_required),
+    ):
+        if uri is not None:
+            cleared = uri.strip().lower() in ("", "none")
+            changes[f"{channel}_logout_uri"] = None if cleared else uri
+            if cleared and required is None:
+                changes[f"{channel}_logout_session_required"] = False  # goes with the URI
+        if required is not None:
+            changes[f"{channel}_logout_session_required"] = required
     if ciba_delivery_mode is not None:
         changes["backchannel_token_delivery_mode"] = ciba_delivery_mode
     if ciba_notification_endpoint is not None:
@@ -330,6 +362,7 @@ def update(
         click.echo(
             "error: nothing to change (give --default-acr, --minimum-acr, --scope-policy, "
             "--grant-type, --backchannel-logout-uri, --[no-]backchannel-logout-session-required, "
+            "--frontchannel-logout-uri, --[no-]frontchannel-logout-session-required, "
             "--ciba-delivery-mode or --ciba-notification-endpoint)",
             err=True,
         )
@@ -359,6 +392,8 @@ _UPDATE_OPTIONS = {
     "grant_types": "--grant-type",
     "backchannel_logout_uri": "--backchannel-logout-uri",
     "backchannel_logout_session_required": "--backchannel-logout-session-required",
+    "frontchannel_logout_uri": "--frontchannel-logout-uri",
+    "frontchannel_logout_session_required": "--frontchannel-logout-session-required",
     "backchannel_token_delivery_mode": "--ciba-delivery-mode",
     "backchannel_client_notification_endpoint": "--ciba-notification-endpoint",
 }

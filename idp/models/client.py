@@ -60,6 +60,12 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     backchannel_logout_session_required: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # OpenID Connect Front-Channel Logout 1.0 section 2 (idp.oauth.frontchannel): the URI
+    # the signed-out page frames, and whether the frame carries ``iss`` and ``sid``.
+    frontchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    frontchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # Per-client token lifetimes in seconds (NULL: IDP_TTL_ACCESS_TOKEN / _REFRESH_TOKEN).
     access_token_ttl: Mapped[int | None] = mapped_column(Integer)
     refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)

@@ -87,38 +87,44 @@ def allow_local(config: Mapping[str, Any] | None = None) -> bool:
 # -- registration (section 2.2) --------------------------------------------------------------
 
 
-def validate_logout_uri(uri: str | None, *, local_ok: bool) -> str | None:
-    """A clean ``backchannel_logout_uri`` ("" or None clears it) or ``InvalidInput``."""
+def validate_logout_uri(
+    uri: str | None,
+    *,
+    local_ok: bool,
+    field: str = "backchannel_logout_uri",
+    what: str = "back-channel logout URI",
+) -> str | None:
+    """A clean logout URI ("" or None clears it) or ``InvalidInput``. The one rule for
+    every logout URI a portal registers: ``backchannel_logout_uri`` here, and
+    ``frontchannel_logout_uri`` (``idp.oauth.frontchannel``) with its own ``field`` and
+    ``what`` (both specs: absolute, https, "MUST NOT include a fragment component")."""
     if uri is None or uri.strip() == "":
         return None
-    field = "backchannel_logout_uri"
     if len(uri) > MAX_URI_LENGTH or any(ord(c) < 0x21 for c in uri):
-        raise InvalidInput("The back-channel logout URI is not a valid URL.", field=field)
+        raise InvalidInput(f"The {what} is not a valid URL.", field=field)
     try:
         parts = urlsplit(uri)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        raise InvalidInput("The back-channel logout URI is not a valid URL.", field=field) from None
+        raise InvalidInput(f"The {what} is not a valid URL.", field=field) from None
     if not host or parts.scheme not in ("https", "http"):
-        raise InvalidInput("The back-channel logout URI must be an absolute URL.", field=field)
+        raise InvalidInput(f"The {what} must be an absolute URL.", field=field)
     # Section 2.2: "The URI MUST NOT include a fragment component."
     if parts.fragment or "#" in uri:
-        raise InvalidInput("The back-channel logout URI must not have a fragment.", field=field)
+        raise InvalidInput(f"The {what} must not have a fragment.", field=field)
     if parts.username is not None or parts.password is not None:
-        raise InvalidInput(
-            "The back-channel logout URI must not contain user information.", field=field
-        )
+        raise InvalidInput(f"The {what} must not contain user information.", field=field)
     if parts.scheme == "https":
         if not local_ok:
             # An address the send-time guard would refuse, refused now with a clear
             # message (literal hosts only: see refuse_private_literal).
-            refuse_private_literal(uri, field=field, what="back-channel logout URI")
+            refuse_private_literal(uri, field=field, what=what)
         return uri
     if local_ok and host in LOOPBACK_HOSTS:
         return uri
     raise InvalidInput(
-        "The back-channel logout URI must use https"
+        f"The {what} must use https"
         + (" (http is allowed only on localhost)." if local_ok else "."),
         field=field,
     )

@@ -151,6 +151,11 @@ class Client(ClientMixin):  # type: ignore[misc]
             "backchannel_logout_session_required": bool(
                 self.model.backchannel_logout_session_required
             ),
+            # OpenID Connect Front-Channel Logout 1.0 section 2.
+            "frontchannel_logout_uri": self.model.frontchannel_logout_uri,
+            "frontchannel_logout_session_required": bool(
+                self.model.frontchannel_logout_session_required
+            ),
             # CIBA Core 1.0 section 4.
             "backchannel_token_delivery_mode": self.model.backchannel_token_delivery_mode,
             "backchannel_client_notification_endpoint": (
@@ -245,6 +250,8 @@ def register_client(
     grant_types: Sequence[str] = DEFAULT_GRANT_TYPES,
     backchannel_logout_uri: str | None = None,
     backchannel_logout_session_required: bool = False,
+    frontchannel_logout_uri: str | None = None,
+    frontchannel_logout_session_required: bool = False,
     native: bool = False,
     backchannel_token_delivery_mode: str | None = None,
     backchannel_client_notification_endpoint: str | None = None,
@@ -292,6 +299,7 @@ def register_client(
     if scope_policy is not None:
         scope_policy = consent_policy.validate(scope_policy, allowed=scopes) or None
     logout_uri = _backchannel_uri(backchannel_logout_uri, backchannel_logout_session_required)
+    frame_uri = _frontchannel_uri(frontchannel_logout_uri, frontchannel_logout_session_required)
     ciba_mode, ciba_endpoint = validate_ciba_delivery(
         grants, backchannel_token_delivery_mode, backchannel_client_notification_endpoint
     )
@@ -317,6 +325,8 @@ def register_client(
         grant_types=list(grants),
         backchannel_logout_uri=logout_uri,
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
+        frontchannel_logout_uri=frame_uri,
+        frontchannel_logout_session_required=bool(frontchannel_logout_session_required),
         application_type="native" if native else "web",
         backchannel_token_delivery_mode=ciba_mode,
         backchannel_client_notification_endpoint=ciba_endpoint,
@@ -493,6 +503,48 @@ def _backchannel_uri(uri: str | None, session_required: bool | None) -> str | No
     return clean
 
 
+<<<<<<< HEAD
+=======
+def _frontchannel_uri(uri: str | None, session_required: bool | None) -> str | None:
+    """OpenID Connect Front-Channel Logout 1.0 section 2 (idp.oauth.frontchannel)."""
+    from . import frontchannel
+
+    clean = frontchannel.validate_logout_uri(uri)
+    # As for back-channel logout: the flag says how the URI is used, so not without one.
+    if session_required and clean is None:
+        raise InvalidInput(
+            "Requiring iss and sid needs a front-channel logout URI.",
+            field=frontchannel.SESSION_FIELD,
+        )
+    return clean
+
+
+def set_backchannel_logout(
+    client_id: str,
+    *,
+    uri: str | None = _UNCHANGED,
+    session_required: bool | None = None,
+) -> OAuthClient | None:
+    """Set (or, with "" / "none", clear) a portal's back-channel logout URI and whether
+    it requires ``sid``; an argument left out keeps its value. None for an unknown
+    client, ``InvalidInput`` on a bad URI."""
+    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
+    if client is None:
+        return None
+    if uri is not _UNCHANGED and uri is not None and uri.strip().lower() == "none":
+        uri = ""
+    new_uri = client.backchannel_logout_uri if uri is _UNCHANGED else uri
+    if session_required is None:
+        # Clearing the URI clears the flag with it.
+        session_required = bool(client.backchannel_logout_session_required) and bool(new_uri)
+    clean = _backchannel_uri(new_uri, session_required)
+    client.backchannel_logout_uri = clean
+    client.backchannel_logout_session_required = bool(session_required)
+    db.session.commit()
+    return client
+
+
+>>>>>>> frontchannel
 def _loopback_rule(redirect_uris: Iterable[str], auth_method: str) -> None:
     """RFC 8252 section 7.3: the loopback http redirect is for native apps (public
     clients). A confidential client may use one only outside production (the demo
@@ -640,6 +692,8 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "scope_policy": client.scope_policy,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": bool(client.backchannel_logout_session_required),
+        "frontchannel_logout_uri": client.frontchannel_logout_uri,
+        "frontchannel_logout_session_required": bool(client.frontchannel_logout_session_required),
         "backchannel_token_delivery_mode": client.backchannel_token_delivery_mode,
         "backchannel_client_notification_endpoint": (
             client.backchannel_client_notification_endpoint
@@ -719,6 +773,8 @@ EDITABLE = (
     "grant_types",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
+    "frontchannel_logout_uri",
+    "frontchannel_logout_session_required",
     *CIBA_FIELDS,
 )
 
@@ -844,18 +900,15 @@ def update_client(
         raise InvalidInput(
             "CIBA needs a confidential client (not auth method none).", field="grant_types"
         )
-    if "backchannel_logout_uri" in changes or "backchannel_logout_session_required" in changes:
-        uri = changes.get("backchannel_logout_uri", client.backchannel_logout_uri)
-        required = changes.get(
-            "backchannel_logout_session_required", client.backchannel_logout_session_required
-        )
-        if not isinstance(required, bool):
-            raise InvalidInput(
-                "backchannel_logout_session_required must be true or false.",
-                field="backchannel_logout_session_required",
-            )
-        values["backchannel_logout_uri"] = _backchannel_uri(uri or None, required)
-        values["backchannel_logout_session_required"] = required
+    for channel, check in (("backchannel", _backchannel_uri), ("frontchannel", _frontchannel_uri)):
+        uri_field, required_field = f"{channel}_logout_uri", f"{channel}_logout_session_required"
+        if uri_field in changes or required_field in changes:
+            uri = changes.get(uri_field, getattr(client, uri_field))
+            required = changes.get(required_field, getattr(client, required_field))
+            if not isinstance(required, bool):
+                raise InvalidInput(f"{required_field} must be true or false.", field=required_field)
+            values[uri_field] = check(uri or None, required)
+            values[required_field] = required
     for key, value in values.items():
         setattr(client, key, value)
     if commit:

@@ -44,36 +44,40 @@ def metadata(config: Mapping[str, Any]) -> dict[str, Any]:
     issuer = str(config["IDP_ISSUER"])
     base = issuer.rstrip("/")
     authenticated = [m for m in AUTH_METHODS if m != "none"]
-    data: dict[str, Any] = {
-        "issuer": issuer,
-        **{name: base + path for name, path in PATHS.items()},
-        "scopes_supported": list(SUPPORTED_SCOPES),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
-        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
-        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
-        "introspection_endpoint_auth_methods_supported": authenticated,
-        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": list(CLAIMS_SUPPORTED),
-        "claim_types_supported": ["normal"],
-        # OIDC Core 5.5; only the ID token's acr is acted on (idp.oauth.acr_request).
-        "claims_parameter_supported": True,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
-        "require_request_uri_registration": False,
-        "acr_values_supported": [str(a) for a in Acr],
-        "prompt_values_supported": list(PROMPT_VALUES),
-        "ui_locales_supported": [_bcp47(loc) for loc in config["IDP_LOCALES"]],
-        "authorization_response_iss_parameter_supported": True,
-        "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
-    } | _backchannel(config)
+    data: dict[str, Any] = (
+        {
+            "issuer": issuer,
+            **{name: base + path for name, path in PATHS.items()},
+            "scopes_supported": list(SUPPORTED_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+            "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+            "introspection_endpoint_auth_methods_supported": authenticated,
+            "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": list(CLAIMS_SUPPORTED),
+            "claim_types_supported": ["normal"],
+            # OIDC Core 5.5; only the ID token's acr is acted on (idp.oauth.acr_request).
+            "claims_parameter_supported": True,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "require_request_uri_registration": False,
+            "acr_values_supported": [str(a) for a in Acr],
+            "prompt_values_supported": list(PROMPT_VALUES),
+            "ui_locales_supported": [_bcp47(loc) for loc in config["IDP_LOCALES"]],
+            "authorization_response_iss_parameter_supported": True,
+            "frontchannel_logout_supported": False,
+            "backchannel_logout_supported": False,
+        }
+        | _backchannel(config)
+        | _frontchannel(config)
+    )
     if config.get("IDP_FEATURE_DEVICE_FLOW"):
         # RFC 8628 section 4: device_authorization_endpoint; the grant type (3.4).
         data["device_authorization_endpoint"] = base + "/device_authorization"
@@ -93,6 +97,14 @@ def _backchannel(config: Mapping[str, Any]) -> dict[str, Any]:
     if not config.get("IDP_FEATURE_BACKCHANNEL_LOGOUT"):
         return {}
     return {"backchannel_logout_supported": True, "backchannel_logout_session_supported": True}
+
+
+def _frontchannel(config: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenID Connect Front-Channel Logout 1.0 section 3: ID tokens always carry ``sid``,
+    and the frames add ``iss`` and ``sid`` for portals that ask."""
+    if not config.get("IDP_FEATURE_FRONTCHANNEL_LOGOUT"):
+        return {}
+    return {"frontchannel_logout_supported": True, "frontchannel_logout_session_supported": True}
 
 
 def metadata_json(config: Mapping[str, Any]) -> bytes:

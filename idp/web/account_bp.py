@@ -36,7 +36,9 @@ from ..authn.citizens import id_number_of
 from ..authn.citizens import mask_phone
 from ..authn.events import record_logout
 from ..authn.methods import totp
+from ..authn.service import current_session
 from ..authn.service import logout as end_current_session
+from ..authn.sessions import SsoSession
 from ..consent import service as consent_service
 from ..consent.categories import category
 from ..errors import AuthenticationFailed
@@ -46,9 +48,11 @@ from ..ids import redact
 from ..models import Citizen
 from ..models import OAuthClient
 from ..models.address import display_lines
+from ..oauth.frontchannel import Frame
 from ..oauth.withdrawal import withdraw_consent
 from ..store import current_store
 from . import i18n
+from . import logout_frames
 from .browser import clear_sso_cookie
 from .browser import client_ip
 from .browser import sso_cookie
@@ -275,7 +279,7 @@ def end_session() -> Any:
     sso, citizen = signed_in
     sid = str(request.form.get("sid") or "")
     if sid == sso.sid:
-        return _signed_out(end_current=True)
+        return _signed_out(sso, end_current=True)
     # Only the citizen's own sessions: a sid from elsewhere is ignored.
     if sid in {other.sid for other in sessions.list_for(current_store(), citizen.id)}:
         sessions.end(current_store(), sid, citizen.id)
@@ -289,9 +293,12 @@ def end_all_sessions() -> Any:
     signed_in = signed_in_citizen()
     if signed_in is None:
         return sign_in_first(url_for("account.overview"))
+    # This browser's portals are framed on the signed-out page; the other sessions'
+    # portals (other browsers and devices) are told by back-channel logout alone.
+    frames = logout_frames.frames_for(signed_in[0])
     ended = sessions.end_all(current_store(), signed_in[1].id)
     record_logout(signed_in[1].id, how="everywhere", sessions_ended=len(ended))
-    return _signed_out(end_current=False, everywhere=True)
+    return _signed_out(None, end_current=False, everywhere=True, frames=frames)
 
 
 # --- authorized portals (issue 4) -----------------------------------------------------------
@@ -345,15 +352,23 @@ def revoke_portal() -> Any:
 
 @bp.post("/account/logout")
 def logout() -> Any:
-    return _signed_out(end_current=True)
+    return _signed_out(current_session(sso_cookie()), end_current=True)
 
 
-def _signed_out(*, end_current: bool, everywhere: bool = False) -> Response:
+def _signed_out(
+    session: SsoSession | None,
+    *,
+    end_current: bool,
+    everywhere: bool = False,
+    frames: list[Frame] | None = None,
+) -> Response:
+    """The signed-out page, with the front-channel logout frames of ``session`` (the
+    browser's session, read before it ends) unless ``frames`` are given."""
+    if frames is None:
+        frames = logout_frames.frames_for(session)
     if end_current:
         end_current_session(sso_cookie())
-    response = current_app.make_response(
-        render_template("account_signed_out.html", everywhere=everywhere)
-    )
+    response = logout_frames.signed_out("account_signed_out.html", frames, everywhere=everywhere)
     clear_sso_cookie(response)
     return response
 

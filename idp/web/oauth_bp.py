@@ -39,6 +39,7 @@ from ..oauth.requests import ProtocolResponse
 from ..oauth.requests import multi_params
 from ..oauth.server import build_server
 from ..oauth.server import current_server
+from . import logout_frames
 from .browser import browser_id
 from .browser import clear_sso_cookie
 from .browser import sso_cookie
@@ -200,11 +201,18 @@ def logout() -> Any:
         }
         client = end_request.client.model if end_request.client is not None else None
         return render_template("logout_confirm.html", fields=fields, client=client)
+    # Front-Channel Logout 1.0 section 2: the portals of the session that ends, read
+    # before it ends; their frames go on the page, then the post-logout redirect.
+    frames = logout_frames.frames_for(sso)
     result = server.create_endpoint_response("end_session", end_request)
     if result is not None:
         response = to_flask(result)
+        if frames and response.status_code in (302, 303):
+            response = logout_frames.signed_out(
+                "logout_done.html", frames, next_url=response.headers["Location"]
+            )
     else:
-        response = Response(render_template("logout_done.html"))
+        response = logout_frames.signed_out("logout_done.html", frames)
     return clear_sso_cookie(response)
 
 

@@ -1,12 +1,18 @@
 """Response headers every page gets: CSP with frame-ancestors 'none', no sniffing,
 no referrer leaks, no caching of anything personal.
 
+Frames come from nowhere (``default-src 'self'`` aside), except on the signed-out page,
+which frames the front-channel logout URIs of the portals being signed out: that page
+alone gets ``frame-src`` naming exactly their origins (``csp_framing``).
+
 Images may come from any https origin: the consent page shows the portal's registered
 logo. With ``Referrer-Policy: same-origin`` that fetch tells the logo host nothing
 about the page.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from flask import Flask
 from flask import Response
@@ -15,6 +21,12 @@ CSP = (
     "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+def csp_framing(origins: Iterable[str]) -> str:
+    """The CSP of a page that frames exactly ``origins`` (``scheme://host[:port]``, as
+    ``idp.oauth.frontchannel.origin_of`` gives them) and nothing else."""
+    return CSP + "; frame-src " + " ".join(origins)
 
 
 SECURITY_HEADERS = (

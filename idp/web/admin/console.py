@@ -172,12 +172,13 @@ def _client_form(actor: Actor, form: MultiDict[str, str], *, creating: bool) -> 
     for name in registry.CIBA_FIELDS:
         if name in form:
             data[name] = (form.get(name) or "").strip() or None
-    if "backchannel_logout_uri" in form:
-        # The URI's text box is always posted: it marks the unticked box as "no".
-        data["backchannel_logout_uri"] = (form.get("backchannel_logout_uri") or "").strip() or None
-        data["backchannel_logout_session_required"] = (
-            form.get("backchannel_logout_session_required") == "on"
-        )
+    for channel in ("backchannel", "frontchannel"):
+        uri_field = f"{channel}_logout_uri"
+        if uri_field in form:
+            # The URI's text box is always posted: it marks the unticked box as "no".
+            data[uri_field] = (form.get(uri_field) or "").strip() or None
+            required_field = f"{channel}_logout_session_required"
+            data[required_field] = form.get(required_field) == "on"
     if actor.department_only(Permission.CLIENTS_WRITE):
         data["department"] = actor.department  # the field is read-only for them
     jwks = _json_field(form, "jwks")

@@ -54,6 +54,15 @@ _CLIENT_FIELDS: dict[str, Any] = {
     },
     "backchannel_logout_uri": {"type": ["string", "null"], "format": "uri"},
     "backchannel_logout_session_required": _B,
+    "frontchannel_logout_uri": {
+        "type": ["string", "null"],
+        "format": "uri",
+        "description": "Framed by the signed-out page (https; no fragment).",
+    },
+    "frontchannel_logout_session_required": {
+        "type": "boolean",
+        "description": "The frame's URI carries iss and sid.",
+    },
     # CIBA Core 1.0 section 4: clients with the CIBA grant only; push is not supported.
     "backchannel_token_delivery_mode": {"enum": ["poll", "ping", None]},
     "backchannel_client_notification_endpoint": {
