@@ -503,8 +503,6 @@ def _backchannel_uri(uri: str | None, session_required: bool | None) -> str | No
     return clean
 
 
-<<<<<<< HEAD
-=======
 def _frontchannel_uri(uri: str | None, session_required: bool | None) -> str | None:
     """OpenID Connect Front-Channel Logout 1.0 section 2 (idp.oauth.frontchannel)."""
     from . import frontchannel
@@ -519,32 +517,6 @@ def _frontchannel_uri(uri: str | None, session_required: bool | None) -> str | N
     return clean
 
 
-def set_backchannel_logout(
-    client_id: str,
-    *,
-    uri: str | None = _UNCHANGED,
-    session_required: bool | None = None,
-) -> OAuthClient | None:
-    """Set (or, with "" / "none", clear) a portal's back-channel logout URI and whether
-    it requires ``sid``; an argument left out keeps its value. None for an unknown
-    client, ``InvalidInput`` on a bad URI."""
-    client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
-    if client is None:
-        return None
-    if uri is not _UNCHANGED and uri is not None and uri.strip().lower() == "none":
-        uri = ""
-    new_uri = client.backchannel_logout_uri if uri is _UNCHANGED else uri
-    if session_required is None:
-        # Clearing the URI clears the flag with it.
-        session_required = bool(client.backchannel_logout_session_required) and bool(new_uri)
-    clean = _backchannel_uri(new_uri, session_required)
-    client.backchannel_logout_uri = clean
-    client.backchannel_logout_session_required = bool(session_required)
-    db.session.commit()
-    return client
-
-
->>>>>>> frontchannel
 def _loopback_rule(redirect_uris: Iterable[str], auth_method: str) -> None:
     """RFC 8252 section 7.3: the loopback http redirect is for native apps (public
     clients). A confidential client may use one only outside production (the demo
