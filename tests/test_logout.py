@@ -126,6 +126,23 @@ def test_hint_from_another_issuer_is_refused(app, http, rp, store, session_and_t
     assert response.status_code == 400 and sso_alive(app, store, session)
 
 
+def test_a_jwt_of_ours_that_is_not_an_id_token_is_refused(app, http, rp, store, session_and_token):
+    """RFC 8725 3.11: our keys also sign access tokens (at+jwt), logout tokens and
+    licences; only the ID token's typ (JWT) is a hint."""
+    from joserfc import jwt
+
+    from idp.oauth import keys
+
+    session, token = session_and_token
+    claims = jwt.decode(token["id_token"], keys.public_keyset()).claims
+    info = keys.signing_key_info("ES256")
+    for typ in ("at+jwt", "logout+jwt"):
+        header = {"alg": "ES256", "kid": info.kid, "typ": typ}
+        other = jwt.encode(header, claims, keys.private_keyset("ES256"))
+        response = logout(http, id_token_hint=other, post_logout_redirect_uri=BYE)
+        assert response.status_code == 400 and sso_alive(app, store, session), typ
+
+
 def test_client_id_not_matching_hint_audience_is_refused(app, http, rp, store, session_and_token):
     other = register(name="Other", redirect_uris=["https://other.example.gov/cb"])
     session, token = session_and_token

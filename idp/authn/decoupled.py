@@ -3,7 +3,9 @@ it on their own device, and the core records the sign-in (the hotline's CIBA req
 ``idp.oauth.ciba``; OpenID Connect CIBA Core 1.0).
 
 DESIGN.md: "Knowing it (with a name and a birth date) authenticates nobody, on any
-channel." So the ID number the agent types only chooses whom to ask; the proof is:
+channel." So the ID number the agent types (``named_by_number``), or the ID token the
+hotline was issued for the caller before (``named_by_id``), only chooses whom to ask;
+the proof is:
 
 - **an approval in the citizen's bound app** (``idp.authn.approvals``, a push request
   showing the hotline, the agent and the binding message), signed by the device key:
@@ -18,7 +20,8 @@ unknown ones simply never complete (the SMS code is a decoy, sent to nobody).
 
 Quotas (``ratelimit.cap``, counted per request, success or not, per hour): per agent
 ``IDP_HOTLINE_PER_AGENT_HOUR``, per channel client ``IDP_HOTLINE_PER_CLIENT_HOUR``, per
-citizen (the blind index of the number, so unknown numbers count alike)
+citizen (the blind index of the number, so unknown numbers count alike, and a citizen
+named by ID token counts on the same key as by number)
 ``IDP_HOTLINE_PER_CITIZEN_HOUR``; the app push has its own caps too.
 
 The agent is a staff account (``idp.models.staff``) with the ``hotline_agent`` or
@@ -93,6 +96,30 @@ Builder = Callable[[Proof], AuthResult]
 
 
 @dataclass(frozen=True)
+class Named:
+    """Whom a channel system named. ``key`` is what the per-citizen quota and the SMS
+    throttle count under: the blind index of the ID number (whichever way the citizen was
+    named). ``holder`` is the citizen named, locked or not; None: nobody."""
+
+    key: str
+    holder: Citizen | None
+
+
+def named_by_number(number: IdNumber) -> Named:
+    """The citizen holding ``number``, if any (an unknown number is counted alike)."""
+    key = blind_index(keyring(), number.normalised)
+    holder = db.session.scalar(select(Citizen).where(Citizen.id_number_index == key))
+    return Named(key=key, holder=holder)
+
+
+def named_by_id(citizen_id: str | None, *, unknown_key: str) -> Named:
+    """The citizen with internal id ``citizen_id`` (found from an ID token hint); when it
+    names nobody any more (the account was closed), ``unknown_key`` is counted instead."""
+    holder = db.session.get(Citizen, citizen_id) if citizen_id else None
+    return Named(key=holder.id_number_index if holder else unknown_key, holder=holder)
+
+
+@dataclass(frozen=True)
 class Started:
     """How the citizen was asked. Never shown to the caller (it would tell who has an
     account); kept with the request to follow it."""
@@ -126,7 +153,7 @@ def _cfg(name: str) -> int:
 
 def start(
     *,
-    number: IdNumber,
+    named: Named,
     agent: Agent,
     client_id: str,
     client_name: str,
@@ -137,8 +164,9 @@ def start(
     compose_sms: sms_signin.Compose,
     sms_allowed: bool = True,
 ) -> Started:
-    """Ask the citizen holding ``number`` (if any) to approve. Raises ``TooManyAttempts``
-    (the agent's, the client's or the number's quota); otherwise the same for everyone.
+    """Ask the citizen ``named`` (if any, and not locked) to approve. Raises
+    ``TooManyAttempts`` (the agent's, the client's or the citizen's quota); otherwise the
+    same for everyone.
     ``sms_allowed`` False (the caller needs more than low): no SMS fallback."""
     store = current_store()
     ratelimit.cap(
@@ -155,15 +183,14 @@ def start(
         limit=_cfg("IDP_HOTLINE_PER_CLIENT_HOUR"),
         window=HOUR,
     )
-    subject = blind_index(keyring(), number.normalised)
     ratelimit.cap(
         store,
         scope="hotline-citizen",
-        key=subject,
+        key=named.key,
         limit=_cfg("IDP_HOTLINE_PER_CITIZEN_HOUR"),
         window=HOUR,
     )
-    citizen = db.session.scalar(select(Citizen).where(Citizen.id_number_index == subject))
+    citizen = named.holder
     if citizen is not None and citizen.locked_at is not None:
         citizen = None
     started = Started()
@@ -187,7 +214,13 @@ def start(
             how = "app_refused"
     elif sms_allowed and current_app.config["IDP_HOTLINE_SMS_FALLBACK"]:
         try:
-            sms_signin.send_code(number=number, transaction=transaction, ip=ip, compose=compose_sms)
+            sms_signin.send_code_to(
+                citizen=named.holder,
+                subject=named.key,
+                transaction=transaction,
+                ip=ip,
+                compose=compose_sms,
+            )
             started = Started(sms=True, citizen_id=citizen.id if citizen else None)
             how = "sms"
         except IdpError as exc:  # SMS quotas: the request never completes

@@ -5,9 +5,12 @@ https://openid.net/specs/openid-client-initiated-backchannel-authentication-core
 
 - ``BackchannelAuthenticationEndpoint`` (section 7, ``POST /bc-authorize``): a
   confidential client (``client_secret_*`` or ``private_key_jwt``) registered for the
-  ``urn:openid:params:grant-type:ciba`` grant names the citizen by ``login_hint`` (the ID
-  number, checked by ``idp.ids``, looked up by blind index, never logged) and the agent
-  by ``agent_id`` (a staff account, ``idp.authn.decoupled.find_agent``); with ``scope``
+  ``urn:openid:params:grant-type:ciba`` grant names the citizen by exactly one hint:
+  ``login_hint`` (the ID number, checked by ``idp.ids``, looked up by blind index, never
+  logged) or ``id_token_hint`` (an ID token issued to this client before,
+  ``idp.oauth.id_token_hint``); ``login_hint_token`` is not supported
+  (``invalid_request``, as is more than one hint, or none). The agent is named by
+  ``agent_id`` (a staff account, ``idp.authn.decoupled.find_agent``); with ``scope``
   (``openid`` required), ``binding_message`` (section 7.1: shown on the citizen's phone;
   1 to ``BINDING_MESSAGE_MAX`` letters, digits, spaces and ``-.,:#/()``), ``acr_values``,
   ``requested_expiry`` and, in ping mode, ``client_notification_token``. Answer (7.3):
@@ -16,7 +19,9 @@ https://openid.net/specs/openid-client-initiated-backchannel-authentication-core
   response"): an ID number no citizen holds is *not* answered ``unknown_user_id``; it
   gets a normal ``auth_req_id`` that is never approved and ends in ``expired_token``.
   A malformed number (wrong check digit, impossible date) is ``invalid_request``: it
-  tells nothing about who has an account.
+  tells nothing about who has an account. Likewise an ``id_token_hint`` whose citizen's
+  account was closed, or which names a locked citizen, starts as any other request; one
+  that does not verify, or was issued to another client, is ``invalid_request``.
 - ``CibaGrant`` (section 10.1, 11) at ``/token``: ``authorization_pending``,
   ``slow_down`` (polled before ``interval`` passed; the interval then grows by 5 s as in
   RFC 8628 3.5), ``access_denied`` (the citizen refused, or the level reached is below
@@ -84,6 +89,7 @@ from ..ids import parse_id_number
 from ..store import current_store
 from . import ciba_ping
 from . import hashing
+from . import id_token_hint
 from . import tokens
 from .clients import AUTH_METHODS
 from .clients import CIBA_GRANT_TYPE
@@ -112,7 +118,16 @@ _BINDING_MESSAGE = re.compile(r"^[\w \-.,:#/()]+$")
 # RFC 6750 2.1 b64token (CIBA 7.1 client_notification_token), at most 1024 characters.
 _B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 MAX_NOTIFICATION_TOKEN = 1024
-MAX_LENGTHS = {"scope": 512, "acr_values": 512, "login_hint": 64, "agent_id": 64}
+MAX_LENGTHS = {
+    "scope": 512,
+    "acr_values": 512,
+    "login_hint": 64,
+    "agent_id": 64,
+    "id_token_hint": 8192,
+}
+# CIBA 7.1: "one and only one" of these hints names the citizen.
+HINTS = ("login_hint", "id_token_hint", "login_hint_token")
+HINT_SUBJECT = "ciba-hint-subject"  # the quota key of an ID token naming nobody any more
 
 
 class Status:
@@ -313,18 +328,9 @@ class BackchannelAuthenticationEndpoint(TokenEndpoint):  # type: ignore[misc]
             raise InvalidScopeError("The scope must include openid and only scopes registered.")
         if "offline_access" in scope.split():
             raise InvalidScopeError("CIBA grants carry no refresh token (no offline_access).")
-        # CIBA 7.1: exactly one hint; this provider takes the ID number as login_hint.
-        if data.get("login_hint_token") or data.get("id_token_hint"):
-            raise InvalidRequestError("Only login_hint (the ID number) is supported.")
         if data.get("user_code"):
             raise InvalidRequestError("user_code is not supported.")
-        hint = data.get("login_hint")
-        if not hint:
-            raise InvalidRequestError("Missing 'login_hint' (the citizen's ID number).")
-        try:
-            number = parse_id_number(number=str(hint))
-        except InvalidIdNumber:
-            raise InvalidRequestError("The login_hint is not a valid ID number.") from None
+        named = _named(client, data)
         agent = decoupled.find_agent(data.get("agent_id"))
         if agent is None:
             raise BackchannelAccessDeniedError("The agent_id is not an active hotline agent.")
@@ -350,7 +356,7 @@ class BackchannelAuthenticationEndpoint(TokenEndpoint):  # type: ignore[misc]
         expires_at = int(time.time()) + ttl
         try:
             started = decoupled.start(
-                number=number,
+                named=named,
                 agent=agent,
                 client_id=client.client_id,
                 client_name=client.name,
@@ -393,6 +399,34 @@ class BackchannelAuthenticationEndpoint(TokenEndpoint):  # type: ignore[misc]
         interval = _cfg("IDP_CIBA_POLL_INTERVAL")
         body = {"auth_req_id": auth_req_id, "expires_in": ttl, "interval": interval}
         return 200, body, [("Cache-Control", "no-store"), ("Content-Type", "application/json")]
+
+
+def _named(client: Client, data: Any) -> decoupled.Named:
+    """The citizen the request names (CIBA 7.1: exactly one hint; 13: invalid_request for
+    none or several). Unknown, closed and locked accounts are named like any other."""
+    given = [name for name in HINTS if data.get(name)]
+    if len(given) > 1:
+        raise InvalidRequestError(
+            "Give exactly one of login_hint, id_token_hint and login_hint_token, not several."
+        )
+    if given == ["login_hint_token"]:
+        raise InvalidRequestError(
+            "login_hint_token is not supported: name the citizen by login_hint (the ID "
+            "number) or id_token_hint."
+        )
+    if not given:
+        raise InvalidRequestError(
+            "Missing 'login_hint' (the citizen's ID number) or 'id_token_hint'."
+        )
+    if given == ["id_token_hint"]:
+        hinted = id_token_hint.resolve(str(data["id_token_hint"]), client)
+        unknown = hashing.keyed_hash(HINT_SUBJECT, f"{client.client_id}\x00{hinted.sub}")
+        return decoupled.named_by_id(hinted.citizen_id, unknown_key=unknown)
+    try:
+        number = parse_id_number(number=str(data["login_hint"]))
+    except InvalidIdNumber:
+        raise InvalidRequestError("The login_hint is not a valid ID number.") from None
+    return decoupled.named_by_number(number)
 
 
 # --- SMS read-back (this provider's extension) ----------------------------------------------

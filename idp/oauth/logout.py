@@ -2,10 +2,13 @@
 
 https://openid.net/specs/openid-connect-rpinitiated-1_0.html
 
-- ``id_token_hint`` is verified against our JWKS and issuer; expired tokens are
-  accepted (section 2: "The OP SHOULD accept ID Tokens when the RP identified by the ID
-  Token's aud claim and/or sid claim has a current session or had a recent session at
-  the OP, even when the exp time has passed").
+- ``id_token_hint`` is verified against our JWKS (every key still published, retired
+  ones too) and issuer; expired tokens are accepted (section 2: "The OP SHOULD accept ID
+  Tokens when the RP identified by the ID Token's aud claim and/or sid claim has a
+  current session or had a recent session at the OP, even when the exp time has
+  passed"); the header's ``typ`` must be an ID token's (``JWT``), so none of the other
+  JWTs our keys sign (access tokens, logout tokens, licences) passes for one (RFC 8725
+  3.11). ``verify_id_token_hint`` is the same check for CIBA's ``id_token_hint``.
 - Redirection only to a ``post_logout_redirect_uri`` registered for the client, named
   by the hint's ``aud`` or by ``client_id`` (section 3: "The OP MUST NOT perform
   post-logout redirection if the post_logout_redirect_uri value supplied does not
@@ -24,13 +27,17 @@ from typing import Any
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import current_app
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
 
 from ..authn import service
 from ..authn.sessions import SsoSession
 from . import keys
 from .clients import ID_TOKEN_ALGS
 from .errors import InvalidRequestError
+
+ID_TOKEN_TYP = "JWT"
 
 
 class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
@@ -42,10 +49,15 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
 
     def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
         try:
+            # Our ID tokens say "typ": "JWT" (idp.oauth.oidc); other JWTs signed with
+            # the same keys have their own typ (at+jwt, logout+jwt, licence+jwt).
+            header = extract_compact(id_token_hint.encode()).protected
+            if str(header.get("typ", "")).upper() != ID_TOKEN_TYP:
+                raise InvalidRequestError("Invalid 'id_token_hint'.")
             claims: dict[str, Any] = super()._validate_id_token_hint(id_token_hint)
         except InvalidRequestError:
             raise InvalidRequestError("Invalid 'id_token_hint'.") from None
-        except (ValueError, TypeError, KeyError) as exc:
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise InvalidRequestError("Invalid 'id_token_hint'.") from exc
         # Section 2: "the OP MUST validate that it was the issuer of the ID Token".
         if claims.get("iss") != current_app.config["IDP_ISSUER"]:
@@ -62,6 +74,14 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         cookie = end_session_request.request.cookies.get(current_app.config["IDP_SESSION_COOKIE"])
         service.logout(cookie, how="rp_initiated")
+
+
+def verify_id_token_hint(id_token_hint: str) -> dict[str, Any]:
+    """The claims of ``id_token_hint`` if it is an ID token this provider signed and
+    issued (expired accepted), else ``InvalidRequestError``: the end-session check, for
+    the other endpoints that take an ID token back as a hint (CIBA, ``idp.oauth.ciba``).
+    Who it was issued to (``aud``) is the caller's to check."""
+    return EndSessionEndpoint()._validate_id_token_hint(id_token_hint)
 
 
 def needs_confirmation(request: EndSessionRequest, session: SsoSession | None) -> bool:

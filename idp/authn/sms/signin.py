@@ -104,6 +104,16 @@ def send_code(*, number: IdNumber, transaction: str, ip: str, compose: Compose) 
     return _send(transaction=transaction, citizen=citizen, subject=subject, ip=ip, compose=compose)
 
 
+def send_code_to(
+    *, citizen: Citizen | None, subject: str, transaction: str, ip: str, compose: Compose
+) -> CodeSent:
+    """``send_code`` for a caller that has already found whom it names (the hotline:
+    ``idp.authn.decoupled.Named``): ``subject`` is the throttle key, the blind index of
+    the ID number when there is one; ``citizen`` None sends nothing, after the same
+    limits. Raises TooManyAttempts or AuthenticatorDisabled."""
+    return _send(transaction=transaction, citizen=citizen, subject=subject, ip=ip, compose=compose)
+
+
 def resend_code(*, transaction: str, ip: str, compose: Compose) -> CodeSent:
     """Another code for the number of the transaction's last one.
 
