@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from datetime import UTC
 from datetime import datetime
@@ -277,3 +278,31 @@ def test_an_id_token_counts_on_the_citizens_quota(app, http, citizen, hotline, a
     refused = _by_token(hotline, id_token, agent.id)
     assert refused.status_code == 429 and refused.get_json()["error"] == "slow_down"
     assert hotline.start(CITIZEN_ID_NUMBER, agent.id).status_code == 429
+
+
+@pytest.mark.parametrize("app_config", [{"IDP_SMS_RESEND_SECONDS": 0}])
+def test_without_an_app_the_code_goes_to_the_phone_on_record(app, http, citizen, hotline, agent):
+    """The hint names the citizen for the SMS read-back as the ID number does."""
+    from idp.authn.sms.gateway import outbox
+
+    box = outbox()
+    assert box is not None
+
+    def read_back(auth_req_id: str) -> dict[str, Any]:
+        text = box.messages(phone=citizen.phone)[0].text  # newest first
+        code = re.search(r"#(\d{6})\b", text)
+        assert code, text
+        assert hotline.read_back(auth_req_id, code.group(1)).status_code == 200
+        response = hotline.token(auth_req_id)
+        assert response.status_code == 200, response.get_json()
+        return dict(response.get_json())
+
+    first = read_back(_started(hotline.start(CITIZEN_ID_NUMBER, agent.id)))
+    sent = len(box.messages(phone=citizen.phone))
+    again = read_back(_started(_by_token(hotline, first["id_token"], agent.id)))
+    assert len(box.messages(phone=citizen.phone)) == sent + 1
+    subs = [
+        decode_id_token(http, t["id_token"], client_id=hotline.client_id)[1]["sub"]
+        for t in (first, again)
+    ]
+    assert subs[0] == subs[1]
