@@ -12,6 +12,7 @@ import json
 import re
 import time
 from dataclasses import asdict
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -306,6 +307,91 @@ def test_a_refusal_is_pinged_at_once(app, http, citizen, hotline, agent, receive
     assert delivery.deliver_due().delivered == 1
     assert receiver.received[0].body == {"auth_req_id": auth_req_id}
     assert hotline.token(auth_req_id).get_json()["error"] == "access_denied"
+
+
+def _refuse(app: Any, phone: Any, how: str) -> None:
+    """The citizen refuses on the app: deny, not me, or an approval below the level the
+    request asked for (``_start(..., acr_values=HIGH)``, approved with a PIN)."""
+    (request,) = [r for r in phone.pending().body["requests"] if r["channel"] == "hotline"]
+    if how == "below_acr":
+        phone.decide(request["id"], "approve", uv=True, uvm="pin")
+    else:
+        phone.decide(request["id"], how)
+
+
+HIGH = "urn:idp:acr:high"
+REFUSALS = ["deny", "not_me", "below_acr"]
+
+
+@pytest.mark.parametrize("how", REFUSALS)
+def test_a_refusal_retried_after_token_answered_still_leads_to_access_denied(
+    app, http, citizen, hotline, agent, receiver, how
+):
+    """``/token`` answered ``access_denied`` while the ping was being retried: the late
+    ping leads the client to ``/token`` again, which says ``access_denied`` again (it
+    used to be ``invalid_grant``: the request had been forgotten), never tokens."""
+    phone = bound_phone(app, citizen)
+    auth_req_id = _start(hotline, agent, acr_values=HIGH)
+    receiver.answers = [503]
+    _refuse(app, phone, how)
+    assert delivery.deliver_due().retrying == 1  # the ping at the decision fails
+    polled = hotline.token(auth_req_id)  # ping mode clients may poll too
+    assert polled.status_code == 400 and polled.get_json()["error"] == "access_denied"
+    assert delivery.deliver_due().delivered == 1  # the retry (backoff 0 here)
+    (_, ping) = receiver.received
+    assert ping.body == {"auth_req_id": auth_req_id}
+    for _ in range(2):
+        late = hotline.token(auth_req_id)
+        assert late.status_code == 400 and late.get_json()["error"] == "access_denied"
+
+
+@pytest.mark.parametrize("how", REFUSALS)
+def test_a_refusal_pinged_after_expiry_still_leads_to_access_denied(
+    app, http, citizen, hotline, agent, receiver, monkeypatch, how
+):
+    """The ping of a refusal retried past the request's expiry (and past a late poll's
+    grace): the client hears ``access_denied``, the citizen's answer, not
+    ``expired_token`` or ``invalid_grant``."""
+    monkeypatch.setattr(ciba, "EXPIRED_GRACE", 1)
+    phone = bound_phone(app, citizen)
+    # Three seconds (counted from the whole second: at least two) to refuse in time.
+    started = time.monotonic()
+    auth_req_id = _start(hotline, agent, requested_expiry="3", acr_values=HIGH)
+    receiver.answers = [503]
+    _refuse(app, phone, how)
+    assert delivery.deliver_due().retrying == 1
+    time.sleep(max(0.0, started + 4.5 - time.monotonic()))  # expired, and its grace too
+    assert delivery.deliver_due().delivered == 1
+    (_, ping) = receiver.received
+    assert ping.body == {"auth_req_id": auth_req_id}
+    for _ in range(2):
+        late = hotline.token(auth_req_id)
+        assert late.status_code == 400 and late.get_json()["error"] == "access_denied"
+
+
+def test_a_refused_request_never_yields_tokens(app, http, citizen, hotline, agent, receiver):
+    """Kept to answer ``access_denied`` again, a refused request stays refused: nothing
+    is left for the app to approve, and even an approval record that said approved
+    (a race, a bug) would not be read: ``/token`` checks the refusal first."""
+    from idp.authn.approvals import model as approval_model
+
+    phone = bound_phone(app, citizen)
+    auth_req_id = _start(hotline, agent)
+    (request,) = [r for r in phone.pending().body["requests"] if r["channel"] == "hotline"]
+    _refuse(app, phone, "deny")
+    assert hotline.token(auth_req_id).get_json()["error"] == "access_denied"
+    hotline_requests = [r for r in phone.pending().body["requests"] if r["channel"] == "hotline"]
+    assert hotline_requests == []  # nothing left to approve
+    stored = ciba._load(ciba._hash(auth_req_id))
+    assert stored is not None and stored.status == ciba.Status.DENIED
+    denied = approval_model.get(request["id"])
+    assert denied is not None and denied.device_id
+    approval_model.save(
+        replace(denied, status="approved", methods=["hwk", "fpt"], acr="urn:idp:acr:high")
+    )
+    again = hotline.token(auth_req_id)
+    assert again.status_code == 400 and again.get_json()["error"] == "access_denied"
+    assert "access_token" not in again.get_json()
 
 
 def test_a_disabled_client_is_not_pinged(app, http, citizen, hotline, agent, receiver):

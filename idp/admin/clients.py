@@ -93,11 +93,13 @@ def create_client(actor: Actor, data: Any) -> tuple[dict[str, Any], str | None]:
         if k in fields
     }
     fields["department"] = department
-    client, secret = registry.register_client(**fields)
+    # Not committed here: the client commits with its audit record, or not at all (and
+    # its secret is never shown), as an edit does.
+    client, secret = registry.register_client(**fields, commit=False)
     if extra:
-        client, _ = registry.update_client(client.client_id, extra)
+        client, _ = registry.update_client(client.client_id, extra, commit=False)
     after = registry.describe(client)
-    admin_event(actor, "clients.create", client.client_id, SUCCESS, after=after)
+    admin_event(actor, "clients.create", client.client_id, SUCCESS, after=after, pending=True)
     return after, secret
 
 
@@ -136,23 +138,33 @@ def update_client(actor: Actor, client_id: str, data: Any) -> tuple[dict[str, An
 
 def rotate_secret(actor: Actor, client_id: str) -> str:
     client = _load(actor, client_id, Permission.CLIENTS_WRITE, "clients.rotate_secret")
-    secret = registry.rotate_secret(client.client_id)
-    admin_event(actor, "clients.rotate_secret", client.client_id, SUCCESS)
+    # The new secret is kept and shown only if its record is written with it.
+    secret = registry.rotate_secret(client.client_id, commit=False)
+    admin_event(actor, "clients.rotate_secret", client.client_id, SUCCESS, pending=True)
     return secret
 
 
 def disable_client(actor: Actor, client_id: str) -> dict[str, Any]:
     client = _load(actor, client_id, Permission.CLIENTS_DISABLE, "clients.disable")
     before = registry.describe(client)
-    registry.disable_client(client.client_id)
+    # The client and its tokens stay as they were if the record cannot be written.
+    registry.disable_client(client.client_id, commit=False)
     after = registry.describe(client)
-    admin_event(actor, "clients.disable", client.client_id, SUCCESS, before=before, after=after)
+    admin_event(
+        actor,
+        "clients.disable",
+        client.client_id,
+        SUCCESS,
+        before=before,
+        after=after,
+        pending=True,
+    )
     return after
 
 
 def enable_client(actor: Actor, client_id: str) -> dict[str, Any]:
     client = _load(actor, client_id, Permission.CLIENTS_DISABLE, "clients.enable")
-    registry.enable_client(client.client_id)
+    registry.enable_client(client.client_id, commit=False)
     after = registry.describe(client)
-    admin_event(actor, "clients.enable", client.client_id, SUCCESS, after=after)
+    admin_event(actor, "clients.enable", client.client_id, SUCCESS, after=after, pending=True)
     return after

@@ -16,7 +16,9 @@ and ``--[no-]frontchannel-logout-session-required`` for Front-Channel Logout.
 ``update``) set a CIBA client's token delivery, checked as the console and the admin API check them
 (``registry.validate_ciba_delivery``). ``update`` is all or nothing: every option is
 checked before anything is written, and the change commits with its one audit record.
-Exit status 2 on invalid input (nothing written), 1 for an unknown client.
+``create`` and ``disable`` commit with their record too. Exit status 2 on invalid input
+(nothing written), 1 for an unknown client or when the audit record cannot be written
+(nothing written, no secret shown).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import click
 from flask.cli import AppGroup
 
 from .. import audit
+from ..admin.events import AuditUnavailable
 from ..audit import EventType
 from ..errors import InvalidInput
 from ..extensions import db
@@ -81,14 +84,21 @@ clients = AppGroup("clients", help="Register and manage relying-party portals (O
 
 def _audit(event: EventType, client_id: str, *, before: Any, after: Any) -> None:
     """The change as an operator action on the trail, with the registration before and
-    after (``describe``: never the secret). Written right after the registry commits."""
+    after (``describe``: never the secret), committed in one transaction with the change
+    the registry left pending. If the record cannot be written neither is the change:
+    exit 1 saying so (a change without its record would be unaudited)."""
     bind_operator()
-    audit.record(
-        event,
-        client_id=client_id,
-        details={"before": before, "after": after},
-        commit=True,
-    )
+    try:
+        audit.record(
+            event,
+            client_id=client_id,
+            details={"before": before, "after": after},
+            commit=True,
+        )
+    except Exception as exc:
+        db.session.rollback()
+        click.echo(f"error: {AuditUnavailable.public} ({type(exc).__name__})", err=True)
+        raise SystemExit(1) from None
 
 
 def _print(data: Any, as_json: bool) -> None:
@@ -255,13 +265,14 @@ def create(
             native=native,
             backchannel_token_delivery_mode=ciba_delivery_mode,
             backchannel_client_notification_endpoint=ciba_notification_endpoint,
+            commit=False,  # committed with its audit record below, or not at all
         )
     except InvalidInput as exc:
+        db.session.rollback()
         click.echo(f"error: {exc.field}: {exc.public}", err=True)
         raise SystemExit(2) from None
     if access_token_format != client.access_token_format:  # RFC 9068 (idp.oauth.jwt_access)
         client.access_token_format = access_token_format
-        db.session.commit()
     _audit(EventType.CLIENT_CREATE, client.client_id, before=None, after=registry.describe(client))
     data = {"client_id": client.client_id}
     if secret is not None:
@@ -440,7 +451,8 @@ def disable(client_id: str) -> None:
     """Refuse the portal from now on and revoke its tokens."""
     client = registry.get_client(client_id) if _known(client_id) else None
     before = registry.describe(client) if client is not None else None
-    if before is None or not registry.disable_client(client_id):
+    # commit=False: the client and its tokens change only with the record below.
+    if before is None or not registry.disable_client(client_id, commit=False):
         click.echo(f"error: no client {client_id}", err=True)
         raise SystemExit(1)
     after = registry.describe(registry.get_client(client_id))

@@ -507,20 +507,21 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
             raise InvalidGrantError("The citizen can no longer sign in.")
 
     def _decided(self, found: CibaRequest) -> tuple[GrantContext, str]:
-        store = current_store()
+        if found.status == Status.DENIED:
+            # Before the expiry check: refused before it expired, it stays refused, for
+            # as long as it is kept (a ping still being retried leads the client here).
+            raise AccessDeniedError("The citizen refused.")
         if found.is_expired():
             # Kept (it ages out on its own): a ping still being retried leads the client
             # here again, and it must hear expired_token again.
             raise ExpiredTokenError("The auth_req_id has expired.")
-        if found.status == Status.DENIED:
-            store.delete(KIND, found.key)
-            raise AccessDeniedError("The citizen refused.")
         proof = self._proof(found)
         if proof is None:
             if self._too_fast(found):
                 raise SlowDownError("Polling too fast: wait the interval, now 5 seconds longer.")
             raise AuthorizationPendingError("The citizen has not decided yet.")
         if found.required_acr and not Acr(proof.acr).satisfies(Acr(found.required_acr)):
+            _refused(found)
             raise AccessDeniedError("The level reached is below the acr_values asked for.")
         try:
             session = decoupled.complete(Channel.HOTLINE, proof)
@@ -555,7 +556,7 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
             return None  # an SMS code not read back yet, or nobody was asked
         state = approvals.status(found.approval, interaction_uid=None)
         if state == approvals.Status.DENIED:
-            store.delete(KIND, found.key)
+            _refused(found)
             raise AccessDeniedError("The citizen refused.")
         if state is None or state == approvals.Status.EXPIRED:
             raise ExpiredTokenError("The auth_req_id has expired.")  # kept, as above
@@ -565,6 +566,7 @@ class CibaGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
             raise InvalidGrantError("The auth_req_id was already used.")
         approved = approvals.claim(found.approval, interaction_uid=None)
         if approved is None:  # the approving device was unbound meanwhile
+            _refused(found)
             raise AccessDeniedError("The approval no longer counts.")
         return decoupled.Proof(
             citizen_id=approved.citizen_id,
@@ -622,13 +624,40 @@ class OpenIDCiba(_IdTokenClaims, _OpenIDToken):  # type: ignore[misc]
 
 
 def on_approval_decided(request: approvals.ApprovalRequest) -> None:
-    """An app answered a push: if it was a CIBA request in ping mode, tell the client."""
+    """An app answered a push: if it was a CIBA request in ping mode, tell the client.
+    A refusal is written on the request at once, so ``/token`` answers it even once the
+    request has expired (its ping may be retried past the expiry)."""
     if request.channel != str(Channel.HOTLINE):
         return
     entry = current_store().get(APPROVAL_KIND, request.id)
     found = _load(str(entry["key"])) if entry else None
-    if found is not None:
-        _ping(found)
+    if found is None:
+        return
+    if found.status == Status.PENDING and _refuses(request, found):
+        found = _refused(found)
+    _ping(found)
+
+
+def _refuses(request: approvals.ApprovalRequest, found: CibaRequest) -> bool:
+    """The app's answer is a refusal: denied, or approved below the level asked for
+    (``/token`` would answer ``access_denied`` to either)."""
+    if request.status == approvals.Status.DENIED:
+        return True
+    below = request.acr and found.required_acr
+    return bool(below) and not Acr(str(request.acr)).satisfies(Acr(str(found.required_acr)))
+
+
+def _refused(found: CibaRequest) -> CibaRequest:
+    """Keep the request as refused (``/token`` checks that first, so it never yields
+    tokens), for as long as an expired one is kept (``_grace``): a ping still being
+    retried leads the client to ``/token`` again, and it hears ``access_denied`` again,
+    not ``invalid_grant``. A request already expired is left to answer ``expired_token``
+    (an app may refuse after a shorter ``requested_expiry``)."""
+    if found.is_expired():
+        return found
+    refused = replace(found, status=Status.DENIED, decided_at=found.decided_at or time.time())
+    _save(refused)
+    return refused
 
 
 def _ping(found: CibaRequest) -> None:

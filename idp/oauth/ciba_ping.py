@@ -20,7 +20,8 @@ too), ``cancel`` drops a row not yet tried. Retries, backoff, abandonment, listi
 purging are the logout notices' (``idp.oauth.backchannel_delivery``). A ping may so
 arrive long after the request expired (``retry_horizon``: about 76 minutes with the
 default backoff); the request is kept that long past its expiry, so the client's
-``/token`` call on it hears ``expired_token``, not ``invalid_grant``.
+``/token`` call on it hears ``expired_token`` (or, refused, ``access_denied``), not
+``invalid_grant``.
 
 The notification token is a bearer credential the client gave us, and the
 ``auth_req_id`` one half of what redeems the grant: both are kept only sealed

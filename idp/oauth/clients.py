@@ -255,9 +255,13 @@ def register_client(
     native: bool = False,
     backchannel_token_delivery_mode: str | None = None,
     backchannel_client_notification_endpoint: str | None = None,
+    commit: bool = True,
 ) -> tuple[OAuthClient, str | None]:
     """Register a portal; returns the client and, for confidential clients using a
     secret, the secret (shown once, stored only as a keyed hash).
+
+    ``commit=False`` leaves the new client pending (flushed), for a caller that commits
+    it with its audit record in one transaction.
 
     A client allowed only ``client_credentials`` (a department's back office) needs
     no redirect URI and asks only for service scopes (``idp.oauth.service_scopes``).
@@ -339,7 +343,7 @@ def register_client(
         secret = hashing.new_secret()
         client.client_secret_hash = hashing.keyed_hash(SECRET_PURPOSE, secret)
     db.session.add(client)
-    db.session.commit()
+    _save(commit)
     return client, secret
 
 
@@ -625,8 +629,9 @@ def list_clients() -> list[OAuthClient]:
     return list(db.session.scalars(select(OAuthClient).order_by(OAuthClient.created_at)))
 
 
-def disable_client(client_id: str) -> bool:
-    """Refuse the client from now on and revoke every token it holds."""
+def disable_client(client_id: str, *, commit: bool = True) -> bool:
+    """Refuse the client from now on and revoke every token it holds (``commit=False``:
+    pending, as ``register_client``)."""
     from .tokens import revoke_client_tokens
 
     client = db.session.get(OAuthClient, client_id)
@@ -635,7 +640,7 @@ def disable_client(client_id: str) -> bool:
     if client.disabled_at is None:
         client.disabled_at = datetime.now(UTC)
     revoke_client_tokens(client_id)
-    db.session.commit()
+    _save(commit)
     return True
 
 
@@ -883,10 +888,7 @@ def update_client(
             values[required_field] = required
     for key, value in values.items():
         setattr(client, key, value)
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
+    _save(commit)
     return client, secret
 
 
@@ -911,10 +913,11 @@ def _ciba_changes(
     return {mode_field: mode, endpoint_field: endpoint}
 
 
-def rotate_secret(client_id: str) -> str:
+def rotate_secret(client_id: str, *, commit: bool = True) -> str:
     """A new secret for a confidential client, shown once; the old one stops working at
     once (no overlap: a rotation is most often a suspected leak). Raises LookupError for
-    an unknown client, InvalidInput for a client that has no secret."""
+    an unknown client, InvalidInput for a client that has no secret. ``commit=False``:
+    pending, as ``register_client`` (a caller shows the secret only once it commits)."""
     client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
     if client is None:
         raise LookupError(client_id)
@@ -924,14 +927,24 @@ def rotate_secret(client_id: str) -> str:
         )
     secret = hashing.new_secret()
     client.client_secret_hash = hashing.keyed_hash(SECRET_PURPOSE, secret)
-    db.session.commit()
+    _save(commit)
     return secret
 
 
-def enable_client(client_id: str) -> bool:
+def enable_client(client_id: str, *, commit: bool = True) -> bool:
+    """Accept the client again (``commit=False``: pending, as ``register_client``)."""
     client = db.session.get(OAuthClient, client_id) if _CLIENT_ID.match(client_id or "") else None
     if client is None:
         return False
     client.disabled_at = None
-    db.session.commit()
+    _save(commit)
     return True
+
+
+def _save(commit: bool) -> None:
+    """Commit a registry change, or flush it for a caller that commits it together with
+    its audit record (``idp.admin.events.admin_event(..., pending=True)``)."""
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
