@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from joserfc import jwt
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 
@@ -190,12 +191,12 @@ def _queue(client: OAuthClient, *, citizen_id: str, sids: Iterable[str | None], 
     return added
 
 
-def _sids_given(client_id: str, citizen_id: str, candidates: Iterable[str]) -> set[str]:
+def sids_given(client_id: str, citizen_id: str, candidates: Iterable[str]) -> list[str]:
     """Which of ``candidates`` (a session's ids, now and before step-ups) the portal
-    received in an ID token: the ones its tokens were issued under."""
+    received in an ID token (the ones its tokens were issued under), newest first."""
     wanted = [c for c in candidates if c]
     if not wanted:
-        return set()
+        return []
     rows = db.session.scalars(
         select(OAuthToken.sid)
         .where(
@@ -203,9 +204,10 @@ def _sids_given(client_id: str, citizen_id: str, candidates: Iterable[str]) -> s
             OAuthToken.citizen_id == citizen_id,
             OAuthToken.sid.in_(wanted),
         )
-        .distinct()
+        .group_by(OAuthToken.sid)
+        .order_by(func.max(OAuthToken.issued_at).desc())
     ).all()
-    return {r for r in rows if r}
+    return [r for r in rows if r]
 
 
 def on_session_ended(session: SsoSession) -> None:
@@ -221,7 +223,9 @@ def on_session_ended(session: SsoSession) -> None:
         assert client is not None
         # The portal's ID token names the id the session had then: the current one, or
         # one before a step-up renewed it.
-        given = _sids_given(client_id, session.citizen_id, [session.sid, *session.previous_sids])
+        given = set(
+            sids_given(client_id, session.citizen_id, [session.sid, *session.previous_sids])
+        )
         queued += _queue(
             client,
             citizen_id=session.citizen_id,

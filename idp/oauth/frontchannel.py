@@ -31,13 +31,11 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select
 
 from ..authn.sessions import SsoSession
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import OAuthClient
-from ..models import OAuthToken
 from . import backchannel
 
 FIELD = "frontchannel_logout_uri"
@@ -119,18 +117,10 @@ def frames_for(session: SsoSession | None) -> list[Frame]:
 def _latest_sid(client_id: str, session: SsoSession) -> str | None:
     """The ``sid`` of the portal's latest ID token from ``session`` (its id now, or one
     it had before a step-up renewed it), or None when it received none."""
-    known = [s for s in (session.sid, *session.previous_sids) if s]
-    sid: str | None = db.session.scalar(
-        select(OAuthToken.sid)
-        .where(
-            OAuthToken.client_id == client_id,
-            OAuthToken.citizen_id == session.citizen_id,
-            OAuthToken.sid.in_(known),
-        )
-        .order_by(OAuthToken.issued_at.desc())
-        .limit(1)
+    given = backchannel.sids_given(
+        client_id, session.citizen_id, [session.sid, *session.previous_sids]
     )
-    return sid
+    return given[0] if given else None
 
 
 def frame_origins(frames: list[Frame]) -> list[str]:
